@@ -1,0 +1,105 @@
+"""Turn a validated ONNX graph into a ConvertedModule: look up, build, fold, wire."""
+from __future__ import annotations
+
+import numpy as np
+import oneflow as flow
+
+from . import ops  # noqa: F401 - importing registers every handler
+from .context import NodeContext
+from .dtypes import to_tensor
+from .folding import Folded
+from .errors import NodeUnsupported, Unsupported, UnsupportedOperatorError
+from .graph import LoadedGraph, node_label
+from .module import ConvertedModule, Step
+from .registry import canonical_domain, lookup
+
+# Ops whose value must not be computed once at build time.
+NEVER_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+              "Multinomial", "Bernoulli", "Dropout"}
+
+
+def _opset_for(graph: LoadedGraph, domain: str) -> int:
+    return graph.opsets.get(canonical_domain(domain), 0)
+
+
+def inventory_of(graph: LoadedGraph) -> list:
+    """Every unsupported (op, version, reason) in the graph, grouped, nodes listed."""
+    found: dict = {}
+    constants = dict(graph.initializers)
+    for i, node in enumerate(graph.graph.node):
+        opset = _opset_for(graph, node.domain)
+        label = node_label(node, i)
+        if node.domain and canonical_domain(node.domain) not in graph.opsets:
+            key = (node.op_type, node.domain, 0, 0, f"domain {node.domain!r} is not imported by the model")
+            found.setdefault(key, []).append(label)
+            continue
+        handler, version, reason = lookup(node.op_type, opset, node.domain)
+        if handler is not None and handler.check is not None:
+            ctx = NodeContext(node, label, version, opset, graph, constants)
+            reason = handler.check(ctx) or ""
+            if reason:
+                handler = None
+        if handler is None:
+            found.setdefault((node.op_type, node.domain, opset, version, reason), []).append(label)
+    return [Unsupported(op, dom, opset, ver, why, tuple(nodes))
+            for (op, dom, opset, ver, why), nodes in found.items()]
+
+
+def build_module(graph: LoadedGraph) -> ConvertedModule:
+    constants = dict(graph.initializers)
+    steps: list = []
+    layers: dict = {}
+    problems: list = []
+    for i, node in enumerate(graph.graph.node):
+        opset = _opset_for(graph, node.domain)
+        label = node_label(node, i)
+        handler, version, reason = lookup(node.op_type, opset, node.domain)
+        if handler is None:   # inventory_of has reported it already
+            problems.append(Unsupported(node.op_type, node.domain, opset, version, reason, (label,)))
+            continue
+        ctx = NodeContext(node, label, version, opset, graph, constants)
+        try:
+            built = handler.build(ctx)
+        except NodeUnsupported as e:
+            problems.append(Unsupported(node.op_type, node.domain, opset, version, str(e), (label,)))
+            continue
+        outputs = list(node.output)
+        if isinstance(built, Folded):
+            for name, value in zip(outputs, built.values):
+                if name:
+                    constants[name] = value
+            continue
+        inputs = [name if (name and j not in ctx.claimed) else None for j, name in enumerate(node.input)]
+        while inputs and inputs[-1] is None:   # trailing absent/claimed inputs are not passed
+            inputs.pop()
+        layer_key = f"n{i}_{node.op_type}" if isinstance(built, flow.nn.Module) else None
+        step = Step(label, node.op_type, built, inputs, outputs, layer_key)
+        if node.op_type not in NEVER_FOLD and _all_constant(inputs, constants):
+            values = _try_fold(step, constants)
+            if values is not None:
+                for name, value in zip(outputs, values):
+                    if name:
+                        constants[name] = value
+                continue
+        if layer_key:
+            layers[layer_key] = built
+        steps.append(step)
+    if problems:
+        raise UnsupportedOperatorError(problems, graph.source)
+    return ConvertedModule(graph, steps, layers, constants)
+
+
+def _all_constant(inputs, constants) -> bool:
+    return all(name is None or name in constants for name in inputs)
+
+
+def _try_fold(step: Step, constants: dict):
+    """Evaluate a node whose inputs are all constants once, on CPU; None if it fails."""
+    try:
+        args = [None if n is None else to_tensor(constants[n]) for n in step.inputs]
+        with flow.no_grad():
+            out = step.fn(*args)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        return [o.numpy() if isinstance(o, flow.Tensor) else np.asarray(o) for o in outs]
+    except Exception:  # noqa: BLE001 - folding is optional; the node then runs at run time
+        return None

@@ -1,0 +1,108 @@
+"""The converted model: a oneflow.nn.Module that executes the ONNX nodes in order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import oneflow as flow
+
+from .dtypes import flow_dtype, to_tensor
+from .errors import ConverterError, InputError, NodeExecutionError
+
+
+@dataclass
+class Step:
+    name: str                   # node name (or '#index:Op')
+    op_type: str
+    fn: Callable                # built callable; for layers, the module (called via self.layers)
+    inputs: list                # value names; None = absent or captured at build time
+    outputs: list               # value names; '' = optional output not wanted
+    layer_key: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: Optional[tuple]      # None dims are dynamic
+    dtype: Optional[np.dtype]
+
+
+class ConvertedModule(flow.nn.Module):
+    """Call with one positional oneflow.Tensor per graph input (initializers excluded).
+
+    Returns a tensor for single-output graphs, otherwise a tuple in graph output order.
+    Weight-bearing nodes are submodules under ``layers`` holding Parameters; every other
+    constant the run needs is a buffer, so ``.to(device)`` moves everything.
+    """
+
+    def __init__(self, graph, steps, layers, constants):
+        super().__init__()
+        self.source = graph.source
+        self.input_specs = [InputSpec(n, graph.value_info[n].shape, graph.value_info[n].dtype)
+                            for n in graph.inputs]
+        self.output_names = list(graph.outputs)
+        self.steps = steps
+        self.layers = flow.nn.ModuleDict(layers)
+        needed = {n for s in steps for n in s.inputs if n is not None} | set(self.output_names)
+        self._buffer_of = {}
+        for name in sorted(needed & set(constants)):
+            attr = f"const_{len(self._buffer_of)}"
+            self.register_buffer(attr, to_tensor(constants[name]))
+            self._buffer_of[name] = attr
+
+    @property
+    def input_names(self) -> list:
+        return [s.name for s in self.input_specs]
+
+    # --- running ------------------------------------------------------------------------
+    def forward(self, *args):
+        env = self.run(*args)
+        outs = tuple(env[n] for n in self.output_names)
+        return outs[0] if len(outs) == 1 else outs
+
+    def run(self, *args, keep: bool = False) -> dict:
+        """Execute the graph; return value name -> tensor (every intermediate if ``keep``)."""
+        env = self._bind(args)
+        for name, attr in self._buffer_of.items():
+            env[name] = getattr(self, attr)
+        for step in self.steps:
+            fn = self.layers[step.layer_key] if step.layer_key else step.fn
+            try:
+                result = fn(*[None if n is None else env[n] for n in step.inputs])
+            except ConverterError:
+                raise
+            except Exception as e:  # noqa: BLE001 - name the node that failed
+                raise NodeExecutionError(step.name, step.op_type, e) from e
+            if not isinstance(result, (tuple, list)):
+                result = (result,)
+            for name, value in zip(step.outputs, result):
+                if name:
+                    env[name] = value
+        return env
+
+    def _bind(self, args) -> dict:
+        if len(args) != len(self.input_specs):
+            raise InputError(f"{self.source}: expected {len(self.input_specs)} input(s) "
+                             f"{self.input_names}, got {len(args)}")
+        env = {}
+        for spec, value in zip(self.input_specs, args):
+            if isinstance(value, np.ndarray):
+                value = to_tensor(value, self._device())
+            if not isinstance(value, flow.Tensor):
+                raise InputError(f"input {spec.name!r}: expected a oneflow.Tensor, got {type(value).__name__}")
+            if spec.dtype is not None and value.dtype != flow_dtype(spec.dtype):
+                raise InputError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {value.dtype}")
+            if spec.shape is not None:
+                shape = tuple(value.shape)
+                if len(shape) != len(spec.shape) or any(
+                        d is not None and d != s for d, s in zip(spec.shape, shape)):
+                    want = tuple("?" if d is None else d for d in spec.shape)
+                    raise InputError(f"input {spec.name!r}: expected shape {want}, got {shape}")
+            env[spec.name] = value
+        return env
+
+    def _device(self):
+        for t in list(self.parameters()) + list(self.buffers()):
+            return t.device
+        return flow.device("cpu")

@@ -1,0 +1,43 @@
+"""Small helpers shared by the handler families."""
+from __future__ import annotations
+
+import numpy as np
+import oneflow as flow
+
+from ..dtypes import to_tensor
+
+
+def const_param(value: np.ndarray) -> flow.nn.Parameter:
+    """A frozen Parameter holding a build-time constant (weights of converted layers)."""
+    return flow.nn.Parameter(to_tensor(value), requires_grad=False)
+
+
+def same_pads(in_size, kernel, stride, dilation, upper: bool):
+    """ONNX auto_pad SAME_UPPER/SAME_LOWER pads (begin list, end list) for one input size."""
+    begins, ends = [], []
+    for n, k, s, d in zip(in_size, kernel, stride, dilation):
+        out = -(-n // s)
+        total = max(0, (out - 1) * s + (k - 1) * d + 1 - n)
+        small, big = total // 2, total - total // 2
+        begins.append(small if upper else big)
+        ends.append(big if upper else small)
+    return begins, ends
+
+
+def flow_pad_arg(begins, ends) -> list:
+    """ONNX-order pads (per spatial axis, first to last) -> F.pad order (last axis first)."""
+    out = []
+    for b, e in zip(reversed(begins), reversed(ends)):
+        out += [int(b), int(e)]
+    return out
+
+
+def spatial_pads(auto_pad, pads, x_shape, kernel, stride, dilation):
+    """(begins, ends) from ONNX ``auto_pad``/``pads`` for an input shape (N, C, *spatial)."""
+    n = len(kernel)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return same_pads(list(x_shape[2:]), kernel, stride, dilation, auto_pad == "SAME_UPPER")
+    if auto_pad == "VALID":
+        return [0] * n, [0] * n
+    pads = pads or [0] * (2 * n)
+    return list(pads[:n]), list(pads[n:])

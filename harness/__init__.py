@@ -1,0 +1,1 @@
+"""Runs zoo cases through isolated, staged steps and records one result per case."""

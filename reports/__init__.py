@@ -1,0 +1,1 @@
+"""Turns harness result records into the support matrix and operator table."""

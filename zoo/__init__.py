@@ -1,0 +1,1 @@
+"""The model catalogue as data, with one builder + exporter per source framework."""

@@ -1,0 +1,55 @@
+"""PyTorch: torchvision/timm builders, BatchNorm randomisation, torch.onnx export."""
+from __future__ import annotations
+
+import torch
+
+
+def randomize_batchnorm(model: "torch.nn.Module", seed: int) -> None:
+    """Give every BatchNorm non-trivial running stats and affine params (DESIGN §4)."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            with torch.no_grad():
+                if m.running_mean is not None:
+                    m.running_mean.copy_(torch.randn(n, generator=g) * 0.5)
+                    m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+                if m.affine:
+                    m.weight.copy_(torch.rand(n, generator=g) * 1.5 + 0.25)
+                    m.bias.copy_(torch.randn(n, generator=g) * 0.5)
+
+
+def build(builder: str, variant: str, seed: int, **kwargs) -> "torch.nn.Module":
+    torch.manual_seed(seed)
+    if builder == "torchvision":
+        import torchvision
+
+        model = getattr(torchvision.models, variant)(weights=None, **kwargs)
+    elif builder == "timm":
+        import timm
+
+        model = timm.create_model(variant, pretrained=False, **kwargs)
+    else:
+        raise ValueError(f"unknown PyTorch builder {builder!r}")
+    randomize_batchnorm(model, seed)
+    return model.eval()
+
+
+def run(model, inputs: list) -> list:
+    with torch.no_grad():
+        out = model(*[torch.from_numpy(x) for x in inputs])
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    return [o.detach().numpy() for o in outs]
+
+
+def export(model, inputs: list, path: str, opset: int) -> None:
+    args = tuple(torch.from_numpy(x) for x in inputs)
+    torch.onnx.export(model, args, path, opset_version=opset, dynamo=False,
+                      input_names=[f"input_{i}" for i in range(len(args))],
+                      do_constant_folding=True)
+
+
+def versions() -> dict:
+    import torchvision
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__}
