@@ -55,8 +55,9 @@ provision_python39_debian() {
             | $SUDO tee /etc/apt/preferences.d/bullseye-python39 >/dev/null
     fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bullseye \
-        python3.9 python3.9-venv libpython3.9-stdlib >/dev/null
+    # Only the interpreter: uv makes the venv, so python3.9-venv (which drags in the
+    # conflicting distutils package) is not needed.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bullseye python3.9 >/dev/null
     # bullseye's python3-distutils conflicts with bookworm's lib2to3 by metadata only:
     # unpack it instead of installing it (it only adds /usr/lib/python3.9/distutils/).
     if [[ ! -d /usr/lib/python3.9/distutils ]]; then
