@@ -24,13 +24,15 @@ fi
 
 # --- (a) an interpreter OneFlow 0.9.0 has wheels for -------------------------------------
 works() { "$1" -c 'import sys; assert sys.version_info[:2] in ((3, 9), (3, 10))' >/dev/null 2>&1; }
+# The interpreter itself, not a launcher (pyenv shims resolve differently per directory).
+real_exe() { "$1" -c 'import sys; print(sys.executable)'; }
 
 find_python() {
     local c
     if [[ -n "${SETUP_PYTHON:-}" ]]; then works "$SETUP_PYTHON" && { echo "$SETUP_PYTHON"; return; }
         die "SETUP_PYTHON=$SETUP_PYTHON is not a working Python 3.9/3.10"; fi
     for c in python3.9 python3.10 /usr/bin/python3.9 /usr/bin/python3.10; do
-        if command -v "$c" >/dev/null 2>&1 && works "$(command -v "$c")"; then command -v "$c"; return; fi
+        if command -v "$c" >/dev/null 2>&1 && works "$(command -v "$c")"; then real_exe "$(command -v "$c")"; return; fi
     done
     # pyenv keeps versions it does not expose on PATH; use them when present.
     if [[ "${SETUP_SKIP_PYENV:-0}" != 1 ]]; then
@@ -60,7 +62,8 @@ provision_python39_debian() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bullseye python3.9 >/dev/null
     # bullseye's python3-distutils conflicts with bookworm's lib2to3 by metadata only:
     # unpack it instead of installing it (it only adds /usr/lib/python3.9/distutils/).
-    if [[ ! -d /usr/lib/python3.9/distutils ]]; then
+    # (libpython3.9-stdlib ships a stub distutils/ directory, so test the import, not the dir)
+    if ! /usr/bin/python3.9 -c 'import distutils.util' >/dev/null 2>&1; then
         local tmp; tmp="$(mktemp -d)"
         (cd "$tmp" && apt-get download -qq -t bullseye python3-distutils >/dev/null)
         $SUDO dpkg -x "$tmp"/python3-distutils_*.deb /
