@@ -60,15 +60,21 @@ provision_python39_debian() {
     # Only the interpreter: uv makes the venv, so python3.9-venv (which drags in the
     # conflicting distutils package) is not needed.
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bullseye python3.9 >/dev/null
-    # bullseye's python3-distutils conflicts with bookworm's lib2to3 by metadata only:
-    # unpack it instead of installing it (it only adds /usr/lib/python3.9/distutils/).
-    # (libpython3.9-stdlib ships a stub distutils/ directory, so test the import, not the dir)
-    if ! /usr/bin/python3.9 -c 'import distutils.util' >/dev/null 2>&1; then
-        local tmp; tmp="$(mktemp -d)"
-        (cd "$tmp" && apt-get download -qq -t bullseye python3-distutils >/dev/null)
-        $SUDO dpkg -x "$tmp"/python3-distutils_*.deb /
-        rm -rf "$tmp"
-    fi
+}
+
+ensure_distutils() {
+    # uv refuses a 3.9 without distutils. bullseye's python3-distutils conflicts with
+    # bookworm's lib2to3 by metadata only: unpack it instead of installing it (it only
+    # adds /usr/lib/python3.9/distutils/; libpython3.9-stdlib ships a stub of that dir).
+    "$1" -c 'import distutils.util' >/dev/null 2>&1 && return 0
+    [[ "$1" == /usr/bin/python3.9 ]] || die "$1 lacks distutils: install your distribution's distutils package"
+    local SUDO="" tmp
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    say "unpacking python3-distutils from bullseye"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && apt-get download -qq -t bullseye python3-distutils >/dev/null)
+    $SUDO dpkg -x "$tmp"/python3-distutils_*.deb /
+    rm -rf "$tmp"
 }
 
 PY="$(find_python || true)"
@@ -83,6 +89,7 @@ if [[ -z "$PY" ]]; then
         die "no Python 3.9 or 3.10 found. OneFlow 0.9.0 ships wheels for CPython 3.7-3.10 only: install python3.9 or python3.10 (or set SETUP_PYTHON=/path/to/python) and re-run"
     fi
 fi
+ensure_distutils "$PY"
 say "interpreter: $PY ($("$PY" -V 2>&1))"
 
 # --- (b) uv and the venv ------------------------------------------------------------------
