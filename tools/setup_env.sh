@@ -66,7 +66,8 @@ ensure_distutils() {
     # uv refuses a 3.9 without distutils. bullseye's python3-distutils conflicts with
     # bookworm's lib2to3 by metadata only: unpack it instead of installing it (it only
     # adds /usr/lib/python3.9/distutils/; libpython3.9-stdlib ships a stub of that dir).
-    "$1" -c 'import distutils.util' >/dev/null 2>&1 && return 0
+    # -S: without site, setuptools' distutils shim in dist-packages cannot stand in for it.
+    "$1" -S -c 'import distutils.sysconfig' >/dev/null 2>&1 && return 0
     [[ "$1" == /usr/bin/python3.9 ]] || die "$1 lacks distutils: install your distribution's distutils package"
     local SUDO="" tmp
     [[ $(id -u) -ne 0 ]] && SUDO="sudo"
