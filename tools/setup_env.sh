@@ -73,7 +73,8 @@ ensure_distutils() {
     [[ $(id -u) -ne 0 ]] && SUDO="sudo"
     say "unpacking python3-distutils from bullseye"
     tmp="$(mktemp -d)"
-    (cd "$tmp" && apt-get download -qq -t bullseye python3-distutils >/dev/null)
+    chmod 755 "$tmp"   # apt downloads as user _apt
+    (cd "$tmp" && apt-get download -qq python3-distutils/bullseye >/dev/null)
     $SUDO dpkg -x "$tmp"/python3-distutils_*.deb /
     rm -rf "$tmp"
 }
