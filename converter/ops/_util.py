@@ -41,3 +41,24 @@ def spatial_pads(auto_pad, pads, x_shape, kernel, stride, dilation):
         return [0] * n, [0] * n
     pads = pads or [0] * (2 * n)
     return list(pads[:n]), list(pads[n:])
+
+
+INT_DTYPES = (flow.int8, flow.uint8, flow.int32, flow.int64)
+
+
+def fp16_via_fp32(fn):
+    """Wrap an elementwise ``fn`` so float16 inputs run in float32 and come back as float16.
+
+    OneFlow 0.9 has almost no float16 CPU kernels. float32 holds every float16 value and
+    more than twice its precision, so + - * / sqrt min/max round back to exactly the float16
+    result, and other functions to within float16's own rounding.
+    """
+    def run(*args):
+        if not any(isinstance(a, flow.Tensor) and a.dtype == flow.float16 for a in args):
+            return fn(*args)
+        up = [a.to(flow.float32) if isinstance(a, flow.Tensor) and a.dtype == flow.float16 else a
+              for a in args]
+        out = fn(*up)
+        return out.to(flow.float16) if out.dtype == flow.float32 else out
+    run.__name__ = getattr(fn, "__name__", "fn")
+    return run

@@ -1,11 +1,14 @@
-"""Elementwise arithmetic and activations."""
+"""Elementwise arithmetic: binary and variadic ops with broadcasting, unary math."""
 from __future__ import annotations
+
+import functools
 
 import oneflow as flow
 
 from ..registry import register
+from ._util import INT_DTYPES, fp16_via_fp32
 
-_BINARY = {"Add": flow.add, "Sub": flow.sub, "Mul": flow.mul}
+_BINARY_VERSIONS = (1, 6, 7, 13, 14)
 
 
 def _legacy_broadcast(ctx, fn):
@@ -23,28 +26,135 @@ def _legacy_broadcast(ctx, fn):
     return run
 
 
-def _binary(op_type, fn):
-    @register(op_type, 1, 6, 7, 13, 14)
-    def build(ctx):
-        return _legacy_broadcast(ctx, fn) if ctx.version < 7 else fn
-    build.__name__ = op_type.lower()
-    return build
-
-
-for _op, _fn in _BINARY.items():
-    _binary(_op, _fn)
-
-
 def _true_div(a, b):
-    # ONNX Div on integers truncates toward zero; on floats it is true division.
-    if a.dtype in (flow.int32, flow.int64, flow.int8, flow.uint8):
-        return flow.div(a, b, rounding_mode="trunc")
+    # ONNX Div on integers truncates toward zero, as OneFlow's integer floor_divide does
+    # (measured: -4 // 3 == -1); on floats it is true division.
+    if a.dtype in INT_DTYPES:
+        return flow.floor_divide(a, b)
     return flow.div(a, b)
 
 
-_binary("Div", _true_div)
+_BINARY = {"Add": flow.add, "Sub": flow.sub, "Mul": flow.mul, "Div": _true_div}
 
 
-@register("Relu", 1, 6, 13, 14)
-def relu(ctx):
-    return flow.relu
+def _register_binary(op_type, fn):
+    fn = fp16_via_fp32(fn)
+
+    @register(op_type, *_BINARY_VERSIONS)
+    def build(ctx):
+        return _legacy_broadcast(ctx, fn) if ctx.version < 7 else fn
+
+    build.__name__ = op_type.lower()
+
+
+for _op, _fn in _BINARY.items():
+    _register_binary(_op, _fn)
+
+
+@fp16_via_fp32
+def _pow(base, exponent):
+    # Output has the base's type. Integer bases with float exponents go through float64,
+    # which holds every int32 exactly; the result truncates as a C cast would.
+    if base.dtype in INT_DTYPES:
+        if exponent.dtype in INT_DTYPES:
+            return _int_pow(base, exponent.to(base.dtype))
+        return flow.pow(base.to(flow.float64), exponent.to(flow.float64)).to(base.dtype)
+    return flow.pow(base, exponent.to(base.dtype))
+
+
+def _int_pow(base, exponent):
+    """Exact integer power by repeated squaring (OneFlow's pow returns float for ints)."""
+    base, exponent = flow.broadcast_tensors(base, exponent)
+    result = flow.ones_like(base)
+    bits = int(exponent.max().item()).bit_length() if exponent.numel() else 0
+    for _ in range(bits):
+        odd = flow.fmod(exponent, flow.ones_like(exponent) * 2) != 0
+        result = flow.where(odd, result * base, result)
+        base = base * base
+        exponent = flow.floor_divide(exponent, flow.ones_like(exponent) * 2)
+    return result
+
+
+@register("Pow", 1, 7, 12, 13, 15)
+def pow_(ctx):
+    return _legacy_broadcast(ctx, _pow) if ctx.version < 7 else _pow
+
+
+@fp16_via_fp32
+def _floor_mod(a, b):
+    """Python/numpy ``%``: the result takes the divisor's sign."""
+    a, b = flow.broadcast_tensors(a, b)
+    r = flow.fmod(a, b)
+    if a.dtype == flow.uint8:   # no negatives: fmod is already the floor mod (no uint8 where)
+        return r
+    wrong_sign = (r != 0) & ((r < 0) != (b < 0))
+    return flow.where(wrong_sign, r + b, r)
+
+
+@register("Mod", 10, 13)
+def mod(ctx):
+    return fp16_via_fp32(_fmod) if ctx.attr("fmod", 0) else _floor_mod
+
+
+def _fmod(a, b):
+    return flow.fmod(*flow.broadcast_tensors(a, b))  # OneFlow's fmod does not broadcast
+
+
+def _variadic(fn, mean=False):
+    def run(*xs):
+        out = functools.reduce(fn, xs)
+        return out / len(xs) if mean else out
+    return fp16_via_fp32(run)
+
+
+_VARIADIC = {
+    "Max": ((1, 6, 8, 12, 13), _variadic(flow.maximum)),
+    "Min": ((1, 6, 8, 12, 13), _variadic(flow.minimum)),
+    "Sum": ((1, 6, 8, 13), _variadic(flow.add)),
+    "Mean": ((1, 6, 8, 13), _variadic(flow.add, mean=True)),
+}
+
+
+def _register_simple(op_type, versions, fn):
+    @register(op_type, *versions)
+    def build(ctx):
+        return fn
+    build.__name__ = op_type.lower()
+
+
+for _op, (_versions, _fn) in _VARIADIC.items():
+    _register_simple(_op, _versions, _fn)
+
+
+def _round_half_even(x):
+    # flow.round already rounds halves to even, like ONNX Round.
+    return flow.round(x)
+
+
+_UNARY = {
+    "Neg": ((1, 6, 13), flow.neg),
+    "Abs": ((1, 6, 13), flow.abs),
+    "Sqrt": ((1, 6, 13), flow.sqrt),
+    "Exp": ((1, 6, 13), flow.exp),
+    "Log": ((1, 6, 13), flow.log),
+    "Reciprocal": ((1, 6, 13), flow.reciprocal),
+    "Floor": ((1, 6, 13), flow.floor),
+    "Ceil": ((1, 6, 13), flow.ceil),
+    "Round": ((11, 22), _round_half_even),
+    "Sign": ((9, 13), flow.sign),
+    "Erf": ((9, 13), flow.erf),
+    "Sin": ((7, 22), flow.sin),
+    "Cos": ((7, 22), flow.cos),
+    "Tan": ((7, 22), flow.tan),
+    "Asin": ((7, 22), flow.asin),
+    "Acos": ((7, 22), flow.acos),
+    "Atan": ((7, 22), flow.atan),
+    "Sinh": ((9, 22), flow.sinh),
+    "Cosh": ((9, 22), flow.cosh),
+    "Asinh": ((9, 22), flow.asinh),
+    "Acosh": ((9, 22), flow.acosh),
+    "Atanh": ((9, 22), flow.atanh),
+}
+
+for _op, (_versions, _fn) in _UNARY.items():
+    _register_simple(_op, _versions, fp16_via_fp32(_fn))
