@@ -1,10 +1,338 @@
-"""The model catalogue. (Vertical slice: one entry; the zoo issue widens it.)"""
+"""The model catalogue (zoo/catalogue.yaml), loaded into frozen records and validated strictly.
+
+    from zoo import catalogue
+    cat = catalogue.load()
+    for cell in catalogue.cells(framework="torch"): ...
+
+Every mistake in the file is a CatalogueError naming the file and the key path; unknown
+keys are rejected, so a typo cannot silently drop a tolerance or an xfail.
+"""
 from __future__ import annotations
 
-CATALOGUE = {
-    "resnet18": {
-        "architecture": "ResNet",
-        "input": {"shape": [1, 3, 224, 224], "layout": "NCHW", "dtype": "float32", "range": [-1.0, 1.0]},
-        "frameworks": {"torch": {"builder": "torchvision", "variant": "resnet18"}},
-    },
+import functools
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+CATALOGUE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "catalogue.yaml")
+
+# DESIGN §6, in its order.
+ARCHITECTURES = (
+    "AlexNet", "VGG", "GoogLeNet", "ResNet", "ResNetV2", "ResNeXt", "SENet", "SE-ResNeXt",
+    "MobileNetV1", "MobileNetV2", "MobileNetV3", "RegNet", "DenseNet", "EfficientNet",
+    "InceptionV3", "ShuffleNetV1", "ShuffleNetV2", "SqueezeNet", "Xception", "Xception-DeepLab",
+    "DPN", "DarkNet", "GhostNet", "RepVGG", "Res2Net", "UNet", "ViT",
+)
+SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle")
+FRAMEWORKS = SOURCE_FRAMEWORKS + ("oneflow",)
+# `zoo` = our own definition in zoo/models/<framework>/, in that framework's idiom.
+BUILDERS = {
+    "torch": ("torchvision", "timm", "zoo"),
+    "tensorflow": ("keras", "zoo"),
+    "paddle": ("paddle.vision", "zoo"),
+    "oneflow": ("flowvision", "zoo"),
 }
+TASKS = ("classification", "segmentation")
+MARKS = ("slow", "big")
+STAGES = ("build", "export", "ort", "convert", "run", "parity")
+DEVICES = ("cpu", "cuda", "any")
+LAYOUTS = ("NCHW", "NHWC")
+DTYPES = ("float32",)
+DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5  # DESIGN §4
+MODEL_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed; the message names the file and the key path."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    shape: tuple
+    layout: str
+    dtype: str
+    range: tuple
+
+    def as_dict(self) -> dict:
+        return {"shape": list(self.shape), "layout": self.layout, "dtype": self.dtype,
+                "range": list(self.range)}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+    device: str = "any"
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {"rtol": self.rtol, "atol": self.atol, "device": self.device, "reason": self.reason}
+
+
+DEFAULT_TOLERANCE = Tolerance(DEFAULT_RTOL, DEFAULT_ATOL, "any", "default fp32 tolerance (DESIGN §4)")
+
+
+@dataclass(frozen=True)
+class XFail:
+    stage: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"stage": self.stage, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (framework, model) pair: where the model comes from and how it is checked."""
+
+    framework: str
+    model: str
+    architecture: str
+    task: str
+    input: InputSpec
+    builder: Optional[str] = None
+    variant: Optional[str] = None
+    kwargs: dict = field(default_factory=dict)
+    outputs: Union[tuple, int, None] = None
+    tolerances: tuple = ()          # of Tolerance; device-specific ones win over "any"
+    xfail: Optional[XFail] = None
+    marks: tuple = ()               # model marks + cell marks
+    unavailable: Optional[str] = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.framework}-{self.model}"
+
+    @property
+    def classifier(self) -> bool:
+        return self.task == "classification"
+
+    def tolerance(self, device: str = "cpu") -> Tolerance:
+        """The tolerance that applies on ``device`` (the default one without override)."""
+        for wanted in (device, "any"):
+            for tol in self.tolerances:
+                if tol.device == wanted:
+                    return tol
+        return DEFAULT_TOLERANCE
+
+    def as_dict(self) -> dict:
+        """The catalogue row (`python -m zoo list --json`)."""
+        return {
+            "framework": self.framework, "model": self.model, "architecture": self.architecture,
+            "task": self.task, "builder": self.builder, "variant": self.variant,
+            "kwargs": dict(self.kwargs), "input": self.input.as_dict(),
+            "outputs": list(self.outputs) if isinstance(self.outputs, tuple) else self.outputs,
+            "marks": list(self.marks),
+            "tolerance": [t.as_dict() for t in self.tolerances] or None,
+            "xfail": self.xfail.as_dict() if self.xfail else None,
+            "unavailable": self.unavailable,
+        }
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model id (one architecture) with its cells by framework."""
+
+    model: str
+    architecture: str
+    task: str
+    marks: tuple
+    cells: dict  # framework -> Cell
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    path: str
+    entries: dict  # model id -> Entry
+
+    def cells(self, framework: Optional[str] = None, model: Optional[str] = None) -> list:
+        return [c for e in self.entries.values() for c in e.cells.values()
+                if (framework is None or c.framework == framework)
+                and (model is None or c.model == model)]
+
+    def cell(self, framework: str, model: str) -> Cell:
+        entry = self.entries.get(model)
+        if entry is None:
+            raise KeyError(f"no model {model!r} in {self.path} (known: {', '.join(sorted(self.entries))})")
+        if framework not in entry.cells:
+            raise KeyError(f"model {model!r} has no {framework!r} cell in {self.path} "
+                           f"(it has: {', '.join(sorted(entry.cells))})")
+        return entry.cells[framework]
+
+    def architectures(self) -> list:
+        return [e.architecture for e in self.entries.values()]
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+class _Parser:
+    """Walks the YAML tree, knowing where it is, so every error names its key path."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, where: str, message: str) -> None:
+        raise CatalogueError(f"{self.path}: {where}: {message}")
+
+    def mapping(self, node: Any, where: str, required=(), optional=()) -> dict:
+        if not isinstance(node, dict):
+            self.fail(where, f"expected a mapping, got {type(node).__name__}")
+        allowed = tuple(required) + tuple(optional)
+        unknown = [k for k in node if k not in allowed]
+        if unknown:
+            self.fail(where, f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(allowed)})")
+        missing = [k for k in required if k not in node]
+        if missing:
+            self.fail(where, f"missing key(s) {', '.join(map(repr, missing))}")
+        return node
+
+    def choice(self, value: Any, choices, where: str) -> str:
+        if value not in choices:
+            self.fail(where, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, "expected a non-empty string")
+        return value
+
+    def number(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            self.fail(where, f"expected a non-negative number, got {value!r}")
+        return float(value)
+
+    def marks(self, value: Any, where: str) -> tuple:
+        if not isinstance(value, list):
+            self.fail(where, "expected a list of marks")
+        return tuple(self.choice(m, MARKS, f"{where}[{i}]") for i, m in enumerate(value))
+
+    def input_spec(self, base: dict, override: Any, where: str) -> dict:
+        node = self.mapping(override, where, optional=("shape", "layout", "dtype", "range"))
+        merged = {**base, **node}
+        if "shape" in node:
+            shape = node["shape"]
+            if not (isinstance(shape, list) and shape and all(isinstance(d, int) and not isinstance(d, bool)
+                                                            and d > 0 for d in shape)):
+                self.fail(f"{where}.shape", f"expected a list of positive ints, got {shape!r}")
+        if "layout" in node:
+            self.choice(node["layout"], LAYOUTS, f"{where}.layout")
+        if "dtype" in node:
+            self.choice(node["dtype"], DTYPES, f"{where}.dtype")
+        if "range" in node:
+            rng = node["range"]
+            if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, (int, float)) for v in rng)
+                    and rng[0] < rng[1]):
+                self.fail(f"{where}.range", f"expected [low, high] with low < high, got {rng!r}")
+        return merged
+
+    def tolerances(self, node: Any, where: str) -> tuple:
+        items = node if isinstance(node, list) else [node]
+        out = []
+        for i, item in enumerate(items):
+            w = f"{where}[{i}]" if isinstance(node, list) else where
+            self.mapping(item, w, required=("rtol", "atol", "reason"), optional=("device",))
+            out.append(Tolerance(self.number(item["rtol"], f"{w}.rtol"), self.number(item["atol"], f"{w}.atol"),
+                                 self.choice(item.get("device", "any"), DEVICES, f"{w}.device"),
+                                 self.text(item["reason"], f"{w}.reason")))
+        devices = [t.device for t in out]
+        if len(set(devices)) != len(devices):
+            self.fail(where, f"more than one tolerance for the same device: {devices}")
+        return tuple(out)
+
+    def outputs(self, node: Any, where: str):
+        if isinstance(node, int) and not isinstance(node, bool) and node > 0:
+            return node
+        if isinstance(node, list) and node and all(isinstance(n, str) and n for n in node):
+            return tuple(node)
+        self.fail(where, f"expected a positive count or a list of output names, got {node!r}")
+
+    def cell(self, node: Any, where: str, framework: str, model: str, entry: dict, base_input: dict) -> Cell:
+        common = dict(framework=framework, model=model, architecture=entry["architecture"],
+                      task=entry["task"])
+        if isinstance(node, dict) and "unavailable" in node:
+            self.mapping(node, where, required=("unavailable",))
+            return Cell(**common, input=InputSpec(tuple(base_input["shape"]), base_input["layout"],
+                                                  base_input["dtype"], tuple(base_input["range"])),
+                        marks=entry["marks"], unavailable=self.text(node["unavailable"], f"{where}.unavailable"))
+        self.mapping(node, where, required=("builder", "variant"),
+                     optional=("kwargs", "input", "outputs", "tolerance", "xfail", "marks"))
+        spec = self.input_spec(base_input, node.get("input", {}), f"{where}.input")
+        kwargs = node.get("kwargs", {})
+        if not isinstance(kwargs, dict):
+            self.fail(f"{where}.kwargs", "expected a mapping")
+        xfail = None
+        if "xfail" in node:
+            x = self.mapping(node["xfail"], f"{where}.xfail", required=("stage", "reason"))
+            xfail = XFail(self.choice(x["stage"], STAGES, f"{where}.xfail.stage"),
+                          self.text(x["reason"], f"{where}.xfail.reason"))
+        marks = entry["marks"] + tuple(m for m in self.marks(node.get("marks", []), f"{where}.marks")
+                                       if m not in entry["marks"])
+        return Cell(**common,
+                    input=InputSpec(tuple(spec["shape"]), spec["layout"], spec["dtype"], tuple(spec["range"])),
+                    builder=self.choice(node["builder"], BUILDERS[framework], f"{where}.builder"),
+                    variant=self.text(node["variant"], f"{where}.variant"),
+                    kwargs=dict(kwargs),
+                    outputs=self.outputs(node["outputs"], f"{where}.outputs") if "outputs" in node else None,
+                    tolerances=self.tolerances(node["tolerance"], f"{where}.tolerance") if "tolerance" in node else (),
+                    xfail=xfail, marks=marks)
+
+    def catalogue(self, doc: Any) -> Catalogue:
+        self.mapping(doc, "<top level>", required=("defaults", "models"))
+        defaults = self.mapping(doc["defaults"], "defaults", required=("input",))
+        base = self.mapping(defaults["input"], "defaults.input", required=("shape", "layout", "dtype", "range"))
+        base_input = self.input_spec({}, base, "defaults.input")
+        models = doc["models"]
+        if not isinstance(models, dict) or not models:
+            self.fail("models", "expected a non-empty mapping of model ids")
+        entries, seen_arch = {}, {}
+        for model, node in models.items():
+            where = f"models.{model}"
+            if not isinstance(model, str) or not MODEL_ID.match(model):
+                self.fail(where, "model ids are lowercase letters, digits and '_' (they are pytest -k names)")
+            self.mapping(node, where, required=("architecture", "task", "frameworks"), optional=("marks", "input"))
+            arch = self.choice(node["architecture"], ARCHITECTURES, f"{where}.architecture")
+            if arch in seen_arch:
+                self.fail(f"{where}.architecture", f"{arch} already has model id {seen_arch[arch]!r} "
+                                                   "(one model id per architecture)")
+            seen_arch[arch] = model
+            entry = {"architecture": arch, "task": self.choice(node["task"], TASKS, f"{where}.task"),
+                     "marks": self.marks(node.get("marks", []), f"{where}.marks")}
+            model_input = self.input_spec(base_input, node.get("input", {}), f"{where}.input")
+            frameworks = self.mapping(node["frameworks"], f"{where}.frameworks", optional=FRAMEWORKS)
+            if not frameworks:
+                self.fail(f"{where}.frameworks", "no framework cells")
+            cells = {fw: self.cell(frameworks[fw], f"{where}.frameworks.{fw}", fw, model, entry, model_input)
+                     for fw in FRAMEWORKS if fw in frameworks}
+            entries[model] = Entry(model, arch, entry["task"], entry["marks"], cells)
+        return Catalogue(self.path, entries)
+
+
+def parse(doc: Any, path: str = "<catalogue>") -> Catalogue:
+    """Validate an already-loaded YAML document (tests feed broken ones here)."""
+    return _Parser(path).catalogue(doc)
+
+
+def load(path: str = CATALOGUE_PATH) -> Catalogue:
+    import yaml
+
+    with open(path) as f:
+        try:
+            doc = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise CatalogueError(f"{path}: not valid YAML: {e}") from e
+    return parse(doc, path)
+
+
+@functools.lru_cache(maxsize=None)
+def _default() -> Catalogue:
+    return load()
+
+
+def cells(framework: Optional[str] = None, model: Optional[str] = None) -> list:
+    """Cells of the default catalogue, optionally filtered."""
+    return _default().cells(framework, model)
+
+
+def cell(framework: str, model: str) -> Cell:
+    return _default().cell(framework, model)

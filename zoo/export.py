@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .catalogue import CATALOGUE
+from . import catalogue
 from .inputs import check_outputs, seeded_input
 
 EXPORTERS = {"torch": "zoo.frameworks.torch_exporter"}
@@ -25,8 +25,9 @@ DEFAULT_SEED = 0
 
 
 def export_case(framework: str, model: str, opset: int, out_dir: str, seed: int = DEFAULT_SEED) -> dict:
-    entry = CATALOGUE[model]
-    spec = entry["frameworks"][framework]
+    cell = catalogue.cell(framework, model)
+    entry = {"architecture": cell.architecture, "input": cell.input.as_dict()}
+    spec = {"builder": cell.builder, "variant": cell.variant}
     exporter = importlib.import_module(EXPORTERS[framework])
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
@@ -67,7 +68,7 @@ def export_case(framework: str, model: str, opset: int, out_dir: str, seed: int 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m zoo.export", description=__doc__.split("\n")[1])
     ap.add_argument("--framework", required=True, choices=sorted(EXPORTERS))
-    ap.add_argument("--model", required=True, choices=sorted(CATALOGUE))
+    ap.add_argument("--model", required=True, choices=sorted(catalogue.load().entries))
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--out", required=True)
