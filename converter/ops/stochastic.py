@@ -1,0 +1,96 @@
+"""Dropout at inference and the random generators.
+
+The random ops draw from OneFlow's generator, so their values can never match another
+runtime's: only shape and dtype are comparable.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import oneflow as flow
+
+from ..dtypes import flow_dtype
+from ..registry import register
+
+
+@register("Dropout", 1, 6, 7, 10, 12, 13, 22)
+def dropout(ctx):
+    # Versions < 7 carry ``is_test``; the converter builds inference modules, so it is ignored.
+    # Training mode is random unless the ratio is 0, so only that case converts.
+    training = ctx.const(2) if ctx.has_input(2) else np.bool_(False)
+    ratio = ctx.const(1) if ctx.has_input(1) else np.float32(0.5)
+    if training is not None and ratio is not None and _training_with_drop(training, ratio):
+        raise ctx.unsupported("training_mode=1 with a non-zero ratio (random)")
+    mask_is_bool = ctx.version >= 10   # before, the mask has the input's type
+
+    def run(x, ratio_t=None, training_t=None):
+        if training_t is not None and _training_with_drop(
+                training_t.numpy(), ratio_t.numpy() if ratio_t is not None else np.float32(0.5)):
+            raise RuntimeError("training-mode Dropout with a non-zero ratio is random; "
+                               "only inference is converted")
+        mask = flow.ones(x.shape, dtype=flow.bool if mask_is_bool else x.dtype, device=x.device)
+        return x, mask
+
+    return run
+
+
+def _training_with_drop(training, ratio) -> bool:
+    return bool(np.asarray(training).reshape(-1)[0]) and float(np.asarray(ratio).reshape(-1)[0]) != 0.0
+
+
+def _dtype_of(ctx, default_input=None):
+    if "dtype" in ctx.attrs:
+        return flow_dtype(onnx.helper.tensor_dtype_to_np_dtype(ctx.attrs["dtype"]))
+    return default_input
+
+
+def _seeded(ctx):
+    seed = ctx.attr("seed")
+    gen = flow.Generator()
+    if seed is not None:
+        gen.manual_seed(int(seed))
+    return gen
+
+
+@register("RandomNormal", 1, 22)
+def random_normal(ctx):
+    shape = list(ctx.attr("shape"))
+    mean, scale = ctx.attr("mean", 0.0), ctx.attr("scale", 1.0)
+    dtype = _dtype_of(ctx) or flow.float32
+    gen = _seeded(ctx)
+    return lambda: flow.randn(*shape, generator=gen).to(dtype) * scale + mean
+
+
+@register("RandomUniform", 1, 22)
+def random_uniform(ctx):
+    shape = list(ctx.attr("shape"))
+    low, high = ctx.attr("low", 0.0), ctx.attr("high", 1.0)
+    dtype = _dtype_of(ctx) or flow.float32
+    gen = _seeded(ctx)
+    return lambda: (flow.rand(*shape, generator=gen) * (high - low) + low).to(dtype)
+
+
+@register("RandomNormalLike", 1, 22)
+def random_normal_like(ctx):
+    mean, scale = ctx.attr("mean", 0.0), ctx.attr("scale", 1.0)
+    gen = _seeded(ctx)
+    dtype = _dtype_of(ctx)
+
+    def run(x):
+        out = flow.randn(*x.shape, generator=gen).to(x.device) * scale + mean
+        return out.to(dtype or x.dtype)
+
+    return run
+
+
+@register("RandomUniformLike", 1, 22)
+def random_uniform_like(ctx):
+    low, high = ctx.attr("low", 0.0), ctx.attr("high", 1.0)
+    gen = _seeded(ctx)
+    dtype = _dtype_of(ctx)
+
+    def run(x):
+        out = flow.rand(*x.shape, generator=gen).to(x.device) * (high - low) + low
+        return out.to(dtype or x.dtype)
+
+    return run
