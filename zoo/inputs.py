@@ -18,3 +18,9 @@ def check_outputs(outputs: list, names: list) -> None:
             raise ValueError(f"output {name!r} has non-finite values")
         if arr.size > 1 and float(np.std(arr.astype(np.float64))) < STD_FLOOR:
             raise ValueError(f"output {name!r} is degenerate (std < {STD_FLOOR})")
+
+
+def make_inputs(spec, seed: int) -> list:
+    """The model inputs for a catalogue InputSpec (one input per spec)."""
+    low, high = spec.range
+    return [seeded_input(list(spec.shape), seed, low, high, dtype=spec.dtype)]

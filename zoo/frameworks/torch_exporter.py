@@ -29,6 +29,10 @@ def build(builder: str, variant: str, seed: int, **kwargs) -> "torch.nn.Module":
         import timm
 
         model = timm.create_model(variant, pretrained=False, **kwargs)
+    elif builder == "zoo":
+        from zoo.models import torch as zoo_models
+
+        model = zoo_models.create(variant, **kwargs)
     else:
         raise ValueError(f"unknown PyTorch builder {builder!r}")
     randomize_batchnorm(model, seed)
@@ -44,12 +48,15 @@ def run(model, inputs: list) -> list:
 
 def export(model, inputs: list, path: str, opset: int) -> None:
     args = tuple(torch.from_numpy(x) for x in inputs)
+    n_outputs = len(run(model, inputs))  # name every output; torch would number them by node
     torch.onnx.export(model, args, path, opset_version=opset, dynamo=False,
                       input_names=[f"input_{i}" for i in range(len(args))],
+                      output_names=[f"output_{i}" for i in range(n_outputs)],
                       do_constant_folding=True)
 
 
 def versions() -> dict:
+    import timm
     import torchvision
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__}

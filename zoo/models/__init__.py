@@ -1,0 +1,1 @@
+"""Our own model definitions, one package per framework, for what its libraries lack."""
