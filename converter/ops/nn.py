@@ -1,4 +1,4 @@
-"""Convolution, normalisation and pooling."""
+"""Convolution and transposed convolution; constant weights become native ConvNd layers."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +28,7 @@ class _PaddedConv(flow.nn.Module):
         return self.conv(x)
 
 
-@register("Conv", 1, 11)
+@register("Conv", 1, 11, 22)
 def conv(ctx):
     w = ctx.const(1)
     b = ctx.const(2) if ctx.has_input(2) else None
@@ -68,80 +68,115 @@ def conv(ctx):
     return run
 
 
-_BN = {2: flow.nn.BatchNorm1d, 3: flow.nn.BatchNorm1d, 4: flow.nn.BatchNorm2d, 5: flow.nn.BatchNorm3d}
+
+_CONV_T = {1: flow.nn.ConvTranspose1d, 2: flow.nn.ConvTranspose2d, 3: flow.nn.ConvTranspose3d}
+_CONV_T_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-@register("BatchNormalization", 1, 6, 7, 9, 14, 15)
-def batch_norm(ctx):
-    if ctx.attr("training_mode", 0):
-        raise ctx.unsupported("training_mode=1 (only inference is converted)")
-    if ctx.version < 9 and ctx.attr("spatial", 1) != 1:
-        raise ctx.unsupported("spatial=0")
-    eps = ctx.attr("epsilon", 1e-5)
-    params = [ctx.const(i) for i in range(1, 5)]
-    rank = ctx.input_rank(0)
-    if all(p is not None for p in params) and rank in _BN:
-        scale, bias, mean, var = params
-        layer = _BN[rank](scale.shape[0], eps=eps, affine=True)
-        layer.weight = const_param(scale)
-        layer.bias = const_param(bias)
-        layer.running_mean = flow.tensor(mean)
-        layer.running_var = flow.tensor(var)
-        ctx.claim(1, 2, 3, 4)
-        return layer
+def _transpose_pads(spec, in_size, kernel, stride, dilation, out_pad):
+    """(begins, ends) that ONNX crops from the full transposed-conv output, per spatial axis.
 
-    def run(x, scale, bias, mean, var):
-        shape = [1, -1] + [1] * (x.ndim - 2)
-        inv = flow.rsqrt(var.reshape(shape) + eps)
-        return (x - mean.reshape(shape)) * inv * scale.reshape(shape) + bias.reshape(shape)
-
-    return run
-
-
-_MAXPOOL = {1: flow.nn.MaxPool1d, 2: flow.nn.MaxPool2d, 3: flow.nn.MaxPool3d}
-_AVGPOOL = {1: flow.nn.AvgPool1d, 2: flow.nn.AvgPool2d, 3: flow.nn.AvgPool3d}
-
-
-def _pool_geometry(ctx):
-    kernel = list(ctx.attr("kernel_shape"))
+    ``spec`` is (auto_pad, pads, output_shape). With ``output_shape`` or SAME_* the pads
+    follow from the wanted output size (negative: the output grows with zeros); SAME_UPPER
+    puts the larger half at the end, everything else at the start.
+    """
     nd = len(kernel)
-    stride = ctx.attr("strides") or [1] * nd
-    dilation = ctx.attr("dilations") or [1] * nd
-    return kernel, nd, stride, dilation
+    auto_pad, pads, output_shape = spec
+    if output_shape is None and auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+        if auto_pad == "VALID":
+            return [0] * nd, [0] * nd
+        pads = pads or [0] * (2 * nd)
+        return list(pads[:nd]), list(pads[nd:])
+    want = list(output_shape)[-nd:] if output_shape is not None else [n * s for n, s in zip(in_size, stride)]
+    begins, ends = [], []
+    for n, k, s, d, op, o in zip(in_size, kernel, stride, dilation, out_pad, want):
+        total = s * (n - 1) + op + (k - 1) * d + 1 - o
+        half = total // 2
+        if auto_pad == "SAME_UPPER":
+            begins.append(half)
+            ends.append(total - half)
+        else:
+            begins.append(total - half)
+            ends.append(half)
+    return begins, ends
 
 
-@register("MaxPool", 1, 8, 10, 11, 12)
-def max_pool(ctx):
-    if len(ctx.outputs) > 1 and ctx.outputs[1]:
-        raise ctx.unsupported("the Indices output")
-    kernel, nd, stride, dilation = _pool_geometry(ctx)
-    if nd not in _MAXPOOL:
-        raise ctx.unsupported(f"{nd}-D MaxPool")
-    ceil = bool(ctx.attr("ceil_mode", 0))
+def _crop_or_extend(y, begins, ends, out_pad):
+    """Take y[begin : len - end + out_pad] on each spatial axis, zero-filling outside."""
+    for axis, (b, e, op) in enumerate(zip(begins, ends, out_pad), start=2):
+        n = y.shape[axis]
+        stop = n - e + op
+        front, back = max(0, -b), max(0, stop - n)
+        if front or back:   # cells past the computed values are zeros
+            y = F.pad(y, [0, 0] * (y.ndim - 1 - axis) + [front, back])
+        y = y.narrow(axis, b + front, stop - b)
+    return y
+
+
+class _CroppedConvTranspose(flow.nn.Module):
+    """A native ConvTransposeNd without padding; ONNX's pads/output_shape applied after.
+
+    The bias is added after cropping so that output_padding cells also receive it.
+    """
+
+    def __init__(self, layer, bias, spec, kernel, stride, dilation, out_pad):
+        super().__init__()
+        self.conv = layer
+        self.bias = bias
+        self.geometry = (spec, kernel, stride, dilation, out_pad)
+
+    def forward(self, x, *_):
+        spec, kernel, stride, dilation, out_pad = self.geometry
+        begins, ends = _transpose_pads(spec, list(x.shape[2:]), kernel, stride, dilation, out_pad)
+        y = _crop_or_extend(self.conv(x), begins, ends, out_pad)
+        if self.bias is not None:
+            y = y + self.bias.reshape([1, -1] + [1] * (y.ndim - 2))
+        return y
+
+
+@register("ConvTranspose", 1, 11, 22)
+def conv_transpose(ctx):
+    w, b = ctx.const(1), ctx.const(2)
+    rank = ctx.input_rank(1) or (w.ndim if w is not None else None)
+    if rank is None or rank - 2 not in _CONV_T:
+        raise ctx.unsupported(f"ConvTranspose with weight rank {rank} (OneFlow has 1/2/3-D)")
+    nd = rank - 2
+    group = ctx.attr("group", 1)
+    stride = list(ctx.attr("strides") or [1] * nd)
+    dilation = list(ctx.attr("dilations") or [1] * nd)
+    out_pad = list(ctx.attr("output_padding") or [0] * nd)
     auto_pad = ctx.attr("auto_pad", "NOTSET")
-    pads = ctx.attr("pads") or [0] * (2 * nd)
-    native = auto_pad in ("NOTSET", "VALID") and list(pads[:nd]) == list(pads[nd:]) \
-        and all(p * 2 <= k for p, k in zip(pads[:nd], kernel))
-    padding = list(pads[:nd]) if auto_pad == "NOTSET" and native else [0] * nd
-    pool = _MAXPOOL[nd](kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil)
-    if native:
-        return pool
+    pads = list(ctx.attr("pads") or [0] * (2 * nd))
+    # OneFlow's layer expresses symmetric pads and output_padding < stride itself.
+    native = ctx.attr("output_shape") is None and auto_pad in ("NOTSET", "VALID") \
+        and pads[:nd] == pads[nd:] and all(op < max(s, d) for op, s, d in zip(out_pad, stride, dilation))
+    padding = pads[:nd] if auto_pad == "NOTSET" else [0] * nd
+    spec = (auto_pad, pads, ctx.attr("output_shape"))
 
-    def run(x):
-        begins, ends = spatial_pads(auto_pad, pads, x.shape, kernel, stride, dilation)
-        x = F.pad(x, flow_pad_arg(begins, ends), value=float("-inf"))
-        return pool(x)
+    if w is not None and (b is not None or not ctx.has_input(2)):
+        in_ch, out_per_group = w.shape[0], w.shape[1]
+        kernel = list(w.shape[2:])
+        ctx.claim(1, 2)
+        if native:
+            layer = _CONV_T[nd](in_ch, out_per_group * group, kernel, stride=stride, padding=padding,
+                                output_padding=out_pad, groups=group, bias=b is not None, dilation=dilation)
+            layer.weight = const_param(w)
+            if b is not None:
+                layer.bias = const_param(b)
+            return layer
+        layer = _CONV_T[nd](in_ch, out_per_group * group, kernel, stride=stride, padding=0,
+                            groups=group, bias=False, dilation=dilation)
+        layer.weight = const_param(w)
+        return _CroppedConvTranspose(layer, None if b is None else const_param(b), spec,
+                                     kernel, stride, dilation, out_pad)
 
-    return run
+    conv_fn = _CONV_T_FN[nd]
 
+    def run(x, weight, bias=None):
+        kernel = list(weight.shape[2:])
+        begins, ends = _transpose_pads(spec, list(x.shape[2:]), kernel, stride, dilation, out_pad)
+        y = conv_fn(x, weight, None, stride=stride, padding=0, groups=group, dilation=dilation)
+        y = _crop_or_extend(y, begins, ends, out_pad)
+        return y if bias is None else y + bias.reshape([1, -1] + [1] * nd)
 
-@register("GlobalAveragePool", 1)
-def global_average_pool(ctx):
-    return lambda x: flow.mean(x, dim=list(range(2, x.ndim)), keepdim=True)
-
-
-@register("GlobalMaxPool", 1)
-def global_max_pool(ctx):
-    def run(x):
-        return flow.amax(x, dim=list(range(2, x.ndim)), keepdim=True)
     return run

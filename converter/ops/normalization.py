@@ -1,0 +1,156 @@
+"""Normalisation layers (inference): Batch/Instance/Layer/Group norm, LRN, MVN, LpNormalization."""
+from __future__ import annotations
+
+import oneflow as flow
+import oneflow.nn.functional as F
+
+from ..registry import register
+from ._util import const_param, fp16_via_fp32
+
+_BN = {2: flow.nn.BatchNorm1d, 3: flow.nn.BatchNorm1d, 4: flow.nn.BatchNorm2d, 5: flow.nn.BatchNorm3d}
+
+
+def _channel_shape(x):
+    return [1, -1] + [1] * (x.ndim - 2)
+
+
+@register("BatchNormalization", 1, 6, 7, 9, 14, 15)
+def batch_norm(ctx):
+    if ctx.attr("training_mode", 0):
+        raise ctx.unsupported("training_mode=1 (only inference is converted)")
+    if ctx.version < 9 and ctx.attr("spatial", 1) != 1:
+        raise ctx.unsupported("spatial=0")
+    if any(ctx.outputs[1:]):
+        raise ctx.unsupported("running mean/var outputs (training only)")
+    eps = ctx.attr("epsilon", 1e-5)
+    params = [ctx.const(i) for i in range(1, 5)]
+    rank = ctx.input_rank(0)
+    if all(p is not None and p.dtype.name == "float32" for p in params) and rank in _BN:
+        scale, bias, mean, var = params
+        layer = _BN[rank](scale.shape[0], eps=eps, affine=True)
+        layer.weight = const_param(scale)
+        layer.bias = const_param(bias)
+        layer.running_mean = flow.tensor(mean)
+        layer.running_var = flow.tensor(var)
+        ctx.claim(1, 2, 3, 4)
+        return layer
+
+    def run(x, scale, bias, mean, var):
+        shape = _channel_shape(x)
+        inv = flow.rsqrt(var.reshape(shape) + eps)
+        return (x - mean.reshape(shape)) * inv * scale.reshape(shape) + bias.reshape(shape)
+
+    return fp16_via_fp32(run)
+
+
+def _moments(x, dims):
+    """Mean and biased variance over ``dims``, kept for broadcasting."""
+    mean = flow.mean(x, dim=dims, keepdim=True)
+    var = flow.mean(flow.square(x - mean), dim=dims, keepdim=True)
+    return mean, var
+
+
+@register("InstanceNormalization", 1, 6, 22)
+def instance_norm(ctx):
+    eps = ctx.attr("epsilon", 1e-5)
+
+    def run(x, scale, bias):
+        mean, var = _moments(x, list(range(2, x.ndim)))
+        shape = _channel_shape(x)
+        return (x - mean) * flow.rsqrt(var + eps) * scale.reshape(shape) + bias.reshape(shape)
+
+    return fp16_via_fp32(run)
+
+
+@register("LayerNormalization", 17)
+def layer_norm(ctx):
+    axis, eps = ctx.attr("axis", -1), ctx.attr("epsilon", 1e-5)
+    if ctx.attr("stash_type", 1) != 1:
+        raise ctx.unsupported(f"stash_type={ctx.attr('stash_type')} (statistics are float32)")
+
+    def run(x, scale, bias=None):
+        dtype = x.dtype
+        ax = axis if axis >= 0 else axis + x.ndim
+        xf = x.to(flow.float32)
+        mean, var = _moments(xf, list(range(ax, x.ndim)))
+        inv_std = flow.rsqrt(var + eps)
+        y = ((xf - mean) * inv_std).to(dtype) * scale
+        if bias is not None:
+            y = y + bias
+        return y, mean, inv_std
+
+    return _f16_outputs(run)
+
+
+def _f16_outputs(run):
+    """LayerNorm-style ops: float16 math runs in float32; Y returns in the input dtype."""
+    def wrapped(x, *rest):
+        if x.dtype != flow.float16:
+            return run(x, *rest)
+        y, mean, inv_std = run(x.to(flow.float32), *[r.to(flow.float32) if r is not None else None for r in rest])
+        return y.to(flow.float16), mean, inv_std
+    return wrapped
+
+
+@register("GroupNormalization", 18, 21)
+def group_norm(ctx):
+    groups, eps = ctx.attr("num_groups"), ctx.attr("epsilon", 1e-5)
+    per_group_affine = ctx.version < 21   # version 18: scale/bias have one value per group
+    if ctx.attr("stash_type", 1) != 1:
+        raise ctx.unsupported(f"stash_type={ctx.attr('stash_type')} (statistics are float32)")
+
+    def run(x, scale, bias):
+        n, c = x.shape[0], x.shape[1]
+        grouped = x.reshape(n, groups, -1)
+        mean, var = _moments(grouped, [2])
+        y = ((grouped - mean) * flow.rsqrt(var + eps)).reshape(x.shape)
+        if per_group_affine:
+            scale = scale.repeat_interleave(c // groups)
+            bias = bias.repeat_interleave(c // groups)
+        shape = _channel_shape(x)
+        return y * scale.reshape(shape) + bias.reshape(shape)
+
+    return fp16_via_fp32(run)
+
+
+@register("LRN", 1, 13)
+def lrn(ctx):
+    size = ctx.attr("size")
+    alpha, beta, bias = ctx.attr("alpha", 1e-4), ctx.attr("beta", 0.75), ctx.attr("bias", 1.0)
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+
+    def run(x):
+        c = x.shape[1]
+        sq = flow.square(x)
+        # pad the channel axis (dim 1) so every channel sees its whole neighbourhood
+        pad = [0, 0] * (x.ndim - 2) + [before, after]
+        padded = F.pad(sq, pad)
+        window = sum(padded.narrow(1, i, c) for i in range(size))
+        return x / flow.pow(bias + (alpha / size) * window, beta)
+
+    return fp16_via_fp32(run)
+
+
+@register("MeanVarianceNormalization", 9, 13)
+def mean_variance_normalization(ctx):
+    axes = list(ctx.attr("axes", [0, 2, 3]))
+
+    def run(x):
+        mean, var = _moments(x, axes)
+        return (x - mean) / (flow.sqrt(var) + 1e-9)
+
+    return fp16_via_fp32(run)
+
+
+@register("LpNormalization", 1, 22)
+def lp_normalization(ctx):
+    axis, p = ctx.attr("axis", -1), ctx.attr("p", 2)
+    if p not in (1, 2):
+        raise ctx.unsupported(f"p={p} (ONNX allows 1 or 2)")
+
+    def run(x):
+        norm = flow.sum(flow.abs(x), dim=axis, keepdim=True) if p == 1 \
+            else flow.sqrt(flow.sum(flow.square(x), dim=axis, keepdim=True))
+        return x / norm
+
+    return fp16_via_fp32(run)

@@ -1,0 +1,200 @@
+"""Pooling: Max/Average/Lp, their global forms, MaxUnpool.
+
+OneFlow's pooling layers take symmetric pads no larger than half the kernel and no
+dilation for averages. Everything else is made exact by padding explicitly first: ``-inf``
+for max, and for sums a depthwise convolution with a ones kernel (which dilates freely)
+divided by a convolved validity mask that implements count_include_pad.
+"""
+from __future__ import annotations
+
+import math
+
+import oneflow as flow
+import oneflow.nn.functional as F
+
+from ..registry import register
+from ._util import INT_DTYPES, flow_pad_arg, spatial_pads
+
+_MAXPOOL = {1: flow.nn.MaxPool1d, 2: flow.nn.MaxPool2d, 3: flow.nn.MaxPool3d}
+_AVGPOOL = {1: flow.nn.AvgPool1d, 2: flow.nn.AvgPool2d, 3: flow.nn.AvgPool3d}
+_CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+class PoolGeometry:
+    """kernel/strides/dilations/pads/ceil_mode of one pooling node, and the window layout."""
+
+    def __init__(self, ctx, dilations=True, ceil=True):
+        self.kernel = list(ctx.attr("kernel_shape"))
+        self.nd = nd = len(self.kernel)
+        self.stride = list(ctx.attr("strides") or [1] * nd)
+        self.dilation = list((ctx.attr("dilations") if dilations else None) or [1] * nd)
+        self.auto_pad = ctx.attr("auto_pad", "NOTSET")
+        self.pads = list(ctx.attr("pads") or [0] * (2 * nd))
+        self.ceil = bool(ctx.attr("ceil_mode", 0)) if ceil else False
+
+    @property
+    def native(self) -> bool:
+        """OneFlow's own layer computes exactly this window layout."""
+        n = self.nd
+        return self.auto_pad in ("NOTSET", "VALID") and self.pads[:n] == self.pads[n:] \
+            and all(2 * p <= k for p, k in zip(self.pads[:n], self.kernel))
+
+    @property
+    def padding(self) -> list:
+        return self.pads[:self.nd] if self.auto_pad == "NOTSET" else [0] * self.nd
+
+    def explicit_pads(self, in_size):
+        """(begins, ends, extra): pads, plus end cells that only ceil_mode windows reach."""
+        begins, ends = spatial_pads(self.auto_pad, self.pads, [0, 0] + list(in_size),
+                                    self.kernel, self.stride, self.dilation)
+        extra = []
+        for n, k, s, d, b, e in zip(in_size, self.kernel, self.stride, self.dilation, begins, ends):
+            span = (k - 1) * d + 1
+            padded = n + b + e
+            if self.ceil:
+                out = math.ceil((padded - span) / s) + 1
+                if (out - 1) * s >= n + b:   # a window may not start inside the end padding
+                    out -= 1
+            else:
+                out = (padded - span) // s + 1
+            extra.append(max(0, (out - 1) * s + span - padded))
+        return begins, ends, extra
+
+
+def _exact_float(x):
+    """Integer tensors pool in float64, which holds int8/uint8/int32 exactly (no int kernels)."""
+    return x.to(flow.float64) if x.dtype in INT_DTYPES else x
+
+
+def _window_sum(x, geo, begins, ends, extra, pad_value=0.0):
+    """Sum over every pooling window of ``x`` padded explicitly (depthwise ones-kernel conv)."""
+    x = F.pad(x, flow_pad_arg(begins, [e + x_ for e, x_ in zip(ends, extra)]), value=pad_value)
+    channels = x.shape[1]
+    ones = flow.ones([channels, 1] + geo.kernel, dtype=x.dtype, device=x.device)
+    return _CONV_FN[geo.nd](x, ones, None, stride=geo.stride, dilation=geo.dilation, groups=channels)
+
+
+def _register_indices(ctx) -> bool:
+    return len(ctx.outputs) > 1 and bool(ctx.outputs[1])
+
+
+def _onnx_indices(idx, in_shape, storage_order):
+    """OneFlow's per-(n, c) flat spatial argmax index -> ONNX's index into the whole tensor."""
+    n, c = in_shape[0], in_shape[1]
+    spatial = list(in_shape[2:])
+    plane = math.prod(spatial)
+    base = (flow.arange(n * c, device=idx.device, dtype=flow.int64) * plane).reshape(
+        [n, c] + [1] * len(spatial))
+    if storage_order and len(spatial) == 2:   # column-major within each plane
+        h, w = idx // spatial[1], idx % spatial[1]
+        idx = w * spatial[0] + h
+    return idx + base
+
+
+@register("MaxPool", 1, 8, 10, 11, 12, 22)
+def max_pool(ctx):
+    geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
+    if geo.nd not in _MAXPOOL:
+        raise ctx.unsupported(f"{geo.nd}-D MaxPool (OneFlow has 1/2/3-D)")
+    want_indices = _register_indices(ctx)
+    storage_order = ctx.attr("storage_order", 0)
+    if want_indices and not geo.native:
+        raise ctx.unsupported("the Indices output with padding OneFlow's MaxPool cannot express")
+    if want_indices and storage_order and geo.nd != 2:
+        raise ctx.unsupported("storage_order=1 Indices outside 2-D")
+    if want_indices:
+        pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
+                                dilation=geo.dilation, ceil_mode=geo.ceil, return_indices=True)
+
+        def run_with_indices(x):
+            dtype = x.dtype
+            y, idx = pool(_exact_float(x))
+            return y.to(dtype), _onnx_indices(idx, list(x.shape), storage_order)
+
+        return run_with_indices
+
+    if geo.native:
+        pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
+                                dilation=geo.dilation, ceil_mode=geo.ceil)
+
+        def run_native(x):
+            return pool(_exact_float(x)).to(x.dtype)
+
+        return run_native
+
+    pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, dilation=geo.dilation)
+
+    def run(x):
+        dtype = x.dtype
+        begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
+        ends = [e + x_ for e, x_ in zip(ends, extra)]
+        x = F.pad(_exact_float(x), flow_pad_arg(begins, ends), value=float("-inf"))
+        return pool(x).to(dtype)
+
+    return run
+
+
+@register("AveragePool", 1, 7, 10, 11, 19, 22)
+def average_pool(ctx):
+    geo = PoolGeometry(ctx, dilations=ctx.version >= 19, ceil=ctx.version >= 10)
+    if geo.nd not in _AVGPOOL:
+        raise ctx.unsupported(f"{geo.nd}-D AveragePool (OneFlow has 1/2/3-D)")
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    if geo.native and not geo.ceil and set(geo.dilation) == {1}:
+        return _AVGPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
+                                count_include_pad=include_pad)
+
+    def run(x):
+        begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
+        total = _window_sum(x, geo, begins, ends, extra)
+        # Cells that count: the input, plus the pads when count_include_pad; never the
+        # cells only ceil_mode windows reach.
+        valid = flow.ones([1, 1] + list(x.shape[2:]), dtype=x.dtype, device=x.device)
+        if include_pad:
+            valid = F.pad(valid, flow_pad_arg(begins, ends), value=1.0)
+            begins, ends = [0] * geo.nd, [0] * geo.nd
+        count = _window_sum(valid, geo, begins, ends, extra)
+        return total / count
+
+    return run
+
+
+def _lp_p(ctx):
+    p = ctx.attr("p", 2)
+    if ctx.version < 2 and float(p) != int(p):
+        raise ctx.unsupported(f"fractional p={p}")
+    return int(p)
+
+
+@register("LpPool", 1, 2, 11, 18, 22)
+def lp_pool(ctx):
+    geo = PoolGeometry(ctx, dilations=ctx.version >= 18, ceil=ctx.version >= 18)
+    if geo.nd not in _CONV_FN:
+        raise ctx.unsupported(f"{geo.nd}-D LpPool")
+    p = _lp_p(ctx)
+
+    def run(x):
+        begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
+        return flow.pow(_window_sum(flow.pow(flow.abs(x), p), geo, begins, ends, extra), 1.0 / p)
+
+    return run
+
+
+def _spatial_dims(x):
+    return list(range(2, x.ndim))
+
+
+@register("GlobalAveragePool", 1, 22)
+def global_average_pool(ctx):
+    return lambda x: flow.mean(x, dim=_spatial_dims(x), keepdim=True)
+
+
+@register("GlobalMaxPool", 1, 22)
+def global_max_pool(ctx):
+    return lambda x: flow.amax(x, dim=_spatial_dims(x), keepdim=True)
+
+
+@register("GlobalLpPool", 1, 2, 22)
+def global_lp_pool(ctx):
+    p = _lp_p(ctx)
+    return lambda x: flow.pow(flow.sum(flow.pow(flow.abs(x), p), dim=_spatial_dims(x), keepdim=True), 1.0 / p)
