@@ -24,10 +24,12 @@ if _os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION") == "python":
 import oneflow as _oneflow  # noqa: E402,F401 - fails here, clearly, if the runtime is broken
 
 from .api import convert, inventory  # noqa: E402
+from .codegen import codegen  # noqa: E402
+from .graph_mode import GraphModeError, to_graph  # noqa: E402
 from .errors import (  # noqa: E402
-    ConverterError, InputError, InvalidModelError, ModelLoadError, NodeExecutionError,
+    CodegenError, ConverterError, InputError, InvalidModelError, ModelLoadError, NodeExecutionError,
     Unsupported, UnsupportedOperatorError,
 )
 
-__all__ = ["convert", "inventory", "ConverterError", "InputError", "InvalidModelError",
+__all__ = ["convert", "inventory", "codegen", "to_graph", "CodegenError", "GraphModeError", "ConverterError", "InputError", "InvalidModelError",
            "ModelLoadError", "NodeExecutionError", "Unsupported", "UnsupportedOperatorError"]

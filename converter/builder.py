@@ -1,6 +1,8 @@
 """Turn a validated ONNX graph into a ConvertedModule: look up, build, fold, wire."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import oneflow as flow
 
@@ -45,7 +47,22 @@ def inventory_of(graph: LoadedGraph) -> list:
             for (op, dom, opset, ver, why), nodes in found.items()]
 
 
+@dataclass
+class Plan:
+    """What the builder decided: the runtime steps, their layers, every build-time constant."""
+
+    steps: list
+    layers: dict
+    constants: dict            # value name -> numpy array (initializers and folded values)
+
+
 def build_module(graph: LoadedGraph) -> ConvertedModule:
+    plan = build_plan(graph)
+    return ConvertedModule(graph, plan.steps, plan.layers, plan.constants)
+
+
+def build_plan(graph: LoadedGraph) -> Plan:
+    """Build every node's handler, fold what is static; codegen reads the same plan."""
     constants = dict(graph.initializers)
     steps: list = []
     layers: dict = {}
@@ -73,7 +90,7 @@ def build_module(graph: LoadedGraph) -> ConvertedModule:
         while inputs and inputs[-1] is None:   # trailing absent/claimed inputs are not passed
             inputs.pop()
         layer_key = f"n{i}_{node.op_type}" if isinstance(built, flow.nn.Module) else None
-        step = Step(label, node.op_type, built, inputs, outputs, layer_key)
+        step = Step(label, node.op_type, built, inputs, outputs, layer_key, i)
         if node.op_type not in NEVER_FOLD and _all_constant(inputs, constants):
             values = _try_fold(step, constants)
             if values is not None:
@@ -86,7 +103,7 @@ def build_module(graph: LoadedGraph) -> ConvertedModule:
         steps.append(step)
     if problems:
         raise UnsupportedOperatorError(problems, graph.source)
-    return ConvertedModule(graph, steps, layers, constants)
+    return Plan(steps, layers, constants)
 
 
 def _all_constant(inputs, constants) -> bool:

@@ -42,6 +42,18 @@ class UnsupportedOperatorError(ConverterError):
         super().__init__(f"{source}: {len(self.unsupported)} unsupported operator use(s):\n  {lines}")
 
 
+class CodegenError(ConverterError):
+    """codegen() cannot write source for some nodes (no emitter, or attributes it cannot express)."""
+
+    def __init__(self, unsupported, source: str = "model"):
+        self.unsupported = list(unsupported)
+        lines = "".join(f"\n  {u.op_type}: {u.reason} [nodes: {', '.join(u.nodes[:5])}"
+                        f"{f' (+{len(u.nodes) - 5} more)' if len(u.nodes) > 5 else ''}]"
+                        for u in self.unsupported)
+        head = f"{len(self.unsupported)} operator(s) codegen cannot write:" if self.unsupported else ""
+        super().__init__(f"{source}: {head}{lines}" if head else source)
+
+
 class NodeUnsupported(ConverterError):
     """Raised by a handler at build time for an attribute/input combination it cannot express."""
 

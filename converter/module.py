@@ -19,6 +19,7 @@ class Step:
     inputs: list                # value names; None = absent or captured at build time
     outputs: list               # value names; '' = optional output not wanted
     layer_key: Optional[str] = None
+    node_index: int = -1        # position of the ONNX node in graph.node
 
 
 @dataclass(frozen=True)

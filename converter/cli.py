@@ -1,0 +1,196 @@
+"""Command line: convert an ONNX file, save the weights, optionally check against ONNX Runtime.
+
+    python -m converter model.onnx --out DIR [--device cpu|cuda] [--check] [--graph]
+    python -m converter model.onnx --inventory
+
+Exit codes (scripts can tell the failures apart):
+  0 ok · 1 --check found outputs outside tolerance · 2 bad command line (argparse)
+  3 unreadable or malformed model · 4 unsupported operators · 5 device unavailable
+  6 the converted model failed while running
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+
+import numpy as np
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_MODEL = 0, 1, 2, 3
+EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED = 4, 5, 6
+DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5     # DESIGN §4 fp32 defaults
+CHECK_SEED = 0
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="python -m converter",
+                                 description="Convert an ONNX model into a OneFlow module.")
+    ap.add_argument("model", help="path of the .onnx file")
+    ap.add_argument("--out", help="directory for the weights (flow.save of the state_dict)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--check", action="store_true",
+                    help="compare with ONNX Runtime on seeded random inputs")
+    ap.add_argument("--graph", action="store_true", help="run the check through oneflow.nn.Graph")
+    ap.add_argument("--inventory", action="store_true",
+                    help="list every unsupported operator use and exit (non-zero if any)")
+    ap.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
+    ap.add_argument("--atol", type=float, default=DEFAULT_ATOL)
+    ap.add_argument("--seed", type=int, default=CHECK_SEED)
+    args = ap.parse_args(argv)
+    if not args.inventory and not args.out and not args.check:
+        ap.error("nothing to do: give --out DIR, --check or --inventory")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import oneflow as flow
+
+    from . import api
+    from .errors import (ConverterError, InvalidModelError, ModelLoadError,
+                         UnsupportedOperatorError)
+    from .graph import load
+
+    try:
+        graph = load(args.model)
+    except (ModelLoadError, InvalidModelError) as e:
+        return _fail(EXIT_BAD_MODEL, e)
+
+    problems = api.inventory_of_loaded(graph)
+    if args.inventory:
+        if not problems:
+            print(f"{graph.source}: every operator is supported ({len(graph.graph.node)} nodes)")
+            return EXIT_OK
+        print(UnsupportedOperatorError(problems, graph.source))
+        return EXIT_UNSUPPORTED
+    if problems:
+        return _fail(EXIT_UNSUPPORTED, UnsupportedOperatorError(problems, graph.source))
+
+    if args.device == "cuda" and not flow.cuda.is_available():
+        return _fail(EXIT_DEVICE, "--device cuda: OneFlow reports no usable CUDA device on this machine "
+                                  "(oneflow.cuda.is_available() is False); use --device cpu")
+    t0 = time.perf_counter()
+    try:
+        module = api.convert_loaded(graph, device=args.device)
+    except UnsupportedOperatorError as e:
+        return _fail(EXIT_UNSUPPORTED, e)
+    except ConverterError as e:
+        return _fail(EXIT_BAD_MODEL, e)
+    seconds = time.perf_counter() - t0
+    _print_summary(graph, module, seconds)
+
+    if args.out:
+        try:
+            os.makedirs(args.out, exist_ok=True)
+            weights = os.path.join(args.out, "weights")
+            flow.save(module.state_dict(), weights)
+        except OSError as e:
+            return _fail(EXIT_USAGE, f"--out {args.out}: cannot write the weights ({e})")
+        print(f"weights: {weights} (flow.save of the state_dict)")
+
+    if args.check:
+        return _check(graph, module, args)
+    return EXIT_OK
+
+
+def _print_summary(graph, module, seconds: float) -> None:
+    ops = collections.Counter(n.op_type for n in graph.graph.node)
+    n_params = sum(p.numel() for p in module.parameters())
+    n_buffers = sum(b.numel() for b in module.buffers())
+    print(f"converted {graph.source}: {len(graph.graph.node)} nodes, {len(ops)} op types, "
+          f"{n_params:,} parameter values, {n_buffers:,} buffer values, {seconds:.2f} s")
+    print("ops: " + ", ".join(f"{op}×{n}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+def random_inputs(specs, seed: int) -> tuple[dict, list]:
+    """Seeded inputs from the module's input specs; dynamic dims become 1 (and are reported)."""
+    rng = np.random.default_rng(seed)
+    feeds, notes = {}, []
+    for spec in specs:
+        if spec.shape is None:
+            raise ValueError(f"input {spec.name!r} has no declared rank; cannot build a random input")
+        if spec.dtype is None:
+            raise ValueError(f"input {spec.name!r} has no declared element type")
+        shape = tuple(1 if d is None else d for d in spec.shape)
+        if any(d is None for d in spec.shape):
+            notes.append(f"input {spec.name!r}: dynamic dims set to 1 -> shape {shape}")
+        dt = np.dtype(spec.dtype)
+        if dt.kind == "f":
+            value = rng.standard_normal(shape).astype(dt)
+        elif dt.kind == "b":
+            value = rng.integers(0, 2, shape).astype(dt)
+        elif dt.kind in "iu":
+            value = rng.integers(0, 8, shape).astype(dt)   # small: safe as indices of most axes
+        else:
+            raise ValueError(f"input {spec.name!r}: cannot build random values of dtype {dt}")
+        feeds[spec.name] = value
+    return feeds, notes
+
+
+def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: float):
+    """(max abs error, max rel error, passed) with np.allclose semantics, reference second."""
+    if actual.shape != reference.shape:
+        return float("inf"), float("inf"), False
+    if actual.size == 0:
+        return 0.0, 0.0, True
+    a, r = actual.astype(np.float64), reference.astype(np.float64)
+    diff = np.abs(a - r)
+    max_abs = float(diff.max())
+    max_rel = float((diff / np.maximum(np.abs(r), np.finfo(np.float64).tiny)).max())
+    passed = bool(np.all(np.isfinite(a) == np.isfinite(r))
+                  and np.allclose(a, r, rtol=rtol, atol=atol, equal_nan=True))
+    return max_abs, max_rel, passed
+
+
+def _check(graph, module, args) -> int:
+    import oneflow as flow
+    import onnxruntime as ort
+
+    from .dtypes import to_tensor
+    from .errors import ConverterError
+
+    try:
+        feeds, notes = random_inputs(module.input_specs, args.seed)
+    except ValueError as e:
+        return _fail(EXIT_BAD_MODEL, f"--check: {e}")
+    for note in notes:
+        print(f"note: {note}")
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        session = ort.InferenceSession(graph.model.SerializeToString(), opts,
+                                       providers=["CPUExecutionProvider"])
+        reference = session.run(module.output_names, feeds)
+    except Exception as e:  # noqa: BLE001 - ORT's own errors are the reference's problem
+        return _fail(EXIT_CHECK_FAILED, f"--check: ONNX Runtime cannot run the model: {e}")
+
+    runner = module
+    if args.graph:
+        from .graph_mode import to_graph
+        runner = to_graph(module)
+    try:
+        with flow.no_grad():
+            out = runner(*[to_tensor(feeds[s.name], args.device) for s in module.input_specs])
+    except ConverterError as e:
+        return _fail(EXIT_RUN_FAILED, e)
+    outs = out if isinstance(out, tuple) else (out,)
+    ok = True
+    print(f"check vs ONNX Runtime (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}"
+          f"{', nn.Graph' if args.graph else ''}):")
+    for name, got, ref in zip(module.output_names, outs, reference):
+        got = got.numpy()
+        ref = np.asarray(ref)
+        max_abs, max_rel, passed = output_errors(got, ref, args.rtol, args.atol)
+        ok &= passed
+        scale = float(np.abs(ref).max()) if ref.size else 0.0
+        print(f"  {name}: shape {tuple(got.shape)} max_abs={max_abs:.3g} max_rel={max_rel:.3g} "
+              f"(reference max |value| {scale:.3g}) {'ok' if passed else 'FAIL'}")
+    print("check passed" if ok else "check FAILED")
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
+
+
+def _fail(code: int, error) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return code

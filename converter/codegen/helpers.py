@@ -1,0 +1,85 @@
+"""Small runtime functions copied verbatim into generated code when an emitted line needs them.
+
+They use only ``flow`` and ``F`` (the generated module's imports), so the output stays
+standalone. Each expresses one ONNX rule that has no single OneFlow call.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+
+import oneflow as flow
+import oneflow.nn.functional as F
+
+
+def _same_pads(x, kernel, stride, dilation, upper):
+    """ONNX auto_pad SAME_UPPER/SAME_LOWER pads in F.pad order (last axis first)."""
+    out = []
+    for n, k, s, d in reversed(list(zip(x.shape[2:], kernel, stride, dilation))):
+        total = max(0, (-(-n // s) - 1) * s + (k - 1) * d + 1 - n)
+        small, big = total // 2, total - total // 2
+        out += [small, big] if upper else [big, small]
+    return out
+
+
+def _flatten2d(x, axis):
+    """ONNX Flatten: a 2-D view, dims before ``axis`` in the first."""
+    axis = axis if axis >= 0 else axis + x.ndim
+    lead = 1
+    for d in x.shape[:axis]:
+        lead *= d
+    return x.reshape(lead, -1)
+
+
+def _reshape(x, shape, allowzero=False):
+    """ONNX Reshape: a 0 in ``shape`` copies the input dim unless ``allowzero``."""
+    shape = [int(d) for d in (shape.numpy().reshape(-1) if isinstance(shape, flow.Tensor) else shape)]
+    if not allowzero:
+        shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def _unsqueeze(x, axes):
+    """ONNX Unsqueeze: ``axes`` index the output, so insert them in ascending order."""
+    rank = x.ndim + len(axes)
+    for a in sorted(a if a >= 0 else a + rank for a in axes):
+        x = flow.unsqueeze(x, a)
+    return x
+
+
+def _softmax2d(x, axis, log=False):
+    """Softmax before opset 13: over all dims from ``axis`` on, as one flattened dim."""
+    axis = axis if axis >= 0 else axis + x.ndim
+    flat = x.reshape(list(x.shape[:axis]) + [-1])
+    y = F.log_softmax(flat, dim=-1) if log else F.softmax(flat, dim=-1)
+    return y.reshape(x.shape)
+
+
+def _div(a, b):
+    """ONNX Div: integers truncate toward zero, floats divide."""
+    if a.dtype in (flow.int8, flow.uint8, flow.int32, flow.int64):
+        return flow.div(a, b, rounding_mode="trunc")
+    return flow.div(a, b)
+
+
+def _gemm(a, b, c, alpha, beta, trans_a, trans_b):
+    """ONNX Gemm with runtime operands: alpha * A' B' + beta * C."""
+    y = flow.matmul(a.transpose(0, 1) if trans_a else a, b.transpose(0, 1) if trans_b else b)
+    if alpha != 1.0:
+        y = y * alpha
+    if c is not None:
+        y = y + (c * beta if beta != 1.0 else c)
+    return y
+
+
+def _batch_norm(x, scale, bias, mean, var, eps):
+    """Inference BatchNormalization with runtime statistics."""
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    inv = flow.rsqrt(var.reshape(shape) + eps)
+    return (x - mean.reshape(shape)) * inv * scale.reshape(shape) + bias.reshape(shape)
+
+
+def source_of(names) -> str:
+    """Source text of the named helpers, for pasting into a generated module."""
+    module = sys.modules[__name__]
+    return "".join("\n\n" + inspect.getsource(getattr(module, n)) for n in names)
