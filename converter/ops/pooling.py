@@ -147,12 +147,11 @@ def average_pool(ctx):
     def run(x):
         begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
         total = _window_sum(x, geo, begins, ends, extra)
-        # Cells that count: the input, plus the pads when count_include_pad; never the
-        # cells only ceil_mode windows reach.
-        valid = flow.ones([1, 1] + list(x.shape[2:]), dtype=x.dtype, device=x.device)
+        # Cells that count: the input, plus with count_include_pad every cell of the window
+        # (ONNX's reference divides by the whole kernel even past the pads, under ceil_mode).
         if include_pad:
-            valid = F.pad(valid, flow_pad_arg(begins, ends), value=1.0)
-            begins, ends = [0] * geo.nd, [0] * geo.nd
+            return total / math.prod(geo.kernel)
+        valid = flow.ones([1, 1] + list(x.shape[2:]), dtype=x.dtype, device=x.device)
         count = _window_sum(valid, geo, begins, ends, extra)
         return total / count
 
@@ -198,3 +197,24 @@ def global_max_pool(ctx):
 def global_lp_pool(ctx):
     p = _lp_p(ctx)
     return lambda x: flow.pow(flow.sum(flow.pow(flow.abs(x), p), dim=_spatial_dims(x), keepdim=True), 1.0 / p)
+
+
+@register("MaxUnpool", 9, 11, 22)
+def max_unpool(ctx):
+    kernel = list(ctx.attr("kernel_shape"))
+    nd = len(kernel)
+    stride = list(ctx.attr("strides") or [1] * nd)
+    pads = list(ctx.attr("pads") or [0] * (2 * nd))
+
+    def run(x, indices, output_shape=None):
+        if output_shape is not None:
+            shape = [int(v) for v in output_shape.numpy().reshape(-1)]
+        else:
+            spatial = [(n - 1) * s + k - b - e for n, s, k, b, e in
+                       zip(x.shape[2:], stride, kernel, pads[:nd], pads[nd:])]
+            shape = list(x.shape[:2]) + spatial
+        # ONNX indices address the flattened output tensor as a whole.
+        flat = flow.zeros(math.prod(shape), dtype=x.dtype, device=x.device)
+        return flow.scatter(flat, 0, indices.reshape(-1), x.reshape(-1)).reshape(shape)
+
+    return run
