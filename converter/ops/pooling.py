@@ -207,14 +207,19 @@ def max_unpool(ctx):
     pads = list(ctx.attr("pads") or [0] * (2 * nd))
 
     def run(x, indices, output_shape=None):
-        if output_shape is not None:
-            shape = [int(v) for v in output_shape.numpy().reshape(-1)]
-        else:
-            spatial = [(n - 1) * s + k - b - e for n, s, k, b, e in
-                       zip(x.shape[2:], stride, kernel, pads[:nd], pads[nd:])]
-            shape = list(x.shape[:2]) + spatial
-        # ONNX indices address the flattened output tensor as a whole.
+        spatial = [(n - 1) * s + k - b - e for n, s, k, b, e in
+                   zip(x.shape[2:], stride, kernel, pads[:nd], pads[nd:])]
+        shape = list(x.shape[:2]) + spatial
+        # ONNX indices address the flattened default-shaped output; a larger output_shape
+        # only appends zeros at the end of each spatial axis.
         flat = flow.zeros(math.prod(shape), dtype=x.dtype, device=x.device)
-        return flow.scatter(flat, 0, indices.reshape(-1), x.reshape(-1)).reshape(shape)
+        y = flow.scatter(flat, 0, indices.reshape(-1), x.reshape(-1)).reshape(shape)
+        if output_shape is not None:
+            want = [int(v) for v in output_shape.numpy().reshape(-1)][2:]
+            grow = [w - n for w, n in zip(want, spatial)]
+            if any(g < 0 for g in grow):
+                raise ValueError(f"output_shape {want} is smaller than the unpooled size {spatial}")
+            y = F.pad(y, flow_pad_arg([0] * nd, grow))
+        return y
 
     return run
