@@ -27,9 +27,10 @@ from .api import convert, inventory  # noqa: E402
 from .codegen import codegen  # noqa: E402
 from .graph_mode import GraphModeError, to_graph  # noqa: E402
 from .errors import (  # noqa: E402
-    CodegenError, ConverterError, InputError, InvalidModelError, ModelLoadError, NodeExecutionError,
-    Unsupported, UnsupportedOperatorError,
+    CodegenError, ConverterError, InputError, InvalidModelError, ModelLoadError, NodeBuildError,
+    NodeExecutionError, Unsupported, UnsupportedOperatorError,
 )
 
-__all__ = ["convert", "inventory", "codegen", "to_graph", "CodegenError", "GraphModeError", "ConverterError", "InputError", "InvalidModelError",
-           "ModelLoadError", "NodeExecutionError", "Unsupported", "UnsupportedOperatorError"]
+__all__ = ["convert", "inventory", "codegen", "to_graph", "CodegenError", "ConverterError", "GraphModeError",
+           "InputError", "InvalidModelError", "ModelLoadError", "NodeBuildError", "NodeExecutionError",
+           "Unsupported", "UnsupportedOperatorError"]

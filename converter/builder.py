@@ -10,7 +10,7 @@ from . import ops  # noqa: F401 - importing registers every handler
 from .context import NodeContext
 from .dtypes import to_tensor
 from .folding import Folded
-from .errors import NodeUnsupported, Unsupported, UnsupportedOperatorError
+from .errors import ConverterError, NodeBuildError, NodeUnsupported, Unsupported, UnsupportedOperatorError
 from .graph import LoadedGraph, node_label
 from .module import ConvertedModule, Step
 from .registry import canonical_domain, lookup
@@ -38,7 +38,12 @@ def inventory_of(graph: LoadedGraph) -> list:
         handler, version, reason = lookup(node.op_type, opset, node.domain)
         if handler is not None and handler.check is not None:
             ctx = NodeContext(node, label, version, opset, graph, constants)
-            reason = handler.check(ctx) or ""
+            try:
+                reason = handler.check(ctx) or ""
+            except NodeUnsupported as e:
+                reason = str(e)
+            except Exception as e:  # noqa: BLE001 - a malformed node must not crash inventory
+                raise NodeBuildError(graph.source, label, node.op_type, e) from e
             if reason:
                 handler = None
         if handler is None:
@@ -80,6 +85,10 @@ def build_plan(graph: LoadedGraph) -> Plan:
         except NodeUnsupported as e:
             problems.append(Unsupported(node.op_type, node.domain, opset, version, str(e), (label,)))
             continue
+        except ConverterError:
+            raise
+        except Exception as e:  # noqa: BLE001 - name the node instead of a traceback from deep inside
+            raise NodeBuildError(graph.source, label, node.op_type, e) from e
         outputs = list(node.output)
         if isinstance(built, Folded):
             for name, value in zip(outputs, built.values):

@@ -62,6 +62,15 @@ class InputError(ConverterError):
     """The converted module was called with the wrong number, shape or dtype of inputs."""
 
 
+class NodeBuildError(ConverterError):
+    """A handler failed while building a node (attributes or inputs it did not expect)."""
+
+    def __init__(self, source: str, node_name: str, op_type: str, cause: BaseException):
+        self.node_name, self.op_type, self.cause = node_name, op_type, cause
+        super().__init__(f"{source}: node {node_name!r} ({op_type}) cannot be built: "
+                         f"{type(cause).__name__}: {cause}")
+
+
 class NodeExecutionError(ConverterError):
     """A node failed while the converted module ran; names the node and op."""
 
