@@ -1,0 +1,140 @@
+"""PaddlePaddle: paddle.vision / zoo builders, BatchNorm randomisation, paddle2onnx export.
+
+Export goes model → `paddle.jit.save` (PIR: `<prefix>.json` + `<prefix>.pdiparams`) →
+paddle2onnx. paddle2onnx turns Python errors into `sys.exit(-1)` after printing them and
+its C++ core can abort, so the conversion runs in a child process (`python -m
+zoo.frameworks.paddle_exporter PREFIX OUT OPSET`): any failure there comes back as a
+`PaddleExportError` carrying the exporter's own message instead of killing the caller.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import paddle
+
+# paddle2onnx names graph outputs fetch_name_<i>; models whose outputs mean different things
+# get real names (paddle.vision GoogLeNet returns its two auxiliary heads even in eval mode).
+OUTPUT_NAMES = {"GoogLeNet": ("logits", "aux1_logits", "aux2_logits")}
+# Paddle2ONNX's C++ log lines that carry the reason of a failed conversion.
+_ERROR_MARKERS = ("[ERROR]", "Error", "error", "not supported", "Oops", "Traceback")
+
+
+class PaddleExportError(RuntimeError):
+    """paddle.jit.save or paddle2onnx failed; the message holds the exporter's own text."""
+
+
+def _batchnorm_types() -> tuple:
+    # paddle.vision mixes the 2.x BatchNorm2D family with the legacy nn.BatchNorm (densenet).
+    return (paddle.nn.layer.norm._BatchNormBase, paddle.nn.BatchNorm)
+
+
+def randomize_batchnorm(model: "paddle.nn.Layer", seed: int) -> None:
+    """Give every BatchNorm non-trivial running stats and affine params (DESIGN §4)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.sublayers(include_self=True):
+        if not isinstance(layer, _batchnorm_types()):
+            continue
+        n = layer._mean.shape[0]
+        layer._mean.set_value((rng.standard_normal(n) * 0.5).astype("float32"))
+        layer._variance.set_value((rng.uniform(0.5, 2.0, n)).astype("float32"))
+        if layer.weight is not None:
+            layer.weight.set_value(rng.uniform(0.25, 1.75, n).astype("float32"))
+        if layer.bias is not None:
+            layer.bias.set_value((rng.standard_normal(n) * 0.5).astype("float32"))
+
+
+def build(builder: str, variant: str, seed: int, **kwargs) -> "paddle.nn.Layer":
+    paddle.seed(seed)
+    if builder == "paddle.vision":
+        import paddle.vision.models as vision_models
+
+        factory = getattr(vision_models, variant, None)
+        if factory is None:
+            raise ValueError(f"paddle.vision.models has no model {variant!r}")
+        model = factory(pretrained=False, **kwargs)
+    elif builder == "zoo":
+        from zoo.models.paddle import create
+
+        model = create(variant, **kwargs)
+    else:
+        raise ValueError(f"unknown PaddlePaddle builder {builder!r} (paddle.vision | zoo)")
+    randomize_batchnorm(model, seed)
+    model.eval()
+    return model
+
+
+def run(model, inputs: list) -> list:
+    with paddle.no_grad():
+        out = model(*[paddle.to_tensor(x) for x in inputs])
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    return [o.numpy() for o in outs]
+
+
+def export(model, inputs: list, path: str, opset: int) -> None:
+    specs = [paddle.static.InputSpec(list(x.shape), str(x.dtype), f"input_{i}")
+             for i, x in enumerate(inputs)]
+    with tempfile.TemporaryDirectory(prefix="paddle_export_") as tmp:
+        prefix = os.path.join(tmp, "model")
+        try:
+            paddle.jit.save(model, prefix, input_spec=specs)
+        except Exception as e:  # dy2static errors are long; keep type + message
+            raise PaddleExportError(f"paddle.jit.save failed: {type(e).__name__}: {e}") from e
+        _paddle2onnx_in_child(prefix, path, opset)
+    names = OUTPUT_NAMES.get(type(model).__name__)
+    if names:
+        _rename_outputs(path, names)
+
+
+def _rename_outputs(path: str, names: tuple) -> None:
+    import onnx
+
+    proto = onnx.load(path)
+    if len(proto.graph.output) != len(names):
+        raise PaddleExportError(f"expected {len(names)} outputs {names}, paddle2onnx wrote "
+                                f"{[o.name for o in proto.graph.output]}")
+    renamed = {o.name: new for o, new in zip(proto.graph.output, names)}
+    for node in proto.graph.node:
+        for i, name in enumerate(node.output):
+            node.output[i] = renamed.get(name, name)
+        for i, name in enumerate(node.input):
+            node.input[i] = renamed.get(name, name)
+    for out in proto.graph.output:
+        out.name = renamed[out.name]
+    onnx.save(proto, path)
+
+
+def _paddle2onnx_in_child(prefix: str, path: str, opset: int) -> None:
+    cmd = [sys.executable, "-m", "zoo.frameworks.paddle_exporter", prefix, path, str(opset)]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or not os.path.exists(path):
+        log = (proc.stdout + proc.stderr).splitlines()
+        reasons = [line.strip() for line in log if any(m in line for m in _ERROR_MARKERS)
+                   and "Warning" not in line]
+        detail = "\n".join(reasons[-8:] or log[-8:])
+        raise PaddleExportError(f"paddle2onnx (opset {opset}) failed with exit code "
+                                f"{proc.returncode}:\n{detail}")
+
+
+def _convert_saved(prefix: str, path: str, opset: int) -> None:
+    """Child-process body: the PIR program + params → ONNX file."""
+    import paddle2onnx
+
+    # optimize_tool="none": the default Polygraphy path pip-installs packages at run time.
+    paddle2onnx.export(prefix + ".json", prefix + ".pdiparams", save_file=path,
+                       opset_version=opset, auto_upgrade_opset=False, optimize_tool="none")
+
+
+def versions() -> dict:
+    import paddle2onnx
+
+    return {"paddle": paddle.__version__, "paddle2onnx": paddle2onnx.__version__}
+
+
+if __name__ == "__main__":
+    _convert_saved(sys.argv[1], sys.argv[2], int(sys.argv[3]))
