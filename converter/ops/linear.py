@@ -52,3 +52,51 @@ def matmul(ctx):
         ctx.claim(1)
         return _linear(b.T, None)
     return flow.matmul
+
+
+@register("Einsum", 12)
+def einsum(ctx):
+    equation = ctx.attr("equation").replace(" ", "")
+    return lambda *xs: flow.einsum(equation, *xs)
+
+
+@register("MatMulInteger", 10)
+def matmul_integer(ctx):
+    """int8/uint8 operands minus their zero points, multiplied in int32 (exact)."""
+    def run(a, b, a_zero=None, b_zero=None):
+        a = a.to(flow.int32)
+        b = b.to(flow.int32)
+        if a_zero is not None:
+            # a per-row zero point (shape [M]) lines up with A's rows
+            a = a - (a_zero.to(flow.int32).reshape(-1, 1) if a_zero.ndim == 1 else a_zero.to(flow.int32))
+        if b_zero is not None:
+            b = b - b_zero.to(flow.int32)
+        return flow.matmul(a, b)
+
+    return run
+
+
+def _det(a):
+    """Determinant by Gaussian elimination with partial pivoting (OneFlow 0.9 has no det/LU)."""
+    batch_shape, n = list(a.shape[:-2]), a.shape[-1]
+    m = a.reshape(-1, n, n)
+    rows = flow.arange(n, device=a.device).reshape(1, n).expand(m.shape[0], n)
+    det = flow.ones(m.shape[0], dtype=a.dtype, device=a.device)
+    for k in range(n):
+        p = flow.argmax(m[:, k:, k].abs(), dim=1) + k                       # pivot row per matrix
+        pk = p.reshape(-1, 1)
+        perm = flow.where(rows == k, pk, flow.where(rows == pk, flow.full_like(pk, k), rows))
+        m = flow.gather(m, 1, perm.reshape(-1, n, 1).expand(m.shape[0], n, n))
+        det = flow.where(p != k, -det, det)
+        pivot = m[:, k, k]
+        det = det * pivot
+        if k + 1 < n:
+            safe = flow.where(pivot == 0, flow.ones_like(pivot), pivot)
+            factors = (m[:, k + 1:, k] / safe.reshape(-1, 1)).unsqueeze(-1)
+            m = flow.cat([m[:, :k + 1], m[:, k + 1:] - factors * m[:, k:k + 1, :]], dim=1)
+    return det.reshape(batch_shape)
+
+
+@register("Det", 11, 22)
+def det(ctx):
+    return _det
