@@ -160,8 +160,9 @@ def _check(graph, module, args) -> int:
     try:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        session = ort.InferenceSession(graph.model.SerializeToString(), opts,
-                                       providers=["CPUExecutionProvider"])
+        # A path lets ORT read external data itself (and models over protobuf's 2 GB limit).
+        model = graph.source if os.path.isfile(graph.source) else graph.model.SerializeToString()
+        session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         reference = session.run(module.output_names, feeds)
     except Exception as e:  # noqa: BLE001 - ORT's own errors are the reference's problem
         return _fail(EXIT_CHECK_FAILED, f"--check: ONNX Runtime cannot run the model: {e}")
