@@ -1,0 +1,238 @@
+"""Resize and Upsample, every mode, as separable per-axis resampling in OneFlow.
+
+OneFlow's interpolate covers only a few of ONNX's coordinate/rounding combinations, so each
+resized axis is resampled on its own: nearest modes gather source indices (exact for every
+dtype); linear and cubic (antialias, exclude_outside, cubic_coeff_a) multiply by a
+(out x in) weight matrix. Axes are processed innermost first, which is exactly how ONNX's
+reference nests its one-dimensional interpolations, including tf_crop_and_resize's
+extrapolation value. Index and weight tables are computed in numpy from static sizes and
+cached; the data only ever flows through OneFlow ops.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import oneflow as flow
+
+from ..registry import register
+from ._util import INT_DTYPES
+
+
+@dataclass(frozen=True)
+class ResizeMode:
+    mode: str = "nearest"                       # nearest | linear | cubic
+    coordinate: str = "half_pixel"
+    nearest_mode: str = "round_prefer_floor"
+    cubic_a: float = -0.75
+    exclude_outside: bool = False
+    antialias: bool = False
+    extrapolation: float = 0.0
+    aspect_policy: str = "stretch"
+
+
+def _source_coordinate(x, in_n, out_m, scale, cmode, roi):
+    """Where output cell ``x`` samples the input (ONNX coordinate_transformation_mode)."""
+    out_w = scale * in_n
+    if cmode == "align_corners":
+        return 0.0 if out_w == 1 else x * (in_n - 1) / (out_w - 1)
+    if cmode == "asymmetric":
+        return x / scale
+    if cmode == "tf_crop_and_resize":
+        start, end = roi
+        if out_w == 1:
+            return (end - start) * (in_n - 1) / 2 + start * (in_n - 1)
+        return x * (end - start) * (in_n - 1) / (out_w - 1) + start * (in_n - 1)
+    if cmode == "pytorch_half_pixel":
+        return -0.5 if out_w == 1 else (x + 0.5) / scale - 0.5
+    if cmode == "half_pixel":
+        return (x + 0.5) / scale - 0.5
+    if cmode == "half_pixel_symmetric":
+        offset = in_n / 2 * (1 - out_m / out_w)
+        return offset + (x + 0.5) / scale - 0.5
+    raise ValueError(f"coordinate_transformation_mode {cmode!r}")
+
+
+def _nearest_index(pos, nearest_mode):
+    if float(pos).is_integer():
+        return int(pos)
+    lo = math.floor(pos)
+    frac = pos - lo
+    up = {"round_prefer_floor": frac > 0.5, "round_prefer_ceil": frac >= 0.5,
+          "floor": False, "ceil": True}[nearest_mode]
+    return lo + int(up)
+
+
+def _cubic(t, a):
+    t = abs(t)
+    if t <= 1:
+        return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
+    if t < 2:
+        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a
+    return 0.0
+
+
+def _taps(ratio, scale, spec: ResizeMode):
+    """(offsets from the base cell, coefficients) of one output sample."""
+    if spec.mode == "linear":
+        if not spec.antialias:
+            return [0, 1], [1 - ratio, ratio]
+        s = min(scale, 1.0)
+        start = math.floor(-1 / s) + 1
+        offsets = list(range(start, 2 - start))
+        coeffs = [max(0.0, 1 - abs((o - ratio) * s)) for o in offsets]
+    else:
+        if not spec.antialias:
+            offsets = [-1, 0, 1, 2]
+            coeffs = [_cubic(o - ratio, spec.cubic_a) for o in offsets]
+            return offsets, coeffs
+        s = min(scale, 1.0)
+        start = math.floor(-2 / s) + 1
+        offsets = list(range(start, 2 - start))
+        coeffs = [_cubic(s * (o - ratio), spec.cubic_a) for o in offsets]
+    total = sum(coeffs)
+    return offsets, [c / total for c in coeffs]
+
+
+@functools.lru_cache(maxsize=256)
+def axis_table(in_n: int, out_m: int, scale: float, spec: ResizeMode, roi: tuple):
+    """For one axis: nearest -> (indices, outside mask); linear/cubic -> (weights, mask)."""
+    outside = np.zeros(out_m, dtype=bool)
+    if spec.mode == "nearest":
+        index = np.zeros(out_m, dtype=np.int64)
+        for x in range(out_m):
+            pos = _source_coordinate(x, in_n, out_m, scale, spec.coordinate, roi)
+            if spec.coordinate == "tf_crop_and_resize" and not 0 <= pos <= in_n - 1:
+                outside[x] = True
+            index[x] = min(max(_nearest_index(pos, spec.nearest_mode), 0), in_n - 1)
+        return index, outside
+    weights = np.zeros((out_m, in_n), dtype=np.float64)
+    for x in range(out_m):
+        pos = _source_coordinate(x, in_n, out_m, scale, spec.coordinate, roi)
+        if spec.coordinate == "tf_crop_and_resize" and not 0 <= pos <= in_n - 1:
+            outside[x] = True
+            continue
+        base = math.ceil(pos) - 1            # ratio in (0, 1]: the left neighbour is preferred
+        offsets, coeffs = _taps(pos - base, scale, spec)
+        cells = [base + o for o in offsets]
+        # ONNX's reference reads from an edge-padded copy and picks the nearest cells there,
+        # so a window running past that padding slides back inside it.
+        pad = math.ceil(len(cells) / 2)
+        shift = max(0, -pad - cells[0]) - max(0, cells[-1] - (in_n - 1 + pad))
+        cells = [c + shift for c in cells]
+        if spec.exclude_outside:
+            coeffs = [c if 0 <= i < in_n else 0.0 for c, i in zip(coeffs, cells)]
+            total = sum(coeffs)
+            coeffs = [c / total for c in coeffs]
+        for c, i in zip(coeffs, cells):
+            weights[x, min(max(i, 0), in_n - 1)] += c
+    return weights, outside
+
+
+def _resample_axis(x, axis, in_n, out_m, scale, spec, roi):
+    table, outside = axis_table(in_n, out_m, float(scale), spec, tuple(roi))
+    if spec.mode == "nearest":
+        y = flow.index_select(x, axis, flow.tensor(table, device=x.device))
+    else:
+        moved = flow.movedim(x, axis, -1)
+        w = flow.tensor(table.T, dtype=x.dtype, device=x.device)
+        y = flow.movedim(flow.matmul(moved, w), -1, axis)
+    if outside.any():
+        shape = [1] * y.ndim
+        shape[axis] = out_m
+        mask = flow.tensor(outside.reshape(shape), device=x.device)
+        y = flow.where(mask, flow.full_like(y, spec.extrapolation), y)
+    return y
+
+
+def resize(x, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
+    """Resize ``x`` (a OneFlow tensor) as ONNX Resize does; scales/sizes/roi are lists."""
+    rank = x.ndim
+    axes = [a % rank for a in axes] if axes else list(range(rank))
+    in_shape = list(x.shape)
+    full_roi = [(0.0, 1.0)] * rank
+    if roi:
+        k = len(axes)
+        for i, a in enumerate(axes):
+            full_roi[a] = (float(roi[i]), float(roi[k + i]))
+    factor = [1.0] * rank
+    out_shape = list(in_shape)
+    if sizes is not None:
+        for a, s in zip(axes, sizes):
+            factor[a] = s / in_shape[a]
+            out_shape[a] = int(s)
+        if spec.aspect_policy != "stretch":
+            pick = min if spec.aspect_policy == "not_larger" else max
+            common = pick(factor[a] for a in axes)
+            for a in axes:
+                factor[a] = common
+                out_shape[a] = int(common * in_shape[a] + 0.5)
+    else:
+        for a, s in zip(axes, scales):
+            factor[a] = float(s)
+            out_shape[a] = int(float(s) * in_shape[a])
+    dtype = x.dtype
+    if spec.mode != "nearest" and dtype in INT_DTYPES + (flow.float16,):
+        x = x.to(flow.float64 if dtype in INT_DTYPES else flow.float32)
+    for a in sorted(axes, reverse=True):   # innermost first, as the reference nests
+        if factor[a] == 1.0 and out_shape[a] == in_shape[a] and full_roi[a] == (0.0, 1.0) \
+                and spec.coordinate != "tf_crop_and_resize":
+            continue   # an identity axis in every mode
+        x = _resample_axis(x, a, in_shape[a], out_shape[a], factor[a], spec, full_roi[a])
+    return x.to(dtype)
+
+
+def _values(t):
+    if t is None:
+        return None
+    arr = t.numpy() if isinstance(t, flow.Tensor) else np.asarray(t)
+    return arr.reshape(-1).tolist()
+
+
+@register("Resize", 10, 11, 13, 18, 19)
+def resize_op(ctx):
+    mode = ctx.attr("mode", "nearest")
+    if mode not in ("nearest", "linear", "cubic"):
+        raise ctx.unsupported(f"mode={mode!r}")
+    if ctx.version == 10:   # opset 10: asymmetric coordinates, nearest rounds down
+        spec = ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
+        return lambda x, scales: resize(x, spec, scales=_values(scales))
+    spec = ResizeMode(
+        mode=mode,
+        coordinate=ctx.attr("coordinate_transformation_mode", "half_pixel"),
+        nearest_mode=ctx.attr("nearest_mode", "round_prefer_floor"),
+        cubic_a=ctx.attr("cubic_coeff_a", -0.75),
+        exclude_outside=bool(ctx.attr("exclude_outside", 0)),
+        antialias=bool(ctx.attr("antialias", 0)) and mode != "nearest",
+        extrapolation=ctx.attr("extrapolation_value", 0.0),
+        aspect_policy=ctx.attr("keep_aspect_ratio_policy", "stretch"),
+    )
+    if spec.coordinate == "tf_half_pixel_for_nn":
+        raise ctx.unsupported("coordinate_transformation_mode='tf_half_pixel_for_nn'")
+    axes = ctx.attr("axes")
+
+    def run(x, roi=None, scales=None, sizes=None):
+        scales_v, sizes_v = _values(scales), _values(sizes)
+        if sizes_v:
+            return resize(x, spec, sizes=sizes_v, roi=_values(roi), axes=axes)
+        return resize(x, spec, scales=scales_v, roi=_values(roi), axes=axes)
+
+    return run
+
+
+@register("Upsample", 1, 7, 9, 10)
+def upsample(ctx):
+    mode = ctx.attr("mode", "nearest")
+    mode = {"bilinear": "linear"}.get(mode, mode)
+    if mode not in ("nearest", "linear"):
+        raise ctx.unsupported(f"mode={mode!r}")
+    spec = ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
+    if ctx.version == 1:
+        scales = [1.0, 1.0, ctx.attr("height_scale"), ctx.attr("width_scale")]
+        return lambda x: resize(x, spec, scales=scales)
+    if ctx.version == 7:
+        scales = list(ctx.attr("scales"))
+        return lambda x: resize(x, spec, scales=scales)
+    return lambda x, scales: resize(x, spec, scales=_values(scales))
