@@ -1,0 +1,89 @@
+"""Pad in every mode (constant, reflect, edge, wrap), pads as attribute or input, with axes.
+
+OneFlow's F.pad handles reflect/replicate only on the trailing axes of 3-D/4-D tensors and
+has no wrap mode, so each padded axis is handled on its own: negative pads crop with
+``narrow``, constant pads concatenate filled blocks, the other modes gather source indices.
+"""
+from __future__ import annotations
+
+import numpy as np
+import oneflow as flow
+
+from ..dtypes import to_list
+from ..registry import register
+
+
+def _source_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """Index into an axis of length n for every cell of the padded axis."""
+    pos = np.arange(-before, n + after)
+    if mode == "edge":
+        return np.clip(pos, 0, n - 1)
+    if mode == "wrap":
+        return np.mod(pos, n)
+    period = 2 * (n - 1)   # reflect: mirror without repeating the edge cell
+    if period == 0:
+        return np.zeros_like(pos)
+    pos = np.mod(pos, period)
+    return np.where(pos >= n, period - pos, pos)
+
+
+def _pad_axis(x, axis, before, after, mode, value):
+    if before < 0 or after < 0:   # negative pads remove cells
+        start = max(0, -before)
+        x = x.narrow(axis, start, x.shape[axis] - start - max(0, -after))
+        before, after = max(0, before), max(0, after)
+    if not before and not after:
+        return x
+    if mode == "constant":
+        parts = []
+        for width in (before, 0, after):
+            if width:
+                shape = list(x.shape)
+                shape[axis] = width
+                parts.append(flow.full(shape, value, dtype=x.dtype, device=x.device))
+            else:
+                parts.append(None)
+        blocks = [p for p in (parts[0], x, parts[2]) if p is not None]
+        return flow.cat(blocks, dim=axis)
+    if x.shape[axis] == 0:
+        raise ValueError(f"cannot {mode}-pad an empty axis {axis}")
+    index = _source_indices(x.shape[axis], before, after, mode)
+    return flow.index_select(x, axis, flow.tensor(index, dtype=flow.int64, device=x.device))
+
+
+def pad(x, pads, mode="constant", value=0.0, axes=None):
+    """ONNX Pad: ``pads`` lists all begins then all ends for ``axes`` (default: every axis)."""
+    axes = [a % x.ndim for a in axes] if axes is not None else list(range(x.ndim))
+    k = len(axes)
+    for i, axis in enumerate(axes):
+        x = _pad_axis(x, axis, int(pads[i]), int(pads[k + i]), mode, value)
+    return x
+
+
+def _scalar(t, default=0.0):
+    if t is None:
+        return default
+    arr = t.numpy() if isinstance(t, flow.Tensor) else np.asarray(t)
+    return arr.reshape(-1)[0].item() if arr.size else default
+
+
+@register("Pad", 1, 2, 11, 13, 18, 19, 21)
+def pad_op(ctx):
+    mode = ctx.attr("mode", "constant")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise ctx.unsupported(f"mode={mode!r}")
+    if ctx.version < 11:
+        pads = list(ctx.attr("pads" if ctx.version >= 2 else "paddings"))
+        value = ctx.attr("value", 0.0)
+        return lambda x: pad(x, pads, mode, value)
+    static_pads, static_axes = to_list(ctx.const(1)), to_list(ctx.const(3))
+    if static_pads is not None:
+        ctx.claim(1)
+    if static_axes is not None:
+        ctx.claim(3)
+
+    def run(x, pads=None, value=None, axes=None):
+        return pad(x, static_pads if static_pads is not None else to_list(pads), mode,
+                   _scalar(value), static_axes if static_axes is not None else to_list(axes))
+
+    return run
