@@ -1,0 +1,65 @@
+"""python -m reports --results FILE... --out DIR [--readme README.md]
+
+Writes DIR/support_matrix.md, support_matrix.json and support_matrix.html from harness
+result records; with --readme, rewrites the README section between the support-matrix
+markers with the same table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import html_page, markdown
+from .matrix import build, to_json
+from .records import RecordError, load
+
+
+def generate(results, out_dir: str, readme: str | None = None) -> dict:
+    runset = load(results)
+    if not runset.finals:
+        raise RecordError(f"no final case records in {', '.join(map(str, results))}")
+    m = build(runset)
+    os.makedirs(out_dir, exist_ok=True)
+    md = markdown.render(m)
+    paths = {
+        "md": os.path.join(out_dir, "support_matrix.md"),
+        "json": os.path.join(out_dir, "support_matrix.json"),
+        "html": os.path.join(out_dir, "support_matrix.html"),
+    }
+    with open(paths["md"], "w") as f:
+        f.write(md)
+    with open(paths["json"], "w") as f:
+        json.dump(to_json(m), f, indent=2, sort_keys=True)
+    with open(paths["html"], "w") as f:
+        f.write(html_page.render(m))
+    if readme:
+        with open(readme) as f:
+            text = f.read()
+        new = markdown.replace_readme_section(text, md)
+        if new != text:
+            with open(readme, "w") as f:
+                f.write(new)
+        paths["readme"] = readme
+    return paths
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reports", description=__doc__.splitlines()[0])
+    ap.add_argument("--results", nargs="+", required=True, help="harness result files (JSON lines)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--readme", help="README to update between the support-matrix markers")
+    args = ap.parse_args(argv)
+    try:
+        paths = generate(args.results, args.out, args.readme)
+    except (RecordError, ValueError) as e:
+        print(f"reports: error: {e}", file=sys.stderr)
+        return 2
+    for kind, path in paths.items():
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Render the support matrix as one self-contained HTML page with two SVG pictures:
+a status heatmap of the matrix, and the max abs error of every cell on a log scale."""
+from __future__ import annotations
+
+import html
+import math
+
+from .markdown import render_summary
+from .matrix import Matrix, kind
+
+COLORS = {"pass": "#2e9e44", "xpass": "#8bc34a", "fail": "#d93025", "crash": "#7b1fa2",
+          "timeout": "#ef6c00", "infra": "#6d4c41", "xfail": "#f9ab00", "skip": "#9e9e9e", None: "#eeeeee"}
+LABELS = {"pass": "pass", "xpass": "stale xfail", "fail": "fail", "crash": "crash", "timeout": "timeout",
+          "infra": "infra", "xfail": "expected failure", "skip": "skipped", None: "no record"}
+CELL_W, CELL_H, LEFT, TOP = 92, 22, 150, 70
+
+
+def _e(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _status_kind(rec):
+    return None if rec is None else kind(rec.get("status"))
+
+
+def _tooltip(rec) -> str:
+    if rec is None:
+        return "no record"
+    parts = [f"{rec.get('model')} — {rec.get('status')}"]
+    if rec.get("max_abs") is not None:
+        parts.append(f"max abs {rec['max_abs']:.2e}, max rel {rec.get('max_rel') or 0:.2e}")
+    for key in ("reason", "error"):
+        if rec.get(key):
+            parts.append(str(rec[key])[:300])
+    return "\n".join(parts)
+
+
+def heatmap_svg(m: Matrix) -> str:
+    w = LEFT + CELL_W * len(m.columns) + 10
+    h = TOP + CELL_H * len(m.rows) + 40
+    out = [f'<svg id="heatmap" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'role="img" aria-label="status heatmap of the support matrix" font-family="sans-serif" font-size="11">']
+    for j, col in enumerate(m.columns):
+        x = LEFT + j * CELL_W + CELL_W / 2
+        out.append(f'<text x="{x}" y="{TOP - 24}" text-anchor="middle">{_e(col.framework)}</text>')
+        out.append(f'<text x="{x}" y="{TOP - 10}" text-anchor="middle">{_e(col.device)}'
+                   f'{" op" + str(col.opset) if m.with_opset else ""}</text>')
+    for i, arch in enumerate(m.rows):
+        y = TOP + i * CELL_H
+        out.append(f'<text x="{LEFT - 6}" y="{y + 15}" text-anchor="end">{_e(arch)}</text>')
+        for j, col in enumerate(m.columns):
+            rec = m.cells.get((arch, col))
+            k = _status_kind(rec)
+            out.append(f'<rect class="cell" data-status="{_e(k or "none")}" x="{LEFT + j * CELL_W + 1}" '
+                       f'y="{y + 1}" width="{CELL_W - 2}" height="{CELL_H - 2}" fill="{COLORS.get(k, "#d93025")}">'
+                       f'<title>{_e(arch)} / {_e(col.framework)} {_e(col.device)}: {_e(_tooltip(rec))}</title></rect>')
+    x = LEFT
+    y = TOP + CELL_H * len(m.rows) + 18
+    for k in ("pass", "fail", "crash", "timeout", "xfail", "xpass", "skip", None):
+        out.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{COLORS[k]}"/>'
+                   f'<text x="{x + 16}" y="{y}">{_e(LABELS[k])}</text>')
+        x += 20 + 7 * len(LABELS[k])
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def error_chart_svg(m: Matrix) -> str:
+    """Horizontal bars: log10(max abs error) of every cell that produced a comparison."""
+    items = []
+    for arch in m.rows:
+        for col in m.columns:
+            rec = m.cells.get((arch, col))
+            if rec is not None and rec.get("max_abs") is not None and math.isfinite(rec["max_abs"]):
+                items.append((f"{arch} · {col.framework} {col.device}", rec["max_abs"], _status_kind(rec)))
+    if not items:
+        return '<p id="error-chart">No cell produced a numerical comparison.</p>'
+    lo, hi = -10, 2          # 1e-10 .. 1e2
+    bar_w, left, row_h = 420, 260, 16
+    h = 40 + row_h * len(items)
+    out = [f'<svg id="error-chart" xmlns="http://www.w3.org/2000/svg" width="{left + bar_w + 80}" height="{h}" '
+           f'role="img" aria-label="max abs error per cell" font-family="sans-serif" font-size="10">']
+    for p in range(lo, hi + 1, 2):
+        x = left + (p - lo) / (hi - lo) * bar_w
+        out.append(f'<line x1="{x}" y1="20" x2="{x}" y2="{h - 10}" stroke="#ddd"/>'
+                   f'<text x="{x}" y="14" text-anchor="middle">1e{p}</text>')
+    for i, (label, err, k) in enumerate(items):
+        y = 24 + i * row_h
+        v = max(lo, min(hi, math.log10(err) if err > 0 else lo))
+        width = max(1.0, (v - lo) / (hi - lo) * bar_w)
+        out.append(f'<text x="{left - 6}" y="{y + 10}" text-anchor="end">{_e(label)}</text>'
+                   f'<rect x="{left}" y="{y}" width="{width:.1f}" height="{row_h - 4}" fill="{COLORS.get(k, "#d93025")}">'
+                   f'<title>{_e(label)}: {err:.3e}</title></rect>'
+                   f'<text x="{left + width + 4}" y="{y + 10}">{err:.1e}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def render(m: Matrix, title: str = "ONNX → OneFlow support matrix") -> str:
+    head = "".join(f"<th>{_e(c.title(m.with_opset))}</th>" for c in m.columns)
+    body = []
+    for arch in m.rows:
+        tds = []
+        for col in m.columns:
+            rec = m.cells.get((arch, col))
+            k = _status_kind(rec)
+            text = "—" if rec is None else ("pass" if k in ("pass", "xpass") else rec.get("status"))
+            tds.append(f'<td style="background:{COLORS.get(k, "#d93025")}22" title="{_e(_tooltip(rec))}">{_e(text)}</td>')
+        body.append(f"<tr><th>{_e(arch)}</th>{''.join(tds)}</tr>")
+    env = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in m.environment.items())
+    run = m.run
+    footer = " · ".join(_e(f"{k}: {v}") for k, v in run.items() if v)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; font-size: 13px; text-align: left; }}
+h2 {{ margin-top: 1.6em; }}
+</style></head>
+<body>
+<h1>{_e(title)}</h1>
+<p id="summary">{_e(render_summary(m))}</p>
+<h2>Status heatmap</h2>
+{heatmap_svg(m)}
+<h2>Matrix</h2>
+<table id="matrix"><tr><th>Architecture</th>{head}</tr>
+{''.join(body)}
+</table>
+<h2>Max abs error per cell (log scale)</h2>
+{error_chart_svg(m)}
+<h2>Environment</h2>
+<table id="environment"><tr><th>package</th><th>version</th></tr>{env}</table>
+<p id="footer">{footer}<br>Generated by <code>python -m reports</code> from result records.</p>
+</body></html>
+"""

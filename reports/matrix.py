@@ -1,0 +1,109 @@
+"""The support matrix as data: rows = architectures, columns = framework x device (x opset)."""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+FRAMEWORK_ORDER = ("torch", "tensorflow", "paddle", "oneflow")
+FRAMEWORK_TITLES = {"torch": "PyTorch", "tensorflow": "TensorFlow", "paddle": "PaddlePaddle",
+                    "oneflow": "OneFlow (round trip)"}
+ENV_KEYS = ("python", "oneflow", "onnx", "onnxruntime", "torch", "torchvision", "timm", "tensorflow",
+            "tf2onnx", "paddle", "paddle2onnx", "flowvision", "oneflow_onnx")
+KINDS = ("pass", "xpass", "fail", "crash", "timeout", "infra", "xfail", "skip")
+
+
+@dataclass(frozen=True)
+class Column:
+    framework: str
+    device: str
+    opset: int
+
+    def title(self, with_opset: bool) -> str:
+        name = FRAMEWORK_TITLES.get(self.framework, self.framework)
+        return f"{name} {self.device}" + (f" op{self.opset}" if with_opset else "")
+
+
+@dataclass
+class Matrix:
+    rows: list                        # architecture names, in first-seen order
+    models: dict                      # architecture -> {framework: model id}
+    columns: list
+    cells: dict                       # (architecture, Column) -> record
+    with_opset: bool
+    counts: dict                      # kind -> number, over every cell
+    column_counts: dict               # Column -> {kind: number}
+    environment: dict                 # package -> version(s)
+    run: dict = field(default_factory=dict)   # command, commit, time of the run(s)
+    unfinished: list = field(default_factory=list)
+
+
+def kind(status: str) -> str:
+    return (status or "infra").split(":", 1)[0]
+
+
+def build(runset) -> Matrix:
+    rows, models, cells, cols = [], {}, {}, set()
+    for rec in runset.finals:
+        arch = rec.get("architecture") or rec["model"]
+        if arch not in models:
+            rows.append(arch)
+            models[arch] = {}
+        models[arch].setdefault(rec["framework"], rec["model"])
+        col = Column(rec["framework"], rec["device"], int(rec["opset"]))
+        cols.add(col)
+        cells[(arch, col)] = rec
+    fw_rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
+    columns = sorted(cols, key=lambda c: (fw_rank.get(c.framework, 99), c.framework, c.device != "cpu",
+                                          c.device, c.opset))
+    counts = {k: 0 for k in KINDS}
+    column_counts = {c: {k: 0 for k in KINDS} for c in columns}
+    for (arch, col), rec in cells.items():
+        k = kind(rec.get("status"))
+        counts[k] = counts.get(k, 0) + 1
+        column_counts[col][k] = column_counts[col].get(k, 0) + 1
+    return Matrix(rows, models, columns, cells, len({c.opset for c in columns}) > 1, counts,
+                  column_counts, _environment(runset.finals), _run_info(runset), list(runset.unfinished))
+
+
+def _environment(finals) -> dict:
+    seen: dict = {}
+    for rec in finals:
+        for key, value in (rec.get("versions") or {}).items():
+            seen.setdefault(key, set()).add(str(value))
+    ordered = [k for k in ENV_KEYS if k in seen] + sorted(k for k in seen if k not in ENV_KEYS)
+    return {k: ", ".join(sorted(seen[k])) for k in ordered}
+
+
+def _run_info(runset) -> dict:
+    """Command, commit and UTC time of the run, from its header records (else the records)."""
+    commands = [r.get("command") for r in runset.runs if r.get("command")]
+    commits = [r.get("commit") for r in runset.runs if r.get("commit")]
+    times = [r["time"] for r in runset.finals if isinstance(r.get("time"), (int, float))]
+    when = max(times) if times else None
+    return {
+        "command": " ; ".join(dict.fromkeys(commands)) or None,
+        "commit": ", ".join(dict.fromkeys(commits)) or None,
+        "time": datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        if when else None,
+    }
+
+
+def to_json(m: Matrix) -> dict:
+    return {
+        "columns": [{"framework": c.framework, "device": c.device, "opset": c.opset} for c in m.columns],
+        "rows": [{"architecture": a, "models": m.models[a], "cells": {
+            f"{c.framework}/{c.device}/{c.opset}": _cell_json(m.cells.get((a, c))) for c in m.columns}}
+            for a in m.rows],
+        "counts": m.counts,
+        "environment": m.environment,
+        "run": m.run,
+        "unfinished": [r.get("case") for r in m.unfinished],
+    }
+
+
+def _cell_json(rec):
+    if rec is None:
+        return None
+    keys = ("case", "model", "status", "stage", "error", "reason", "max_abs", "max_rel", "min_tolerance",
+            "top5", "tolerance", "seconds")
+    return {k: rec.get(k) for k in keys}

@@ -1,0 +1,84 @@
+"""reports: records -> Markdown / JSON / HTML, and the README section swap."""
+import json
+
+import pytest
+
+from reports import markdown
+from reports.__main__ import generate, main
+from reports.matrix import build
+from reports.records import RecordError, load
+
+
+def _rec(fw, model, arch, status, device="cpu", **kw):
+    base = {"event": "final", "case": f"{fw}-{model}-opset13-{device}", "framework": fw, "model": model,
+            "architecture": arch, "opset": 13, "device": device, "status": status, "stage": None,
+            "error": None, "reason": None, "max_abs": None, "max_rel": None, "time": 1764100000.0,
+            "versions": {"python": "3.9.18", "oneflow": "0.9.0", fw: "1.0"}}
+    base.update(kw)
+    return base
+
+
+@pytest.fixture
+def results(tmp_path):
+    recs = [
+        {"event": "run", "command": "python -m harness matrix --opset 13", "commit": "abc1234"},
+        {"event": "started", "case": "torch-resnet50-opset13-cpu"},
+        _rec("torch", "resnet50", "ResNet", "fail:parity", max_abs=0.5, max_rel=0.1, error="outputs differ"),
+        _rec("torch", "resnet50", "ResNet", "pass", max_abs=1.5e-6, max_rel=2e-5),   # newer record wins
+        _rec("paddle", "resnet50", "ResNet", "fail:convert", error="Unsupported | op Foo"),
+        _rec("torch", "vit_b_16", "ViT", "xfail:export", reason="exporter bug X"),
+        _rec("paddle", "vit_b_16", "ViT", "skip:unavailable", reason="no such model"),
+        _rec("torch", "vit_b_16", "ViT", "skip:cuda", device="cuda", reason="no CUDA device"),
+        {"event": "started", "case": "paddle-unet-opset13-cpu"},
+    ]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def test_matrix_rows_columns_counts(results):
+    m = build(load([results]))
+    assert m.rows == ["ResNet", "ViT"]
+    assert [(c.framework, c.device) for c in m.columns] == [("torch", "cpu"), ("torch", "cuda"), ("paddle", "cpu")]
+    assert m.counts["pass"] == 1 and m.counts["fail"] == 1 and m.counts["xfail"] == 1 and m.counts["skip"] == 2
+    assert [r["case"] for r in m.unfinished] == ["paddle-unet-opset13-cpu"]
+    assert m.run["commit"] == "abc1234" and m.run["time"].endswith("UTC")
+
+
+def test_markdown_cells_notes_and_footer(results):
+    md = markdown.render(build(load([results])))
+    assert "max abs 1.5e-06" in md                     # hover text of the pass
+    assert "❌ convert" in md and "Unsupported \\| op Foo" in md   # stage + escaped note
+    assert "⚠️ export" in md and "exporter bug X" in md
+    assert "⏭" in md and "no CUDA device" in md
+    assert "Command: `python -m harness matrix --opset 13`" in md
+    assert "1 started but never finished" in md
+    assert "| **pass / total**" in md
+
+
+def test_generate_writes_all_and_rewrites_readme(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{markdown.START}\nold table\n{markdown.END}\noutro\n")
+    paths = generate([results], str(tmp_path / "out"), str(readme))
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
+    assert markdown.readme_section(text) == (tmp_path / "out" / "support_matrix.md").read_text().strip("\n")
+    data = json.loads((tmp_path / "out" / "support_matrix.json").read_text())
+    assert data["rows"][0]["cells"]["torch/cpu/13"]["status"] == "pass"
+    page = (tmp_path / "out" / "support_matrix.html").read_text()
+    assert 'id="heatmap"' in page and page.count('class="cell"') == 2 * 3
+    assert 'id="error-chart"' in page
+    assert set(paths) == {"md", "json", "html", "readme"}
+
+
+def test_bad_inputs_are_clear(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(RecordError, match="bad.jsonl:1"):
+        load([bad])
+    assert main(["--results", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path)]) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
+    readme = tmp_path / "R.md"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        markdown.replace_readme_section(readme.read_text(), "x")
