@@ -197,10 +197,11 @@ def main(argv=None) -> int:
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", help="write the case here (no caching)")
     where.add_argument("--cache-dir", help="content-addressed cache root; reuse a matching case")
+    ap.add_argument("--catalogue", default=catalogue.CATALOGUE_PATH, help="catalogue file (tests use edited copies)")
     args = ap.parse_args(argv)
     _set_protobuf_backend(args.framework)
     try:
-        cell = catalogue.cell(args.framework, args.model)
+        cell = catalogue.load(args.catalogue).cell(args.framework, args.model)
     except (KeyError, catalogue.CatalogueError) as e:
         print(json.dumps({"ok": False, "stage": "build", "error": str(e.args[0]), "traceback": ""}))
         return 2

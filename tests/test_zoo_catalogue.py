@@ -1,0 +1,194 @@
+"""Guards for the zoo catalogue (zoo/catalogue.yaml) and the export cache.
+
+Cheap and always run: schema strictness, coverage of the 27 architectures by every source
+framework, the `python -m zoo list` rows. The cache tests export one small torch model
+(squeezenet1_1 at 64x64) three times (miss, hit, changed input spec): ~1 min, marked torch.
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from zoo import catalogue
+from zoo_export_checks import run_export
+
+CAT = catalogue.load()
+
+
+def _doc():
+    with open(catalogue.CATALOGUE_PATH) as f:
+        return yaml.safe_load(f)
+
+
+def _rejects(doc, *fragments):
+    with pytest.raises(catalogue.CatalogueError) as info:
+        catalogue.parse(doc, "broken.yaml")
+    message = str(info.value)
+    assert message.startswith("broken.yaml: ")
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+def test_unknown_keys_rejected_at_every_level():
+    doc = _doc()
+    doc["extra"] = 1
+    _rejects(doc, "<top level>", "'extra'")
+    doc = _doc()
+    doc["models"]["resnet50"]["colour"] = "red"
+    _rejects(doc, "models.resnet50", "'colour'")
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"]["weights"] = "imagenet"
+    _rejects(doc, "models.resnet50.frameworks.torch", "'weights'")
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"]["input"] = {"shape": [1, 3, 8, 8], "colour": 1}
+    _rejects(doc, "models.resnet50.frameworks.torch.input", "'colour'")
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["mxnet"] = {"builder": "gluon", "variant": "resnet50"}
+    _rejects(doc, "models.resnet50.frameworks", "'mxnet'")
+
+
+def test_tolerance_and_xfail_need_a_reason():
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"]["tolerance"] = {"rtol": 1e-2, "atol": 1e-4}
+    _rejects(doc, "models.resnet50.frameworks.torch.tolerance", "'reason'")
+    doc["models"]["resnet50"]["frameworks"]["torch"]["tolerance"] = {"rtol": 1e-2, "atol": 1e-4, "reason": " "}
+    _rejects(doc, "tolerance.reason", "non-empty")
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"]["xfail"] = {"stage": "export"}
+    _rejects(doc, "models.resnet50.frameworks.torch.xfail", "'reason'")
+    doc["models"]["resnet50"]["frameworks"]["torch"]["xfail"] = {"stage": "compile", "reason": "x"}
+    _rejects(doc, "xfail.stage", "'compile'")
+
+
+def test_values_are_checked():
+    cases = [
+        (("resnet50", "architecture"), "ResNet-50", "models.resnet50.architecture"),
+        (("resnet50", "task"), "detection", "models.resnet50.task"),
+        (("resnet50", "marks"), ["fast"], "models.resnet50.marks[0]"),
+        (("vgg16", "architecture"), "ResNet", "one model id per architecture"),
+    ]
+    for (model, key), value, fragment in cases:
+        doc = _doc()
+        doc["models"][model][key] = value
+        _rejects(doc, fragment)
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"]["builder"] = "keras"
+    _rejects(doc, "frameworks.torch.builder", "'keras'")
+    doc = _doc()
+    doc["models"]["ResNet50"] = doc["models"].pop("resnet50")
+    _rejects(doc, "models.ResNet50", "lowercase")
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"] = {"unavailable": "why", "builder": "timm"}
+    _rejects(doc, "frameworks.torch", "'builder'")
+
+
+def test_input_spec_merges_defaults_model_and_cell():
+    doc = _doc()
+    doc["models"]["resnet50"]["input"] = {"shape": [2, 3, 64, 64]}
+    doc["models"]["resnet50"]["frameworks"]["torch"]["input"] = {"range": [0.0, 1.0]}
+    cell = catalogue.parse(doc).cell("torch", "resnet50")
+    assert cell.input == catalogue.InputSpec((2, 3, 64, 64), "NCHW", "float32", (0.0, 1.0))
+
+
+def test_tolerance_per_device():
+    doc = _doc()
+    doc["models"]["resnet50"]["frameworks"]["torch"]["tolerance"] = [
+        {"rtol": 1e-2, "atol": 1e-3, "device": "cuda", "reason": "cuDNN picks other algorithms"}]
+    cell = catalogue.parse(doc).cell("torch", "resnet50")
+    assert cell.tolerance("cuda").rtol == 1e-2
+    assert cell.tolerance("cpu") == catalogue.DEFAULT_TOLERANCE
+
+
+# --- the real catalogue ------------------------------------------------------------------------
+
+def test_architectures_are_exactly_the_design_catalogue():
+    assert len(catalogue.ARCHITECTURES) == len(set(catalogue.ARCHITECTURES)) == 27
+    assert sorted(CAT.architectures()) == sorted(catalogue.ARCHITECTURES)
+
+
+@pytest.mark.parametrize("framework", catalogue.SOURCE_FRAMEWORKS)
+def test_every_architecture_has_a_cell_per_source_framework(framework):
+    missing = [e.model for e in CAT.entries.values() if framework not in e.cells]
+    assert not missing, f"no {framework} cell (nor an `unavailable` reason) for: {', '.join(missing)}"
+
+
+def test_cells_filter_and_lookup():
+    torch_cells = catalogue.cells(framework="torch")
+    assert {c.model for c in torch_cells} == set(CAT.entries)
+    assert [c.framework for c in catalogue.cells(model="inception_v3")][0] == "torch"
+    assert catalogue.cell("torch", "inception_v3").input.shape == (1, 3, 299, 299)
+    with pytest.raises(KeyError, match="no model 'resnet18'"):
+        catalogue.cell("torch", "resnet18")
+
+
+def test_zoo_list_json_has_one_row_per_cell():
+    proc = subprocess.run([sys.executable, "-m", "zoo", "list", "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert len(rows) == len(CAT.cells())
+    assert {(r["framework"], r["model"]) for r in rows} == {(c.framework, c.model) for c in CAT.cells()}
+    for key in ("architecture", "task", "builder", "variant", "marks", "tolerance", "xfail", "unavailable"):
+        assert key in rows[0]
+
+
+# --- export protocol and cache -----------------------------------------------------------------
+
+SMALL = "squeezenet1_1"
+
+
+def _small_catalogue(tmp_path, shape, variant="squeezenet1_1"):
+    doc = _doc()
+    doc["models"] = {SMALL: copy.deepcopy(doc["models"][SMALL])}
+    doc["models"][SMALL]["frameworks"] = {"torch": {"builder": "torchvision", "variant": variant,
+                                                    "input": {"shape": shape}}}
+    path = tmp_path / f"catalogue-{'x'.join(map(str, shape))}-{variant}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.torch
+def test_cache_hit_then_invalidated_by_input_spec(tmp_path):
+    cache_dir = tmp_path / "cache"
+    small = _small_catalogue(tmp_path, [1, 3, 64, 64])
+    first = run_export("torch", SMALL, cache_dir=cache_dir, catalogue_path=small)
+    assert first["ok"] and not first["cached"], first
+    meta = json.loads(open(os.path.join(first["dir"], "meta.json")).read())
+    assert meta["frameworks_in_process"] == ["torch"]
+    assert meta["shapes"][meta["input_names"][0]] == [1, 3, 64, 64]
+    for key in ("architecture", "task", "opset", "seed", "versions", "seconds", "classifier", "tolerance"):
+        assert key in meta
+
+    again = run_export("torch", SMALL, cache_dir=cache_dir, catalogue_path=small)
+    assert again["ok"] and again["cached"] and again["dir"] == first["dir"], again
+
+    changed = run_export("torch", SMALL, cache_dir=cache_dir,
+                         catalogue_path=_small_catalogue(tmp_path, [1, 3, 72, 72]))
+    assert changed["ok"] and not changed["cached"] and changed["dir"] != first["dir"], changed
+    assert not [p for p in os.listdir(cache_dir) if p.startswith(".tmp-")]
+
+
+@pytest.mark.torch
+def test_build_failure_is_reported_with_its_stage(tmp_path):
+    broken = _small_catalogue(tmp_path, [1, 3, 64, 64], variant="no_such_torchvision_model")
+    result = run_export("torch", SMALL, cache_dir=tmp_path / "cache", catalogue_path=broken)
+    assert not result["ok"] and result["returncode"] == 1
+    assert result["stage"] == "build"
+    assert "no_such_torchvision_model" in result["error"]
+    assert "Traceback" in result["traceback"]
+    assert not os.path.exists(tmp_path / "cache" / "model.onnx")
+
+
+def test_unknown_model_is_a_clear_error():
+    proc = subprocess.run([sys.executable, "-m", "zoo.export", "--framework", "torch", "--model", "resnet18",
+                           "--out", "/nonexistent"], capture_output=True, text=True, timeout=120)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode != 0 and not result["ok"]
+    assert "no model 'resnet18'" in result["error"]

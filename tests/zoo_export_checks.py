@@ -1,0 +1,73 @@
+"""Shared by the zoo column tests: export a cell in its own process, check it with ONNX Runtime.
+
+    case = export_cell("torch", "resnet50", cache_dir)      # subprocess: python -m zoo.export
+    assert_matches_ort(case)                                # onnx.checker + ORT vs source outputs
+
+The `zoo_cache_dir` fixture (import it into a test module to use it) is $ZOO_CACHE_DIR when
+set, so re-runs reuse exports, else a per-session temporary directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness.parity import compare
+from harness.versions import framework_env
+
+EXPORT_TIMEOUT = 1800  # vgg16/vit_b_16 on a loaded 2-core machine
+
+
+@pytest.fixture(scope="session")
+def zoo_cache_dir(tmp_path_factory):
+    return os.environ.get("ZOO_CACHE_DIR") or str(tmp_path_factory.mktemp("zoo-cache"))
+
+
+def run_export(framework: str, model: str, *, cache_dir=None, out=None, opset: int = 13,
+               seed: int = 0, catalogue_path=None) -> dict:
+    """Run the export CLI; return its last-line JSON plus the process's stderr."""
+    args = [sys.executable, "-m", "zoo.export", "--framework", framework, "--model", model,
+            "--opset", str(opset), "--seed", str(seed)]
+    args += ["--cache-dir", str(cache_dir)] if cache_dir else ["--out", str(out)]
+    if catalogue_path:
+        args += ["--catalogue", str(catalogue_path)]
+    proc = subprocess.run(args, capture_output=True, text=True, env=framework_env(framework),
+                          timeout=EXPORT_TIMEOUT)
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"no output from zoo.export (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    result = json.loads(lines[-1])
+    result["returncode"], result["stderr"] = proc.returncode, proc.stderr
+    return result
+
+
+def export_cell(framework: str, model: str, cache_dir, opset: int = 13) -> str:
+    result = run_export(framework, model, cache_dir=cache_dir, opset=opset)
+    assert result["ok"], f"{framework}-{model} failed at {result['stage']}: {result['error']}\n{result['traceback'][-3000:]}"
+    return result["dir"]
+
+
+def assert_matches_ort(case_dir: str, device: str = "cpu") -> list:
+    """onnx.checker passes and ORT's outputs match the source framework's within the cell's tolerance."""
+    import onnx
+    import onnxruntime as ort
+
+    path = os.path.join(case_dir, "model.onnx")
+    onnx.checker.check_model(path)
+    with open(os.path.join(case_dir, "meta.json")) as f:
+        meta = json.load(f)
+    inputs = dict(np.load(os.path.join(case_dir, "inputs.npz")))
+    expected = dict(np.load(os.path.join(case_dir, "expected.npz")))
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    got = dict(zip(meta["output_names"], sess.run(meta["output_names"], inputs)))
+    tol = meta["tolerance"][device]
+    results = [compare(name, got[name], expected[name], tol["rtol"], tol["atol"], meta["classifier"])
+               for name in meta["output_names"]]
+    bad = [r.to_dict() for r in results if not r.passed]
+    assert not bad, f"ORT differs from {meta['framework']} beyond rtol={tol['rtol']} atol={tol['atol']}: {bad}"
+    return results
