@@ -11,7 +11,7 @@ import argparse
 import os
 
 
-def export(model_name: str, path: str, opset: int) -> None:
+def export(model_name: str, path: str, opset: int, fold: bool = True) -> None:
     import torch
     import torchvision
 
@@ -20,7 +20,7 @@ def export(model_name: str, path: str, opset: int) -> None:
     x = torch.randn(1, 3, 224, 224)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.onnx.export(model, (x,), path, opset_version=opset, dynamo=False,
-                      input_names=["input_0"], do_constant_folding=True)
+                      input_names=["input_0"], do_constant_folding=fold)
 
 
 def main() -> int:
@@ -28,8 +28,10 @@ def main() -> int:
     ap.add_argument("model")
     ap.add_argument("out")
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--no-fold", action="store_true",
+                    help="export without constant folding (keeps BatchNormalization nodes)")
     args = ap.parse_args()
-    export(args.model, args.out, args.opset)
+    export(args.model, args.out, args.opset, fold=not args.no_fold)
     print(args.out)
     return 0
 

@@ -77,11 +77,50 @@ def read_model(model) -> tuple[onnx.ModelProto, str]:
     return proto, path
 
 
+# Initializers up to this many elements keep their data in the skeleton (shape vectors and
+# scalars that shape inference reads); bigger ones become typed graph inputs.
+_SKELETON_INLINE_ELEMENTS = 1024
+
+
+def skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without its large initializers' data, declared as typed inputs instead.
+
+    onnx.checker and shape inference serialise the whole proto; for ResNet50 that was 3.3 s
+    of a 5.5 s conversion and several copies of the weights in memory. Weights are validated
+    where they are decoded (numpy_helper.to_array names a malformed initializer).
+    """
+    g = proto.graph
+    if all(int(np.prod(t.dims)) <= _SKELETON_INLINE_ELEMENTS for t in g.initializer):
+        return proto
+    head = onnx.ModelProto()
+    for fd, value in proto.ListFields():
+        if fd.name == "graph":
+            continue
+        if fd.label == fd.LABEL_REPEATED:
+            getattr(head, fd.name).extend(value)
+        elif fd.type == fd.TYPE_MESSAGE:
+            getattr(head, fd.name).CopyFrom(value)
+        else:
+            setattr(head, fd.name, value)
+    sk = head.graph
+    sk.name, sk.doc_string = g.name, g.doc_string
+    for part in ("node", "input", "output", "value_info", "sparse_initializer", "quantization_annotation"):
+        getattr(sk, part).extend(getattr(g, part))
+    declared = {i.name for i in g.input}
+    for t in g.initializer:
+        if int(np.prod(t.dims)) <= _SKELETON_INLINE_ELEMENTS:
+            sk.initializer.append(t)
+        elif t.name not in declared:
+            sk.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return head
+
+
 def load(model, *, check: bool = True) -> LoadedGraph:
     proto, source = read_model(model)
+    light = skeleton(proto)
     if check:
         try:
-            onnx.checker.check_model(proto)
+            onnx.checker.check_model(light)
         except onnx.checker.ValidationError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else "validation failed"
             raise InvalidModelError(f"{source}: fails onnx.checker: {first}") from None
@@ -112,7 +151,7 @@ def load(model, *, check: bool = True) -> LoadedGraph:
         loaded.value_info[vi.name] = _value_info(vi)
 
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(light, strict_mode=False)
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
             loaded.value_info.setdefault(vi.name, _value_info(vi))
     except Exception:  # noqa: BLE001 - shape inference is an optimisation, never required
