@@ -30,7 +30,7 @@ def _true_div(a, b):
     # ONNX Div on integers truncates toward zero, as OneFlow's integer floor_divide does
     # (measured: -4 // 3 == -1); on floats it is true division.
     if a.dtype in INT_DTYPES:
-        return flow.floor_divide(a, b)
+        return flow.floor_divide(*flow.broadcast_tensors(a, b))   # it does not broadcast
     return flow.div(a, b)
 
 

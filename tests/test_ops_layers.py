@@ -1,0 +1,155 @@
+"""NN/math handler families on single-node models with constant weights, against ONNX Runtime.
+
+The ONNX node tests feed weights as graph inputs, so they never reach the paths where a
+constant weight becomes a native OneFlow layer. These cases do: each builds one node with
+initializers, checks the converted module holds the expected native layer (Parameters, so
+``.to(device)`` moves them), and compares with ONNX Runtime on seeded inputs. About 5 s.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import oneflow as flow
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import converter
+
+RTOL, ATOL = 1e-3, 1e-5
+
+
+def one_node(op, x_shape, weights: dict, opset=17, outputs=("y",), x_dtype=TensorProto.FLOAT, **attrs):
+    """A model with one ``op`` node reading graph input ``x`` then the named initializers."""
+    node = helper.make_node(op, ["x", *weights], list(outputs), name=f"{op.lower()}_node", **attrs)
+    graph = helper.make_graph(
+        [node], op,
+        [helper.make_tensor_value_info("x", x_dtype, x_shape)],
+        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+        initializer=[numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return onnx.shape_inference.infer_shapes(model)
+
+
+def run_both(model, x):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"x": x})
+    module = converter.convert(model)
+    got = module(flow.tensor(x))
+    got = got if isinstance(got, tuple) else (got,)
+    for g, e in zip(got, expected):
+        g = g.numpy()
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL)
+    return module
+
+
+def layer_types(module):
+    return {type(m).__name__ for m in module.modules()}
+
+
+rng = np.random.default_rng(0)
+
+
+def randn(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+CONV_CASES = {
+    "symmetric-grouped-dilated": dict(w=(6, 2, 3, 3), group=3, dilations=[2, 2], pads=[2, 2, 2, 2]),
+    "asymmetric-pads-strided": dict(w=(4, 6, 3, 2), strides=[2, 1], pads=[0, 1, 2, 0]),
+    "same-lower-1d": dict(w=(4, 6, 4), x=(1, 6, 9), auto_pad="SAME_LOWER", strides=[2]),
+    "3d": dict(w=(2, 6, 2, 3, 1), x=(1, 6, 4, 5, 3), pads=[1, 0, 0, 1, 0, 0]),
+}
+
+
+@pytest.mark.parametrize("name", CONV_CASES)
+def test_conv_constant_weight_is_native_layer(name):
+    spec = dict(CONV_CASES[name])
+    w_shape, x_shape = spec.pop("w"), spec.pop("x", (1, 6, 7, 8))
+    model = one_node("Conv", x_shape, {"w": randn(*w_shape, scale=0.3), "b": randn(w_shape[0])}, **spec)
+    module = run_both(model, randn(*x_shape))
+    assert {"Conv1d", "Conv2d", "Conv3d"} & layer_types(module)
+    assert len(list(module.parameters())) == 2
+
+
+CONV_T_CASES = {
+    "native-symmetric": dict(w=(3, 2, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]),
+    "output-shape": dict(w=(3, 2, 3, 3), strides=[3, 2], output_shape=[10, 8]),
+    "asymmetric-grouped": dict(w=(4, 1, 3, 3), group=2, x=(1, 4, 5, 5), pads=[0, 1, 2, 0]),
+    "same-upper-dilated": dict(w=(3, 2, 3, 3), strides=[2, 2], dilations=[2, 1], auto_pad="SAME_UPPER"),
+}
+
+
+@pytest.mark.parametrize("name", CONV_T_CASES)
+def test_conv_transpose_constant_weight(name):
+    spec = dict(CONV_T_CASES[name])
+    w_shape, x_shape = spec.pop("w"), spec.pop("x", (1, 3, 4, 5))
+    out_ch = w_shape[1] * spec.get("group", 1)
+    model = one_node("ConvTranspose", x_shape, {"w": randn(*w_shape), "b": randn(out_ch)}, **spec)
+    module = run_both(model, randn(*x_shape))
+    assert "ConvTranspose2d" in layer_types(module)
+    assert len(list(module.parameters())) == 2
+
+
+def test_gemm_and_matmul_constant_weights_become_linear():
+    gemm = one_node("Gemm", (3, 5), {"w": randn(4, 5), "c": randn(4)}, transB=1, alpha=0.5, beta=2.0)
+    assert "Linear" in layer_types(run_both(gemm, randn(3, 5)))
+    matmul = one_node("MatMul", (2, 3, 5), {"w": randn(5, 4)})
+    assert "Linear" in layer_types(run_both(matmul, randn(2, 3, 5)))
+
+
+def test_batch_norm_constant_statistics_become_native_layer():
+    stats = {"scale": randn(4), "bias": randn(4), "mean": randn(4),
+             "var": rng.uniform(0.5, 2, 4).astype(np.float32)}
+    model = one_node("BatchNormalization", (2, 4, 3, 3), stats, epsilon=1e-3)
+    assert "BatchNorm2d" in layer_types(run_both(model, randn(2, 4, 3, 3)))
+
+
+def test_maxpool_indices_match_onnx_runtime():
+    model = one_node("MaxPool", (2, 3, 6, 7), {}, outputs=("y", "indices"),
+                     kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], storage_order=1)
+    run_both(model, randn(2, 3, 6, 7))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "edge", "wrap"])
+def test_pad_modes_on_a_5d_tensor(mode):
+    pads = np.array([0, 1, 2, 0, 1, 0, 0, 1, 2, 2], np.int64)
+    model = one_node("Pad", (1, 2, 3, 4, 5), {"pads": pads}, opset=19, mode=mode)
+    run_both(model, randn(1, 2, 3, 4, 5))
+
+
+@pytest.mark.parametrize("mode,coord", [("linear", "half_pixel"), ("cubic", "align_corners"),
+                                        ("nearest", "asymmetric"), ("linear", "pytorch_half_pixel")])
+def test_resize_with_constant_scales(mode, coord):
+    # Scales that give whole output sizes: when scale * size is fractional, ONNX Runtime's
+    # align_corners divides by the rounded size while ONNX's reference (which the converter
+    # follows, see node test resize_downsample_scales_cubic_align_corners) does not.
+    weights = {"roi": np.zeros(0, np.float32), "scales": np.array([1, 1, 1.6, 0.5], np.float32)}
+    model = one_node("Resize", (1, 2, 5, 8), weights, opset=13, mode=mode,
+                     coordinate_transformation_mode=coord)
+    run_both(model, randn(1, 2, 5, 8))
+
+
+def test_softmax_before_13_coerces_to_2d():
+    # axis=1 on a 3-D input normalises over dims 1 and 2 together before opset 13.
+    model = one_node("Softmax", (2, 3, 4), {}, opset=11, axis=1)
+    y = run_both(model, randn(2, 3, 4))(flow.tensor(randn(2, 3, 4))).numpy()
+    np.testing.assert_allclose(y.sum(axis=(1, 2)), 1.0, rtol=1e-5)
+
+
+def test_integer_ops_are_exact():
+    x = np.array([[-7, 7, 5, -5, 100]], np.int32)
+    div = one_node("Div", (1, 5), {"d": np.array([2, -3, 5, 3, 7], np.int32)}, x_dtype=TensorProto.INT32)
+    run_both(div, x)
+    mod = one_node("Mod", (1, 5), {"d": np.array([2, -3, 5, 3, 7], np.int32)}, x_dtype=TensorProto.INT32)
+    run_both(mod, x)
+    power = one_node("Pow", (1, 5), {"e": np.array([3, 2, 0, 1, 3], np.int32)}, x_dtype=TensorProto.INT32)
+    run_both(power, x)
+
+
+def test_training_dropout_is_reported_unsupported():
+    model = one_node("Dropout", (2, 3), {"ratio": np.array(0.3, np.float32),
+                                         "training": np.array(True)}, opset=13)
+    with pytest.raises(converter.errors.UnsupportedOperatorError, match="training_mode=1"):
+        converter.convert(model)
