@@ -1,0 +1,75 @@
+"""Root pytest configuration: the model zoo as parametrized cases.
+
+``zoo_case`` tests are parametrized over framework x model x opset x device from the zoo
+catalogue. The whole zoo runs only when asked for — ``--zoo``, any of ``--framework``,
+``--model``, ``--opset``, ``--device``, or a ``-k`` expression (``pytest -k resnet50``
+selects one model in every framework); a plain ``pytest``/``make test`` runs just the smoke
+case (harness.cases.SMOKE_CANDIDATES) so CI exercises the harness end to end.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from harness import cases as zoo_cases
+from harness.paths import DEFAULT_OUT
+from harness.runner import RunOptions
+from harness.selectors import add_selector_arguments, parse_timeouts
+
+# Catalogue marks that are pytest markers (pyproject declares them; --strict-markers).
+CATALOGUE_MARKS = {"slow", "big"}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("zoo", "model-zoo cases (harness)")
+    group.addoption("--zoo", action="store_true", default=False,
+                    help="run every zoo case the other selectors allow (default: only the smoke case)")
+    add_selector_arguments(group.addoption)
+    group.addoption("--results", default=None,
+                    help="JSON-lines file for the zoo case records (started afresh by each run)")
+    group.addoption("--zoo-out", default=DEFAULT_OUT, help="output root for the export cache and repro bundles")
+    group.addoption("--zoo-timeout", action="append", default=[], metavar="STAGE=SECONDS",
+                    help="per-stage timeout override for zoo cases (repeatable)")
+
+
+def zoo_selected(config) -> bool:
+    o = config.option
+    return bool(o.zoo or o.framework or o.model or o.opset or o.device or o.keyword)
+
+
+def pytest_configure(config):
+    results = config.getoption("results")
+    # Only the controller starts the file afresh; xdist workers append to it.
+    if results and not hasattr(config, "workerinput") and os.path.exists(results):
+        os.remove(results)
+
+
+def _param(case):
+    marks = [getattr(pytest.mark, case.framework)]
+    marks += [getattr(pytest.mark, m) for m in case.marks if m in CATALOGUE_MARKS]
+    if case.device == "cuda":
+        marks.append(pytest.mark.cuda)
+    return pytest.param(case, id=case.case_id, marks=marks)
+
+
+def pytest_generate_tests(metafunc):
+    if "zoo_case" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    if zoo_selected(config):
+        selected = zoo_cases.select(config.option.framework, config.option.model,
+                                    config.option.opset, config.option.device)
+    else:
+        selected = zoo_cases.smoke_cases()
+    metafunc.parametrize("zoo_case", [_param(c) for c in selected])
+
+
+@pytest.fixture(scope="session")
+def zoo_run_options(pytestconfig) -> RunOptions:
+    o = pytestconfig.option
+    return RunOptions(out_dir=o.zoo_out, results=o.results, keep=o.keep, timeouts=parse_timeouts(o.zoo_timeout))
+
+
+def pytest_report_header(config):
+    return f"zoo cases: {'as selected' if zoo_selected(config) else 'smoke only (use --zoo or a selector for more)'}"

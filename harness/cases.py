@@ -1,0 +1,163 @@
+"""Zoo cells -> harness cases: framework x model x opset x device, with their tolerance,
+expected failure and marks.
+
+The zoo is read through its command-line contract (``python -m zoo list --json``), so the
+harness depends on the catalogue's data, not on its loader's internals.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .parity import DEFAULT_ATOL, DEFAULT_RTOL
+from .paths import REPO_ROOT
+from .versions import framework_env
+
+
+FRAMEWORKS = ("torch", "tensorflow", "paddle", "oneflow")
+DEVICES = ("cpu", "cuda")
+DEFAULT_OPSET = 13
+DEFAULT_SEED = 0
+
+# Cases `make test` runs without any zoo selector, so CI exercises the harness path end to
+# end: the first of these the catalogue has (small, fast, supported by the converter today).
+SMOKE_CANDIDATES = (("torch", "resnet18"), ("torch", "resnet50"))
+
+
+class CatalogueError(RuntimeError):
+    """The zoo catalogue could not be listed or has a cell the harness cannot read."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    framework: str
+    model: str
+    architecture: str
+    opset: int
+    device: str
+    tolerance: Tolerance = Tolerance()
+    xfail: Optional[dict] = None          # {"stage": ..., "reason": ...}
+    unavailable: Optional[str] = None     # why the framework cannot build this model
+    classifier: bool = True
+    marks: tuple = ()
+    seed: int = DEFAULT_SEED
+    # A case directory made elsewhere (tests build tiny ONNX models): no export stage.
+    prepared_dir: Optional[str] = field(default=None, compare=False)
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.framework}-{self.model}-opset{self.opset}-{self.device}"
+
+    def identity(self) -> dict:
+        return {"framework": self.framework, "model": self.model, "architecture": self.architecture,
+                "opset": self.opset, "device": self.device, "seed": self.seed}
+
+
+# --- reading the catalogue ---------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def load_cells() -> tuple:
+    """Every (framework, model) cell of the zoo as plain dicts."""
+    proc = subprocess.run([sys.executable, "-m", "zoo", "list", "--json"], capture_output=True,
+                          text=True, cwd=REPO_ROOT, env=framework_env("zoo"), timeout=120)
+    if proc.returncode == 0:
+        data = json.loads(proc.stdout)
+        cells = data.get("cells", data) if isinstance(data, dict) else data
+        return tuple(cells)
+    if "No module named zoo.__main__" in proc.stderr:
+        return tuple(_legacy_cells())
+    raise CatalogueError(f"`python -m zoo list --json` failed (exit {proc.returncode}): "
+                         f"{proc.stderr.strip()[-2000:]}")
+
+
+def _legacy_cells():
+    # Until `python -m zoo list` lands: the first-slice catalogue, a dict of entries.
+    from zoo.catalogue import CATALOGUE
+
+    for model, entry in CATALOGUE.items():
+        for framework, spec in entry["frameworks"].items():
+            yield {"framework": framework, "model": model, "architecture": entry["architecture"],
+                   "task": "classification", "marks": entry.get("marks", []), **spec}
+
+
+def tolerance_for(cell_tolerance, device: str) -> Tolerance:
+    """Resolve a cell's tolerance for ``device``: a row naming the device wins over a row
+    without one; no row means the default (DESIGN §4)."""
+    if not cell_tolerance:
+        return Tolerance()
+    rows = cell_tolerance
+    if isinstance(rows, dict) and not ({"rtol", "atol"} & set(rows)):
+        rows = [{**v, "device": k} for k, v in rows.items()]     # {"cpu": {...}, "cuda": {...}}
+    if isinstance(rows, dict):
+        rows = [rows]
+    own = [r for r in rows if r.get("device") == device]
+    generic = [r for r in rows if not r.get("device")]
+    chosen = (own or generic or [None])[0]
+    if chosen is None:
+        return Tolerance()
+    return Tolerance(float(chosen.get("rtol", DEFAULT_RTOL)), float(chosen.get("atol", DEFAULT_ATOL)),
+                     str(chosen.get("reason", "")))
+
+
+def case_from_cell(cell: dict, opset: int, device: str) -> Case:
+    try:
+        framework, model = cell["framework"], cell["model"]
+    except KeyError as e:
+        raise CatalogueError(f"catalogue cell without {e.args[0]!r}: {cell}") from None
+    task = cell.get("task", "classification")
+    return Case(
+        framework=framework, model=model, architecture=cell.get("architecture", model),
+        opset=opset, device=device, tolerance=tolerance_for(cell.get("tolerance"), device),
+        xfail=cell.get("xfail") or None, unavailable=cell.get("unavailable") or None,
+        classifier=bool(cell.get("classifier", task == "classification")),
+        marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)))
+
+
+def matches_model(cell: dict, patterns) -> bool:
+    """--model matches the catalogue architecture name or the model id, case-insensitive
+    substring (``resnet`` selects ResNet, ResNetV2, ...)."""
+    if not patterns:
+        return True
+    names = (cell["model"].lower(), str(cell.get("architecture", "")).lower())
+    return any(p.lower() in n for p in patterns for n in names)
+
+
+def select(frameworks=None, models=None, opsets=None, devices=None, cells=None) -> list:
+    """Cases for the selectors, in catalogue order; empty selectors mean everything
+    (opset 13 and cpu for opsets and devices)."""
+    cells = load_cells() if cells is None else cells
+    frameworks = {f.lower() for f in frameworks or ()}
+    unknown = frameworks - set(FRAMEWORKS)
+    if unknown:
+        raise CatalogueError(f"unknown framework(s) {sorted(unknown)}; choose from {list(FRAMEWORKS)}")
+    opsets = list(opsets or [DEFAULT_OPSET])
+    devices = list(devices or ["cpu"])
+    out = []
+    for cell in cells:
+        if frameworks and cell["framework"] not in frameworks:
+            continue
+        if not matches_model(cell, models):
+            continue
+        for opset in opsets:
+            for device in devices:
+                out.append(case_from_cell(cell, opset, device))
+    return out
+
+
+def smoke_cases(cells=None) -> list:
+    cells = load_cells() if cells is None else cells
+    for framework, model in SMOKE_CANDIDATES:
+        for cell in cells:
+            if cell["framework"] == framework and cell["model"] == model and not cell.get("unavailable"):
+                return [case_from_cell(cell, DEFAULT_OPSET, "cpu")]
+    return []

@@ -1,0 +1,107 @@
+"""``python -m harness matrix``: run the selected cases with a live progress bar, write the
+records, print a summary, exit non-zero on unexpected failures (xfails don't count; xpasses
+are flagged but don't fail the run)."""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, \
+    TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import status as st
+from .cases import CatalogueError, select
+from .paths import DEFAULT_OUT
+from .runner import RunOptions, run_case
+from .selectors import add_selector_arguments, parse_timeouts
+
+STYLE = {"pass": "green", "xfail": "yellow", "xpass": "bold magenta", "skip": "dim", "fail": "red",
+         "crash": "bold red", "timeout": "red", "infra": "bold red"}
+
+
+def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
+    add_selector_arguments(ap.add_argument)
+    ap.add_argument("--results", default=os.path.join(DEFAULT_OUT, "results.jsonl"),
+                    help="JSON-lines records (default out/results.jsonl; truncated unless --append)")
+    ap.add_argument("--append", action="store_true", help="append to --results instead of starting it afresh")
+    ap.add_argument("--jobs", "-j", type=int, default=1, help="cases run at once (each is its own processes)")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="output root: cache/ and bundles/ live here")
+    ap.add_argument("--cache-dir", help="export cache (default OUT/cache)")
+    ap.add_argument("--timeout", action="append", default=[], metavar="STAGE=SECONDS",
+                    help="per-stage timeout override (repeatable)")
+    return ap
+
+
+def counts_text(counts: collections.Counter) -> str:
+    order = ["pass", "fail", "crash", "timeout", "infra", "xfail", "xpass", "skip"]
+    return "  ".join(f"[{STYLE[k]}]{k} {counts[k]}[/]" for k in order if counts[k])
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)   # CI logs: don't fold the summary to 80 columns
+    try:
+        cases = select(args.framework, args.model, args.opset, args.device)
+    except CatalogueError as e:
+        console.print(f"[red]catalogue: {e}")
+        return 2
+    if not cases:
+        console.print("[red]no case matches the selectors")
+        return 2
+    if not args.append and os.path.exists(args.results):
+        os.remove(args.results)
+    opts = RunOptions(out_dir=args.out, results=args.results, keep=args.keep,
+                      timeouts=parse_timeouts(args.timeout), cache=args.cache_dir)
+    finals = []
+    counts: collections.Counter = collections.Counter()
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("matrix", total=len(cases), counts="")
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {pool.submit(run_case, case, opts): case for case in cases}
+            for fut in as_completed(futures):
+                rec = fut.result()
+                finals.append(rec)
+                k = st.kind(rec["status"])
+                counts[k] += 1
+                progress.console.print(f"[{STYLE[k]}]{rec['status']:<18}[/] {rec['case']}  "
+                                       f"{rec['seconds'].get('total', 0):.1f}s")
+                progress.update(task, advance=1, counts=counts_text(counts))
+    print_summary(console, finals, args.results)
+    return 1 if any(st.is_unexpected(r["status"]) for r in finals) else 0
+
+
+def print_summary(console: Console, finals: list, results_path: str) -> None:
+    by_status = collections.Counter(r["status"] for r in finals)
+    table = Table(title=f"{len(finals)} cases  ->  {results_path}")
+    table.add_column("status")
+    table.add_column("cases", justify="right")
+    for s, n in sorted(by_status.items(), key=lambda kv: (list(STYLE).index(st.kind(kv[0])), kv[0])):
+        table.add_row(f"[{STYLE[st.kind(s)]}]{s}", str(n))
+    console.print(table)
+    notable = [r for r in finals if st.kind(r["status"]) not in ("pass", "skip")]
+    if notable:
+        detail = Table(title="not passing", show_lines=False)
+        for col in ("case", "status", "error / reason", "bundle"):
+            detail.add_column(col, overflow="fold")
+        for r in sorted(notable, key=lambda r: r["case"]):
+            text = r.get("error") or r.get("reason") or ""
+            detail.add_row(r["case"], f"[{STYLE[st.kind(r['status'])]}]{r['status']}",
+                           text[:300], r.get("bundle") or "")
+        console.print(detail)
+    xpasses = [r["case"] for r in finals if r["status"] == st.XPASS]
+    if xpasses:
+        console.print(f"[bold magenta]stale xfail (xpass) — remove the catalogue's xfail: {', '.join(xpasses)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Run one child process under per-stage timeouts, following the stage it reports.
+
+The child prints protocol lines ``@@harness {json}`` on stdout: ``{"event": "stage",
+"stage": S}`` when it enters a stage, and a final ``{"event": "done", ...}``. The parent
+restarts the clock at each stage event, so a hang is blamed on the stage that hung, and a
+death by signal on the stage that was running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+PROTOCOL_PREFIX = "@@harness "
+STDERR_TAIL_CHARS = 6000
+
+
+def emit(event: dict) -> None:
+    """Child side: one protocol line, flushed at once (the parent may kill us any time)."""
+    print(PROTOCOL_PREFIX + json.dumps(event, default=str), flush=True)
+
+
+@dataclass
+class ChildOutcome:
+    stage: Optional[str]               # the stage running when the child ended
+    returncode: Optional[int]
+    done: Optional[dict] = None        # the child's final event, when it got that far
+    timed_out: bool = False
+    timeout_seconds: float = 0.0
+    stderr_tail: str = ""
+    stdout_tail: str = ""              # non-protocol stdout (e.g. the last JSON line of zoo.export)
+    seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)
+
+    @property
+    def signal_name(self) -> Optional[str]:
+        if self.returncode is not None and self.returncode < 0:
+            try:
+                return signal.Signals(-self.returncode).name
+            except ValueError:
+                return f"signal {-self.returncode}"
+        return None
+
+
+def run_staged(cmd: list, env: dict, timeouts: dict, first_stage: str, cwd: Optional[str] = None) -> ChildOutcome:
+    """Run ``cmd``; ``timeouts`` maps stage -> seconds (the child starts in ``first_stage``)."""
+    with tempfile.TemporaryFile(mode="w+") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                text=True, env=env, cwd=cwd, start_new_session=True, bufsize=1)
+        lines: "queue.Queue" = queue.Queue()
+        reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+        reader.start()
+        outcome = ChildOutcome(stage=first_stage, returncode=None)
+        other: list = []
+        stage_start = start
+        while True:
+            left = stage_start + timeouts[outcome.stage] - time.monotonic()
+            try:
+                line = lines.get(timeout=max(left, 0.0))
+            except queue.Empty:
+                _kill_group(proc)
+                outcome.timed_out, outcome.timeout_seconds = True, timeouts[outcome.stage]
+                break
+            if line is None:
+                break
+            if not line.startswith(PROTOCOL_PREFIX):
+                other.append(line)
+                del other[:-50]
+                continue
+            event = json.loads(line[len(PROTOCOL_PREFIX):])
+            if event.get("event") == "stage":
+                now = time.monotonic()
+                outcome.stage_seconds[outcome.stage] = round(now - stage_start, 3)
+                outcome.stage, stage_start = event["stage"], now
+            elif event.get("event") == "done":
+                outcome.done = event
+        outcome.returncode = proc.wait()
+        reader.join(timeout=5)
+        outcome.stage_seconds.setdefault(outcome.stage, round(time.monotonic() - stage_start, 3))
+        outcome.seconds = round(time.monotonic() - start, 3)
+        err.seek(0)
+        outcome.stderr_tail = err.read()[-STDERR_TAIL_CHARS:]
+        outcome.stdout_tail = "".join(other)[-STDERR_TAIL_CHARS:]
+        return outcome
+
+
+def _pump(stream, lines: "queue.Queue") -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    # The child runs in its own session: kill it and anything it started (ORT threads, shells).
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

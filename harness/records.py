@@ -1,0 +1,45 @@
+"""Result records as JSON lines, appended atomically.
+
+Each case writes a ``started`` record, then exactly one ``final`` record. A line is written
+with a single ``os.write`` on an ``O_APPEND`` descriptor, so concurrent writers (xdist
+workers, ``--jobs``) never interleave within a line, and a case that kills its runner is
+still visible as a ``started`` record without a ``final``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+RECORD_VERSION = 1
+
+
+def append(path: str, record: dict) -> None:
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def started(case) -> dict:
+    return {"event": "started", "record_version": RECORD_VERSION, "case": case.case_id,
+            **case.identity(), "time": time.time()}
+
+
+def read(path: str) -> list:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def finals(path: str) -> list:
+    return [r for r in read(path) if r.get("event") == "final"]
+
+
+def unfinished(path: str) -> list:
+    """Case ids with a ``started`` record but no ``final`` one (the runner itself died)."""
+    recs = read(path)
+    done = {r["case"] for r in recs if r.get("event") == "final"}
+    return sorted({r["case"] for r in recs if r.get("event") == "started"} - done)

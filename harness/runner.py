@@ -1,0 +1,196 @@
+"""Run one case through its stages, isolated, and produce its one final record.
+
+    export (process A, source framework)  ->  ort, convert, run, parity (process B, OneFlow)
+
+Every outcome becomes a status (DESIGN §3): a stage error is ``fail:<stage>``, a signal
+``crash:<stage>``, an overrun ``timeout:<stage>``; a failure of the OneFlow process before
+any stage (import, plumbing) is ``infra``. Known failures become ``xfail:<stage>``, and a
+known failure that passes is ``xpass``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import bundle as bundles
+from . import records
+from . import status as st
+from .cuda_preflight import cuda_env, preflight
+from .export_stage import export
+from .paths import DEFAULT_OUT, REPO_ROOT, bundles_dir, cache_dir
+from .procs import run_staged
+from .versions import framework_env
+
+# Seconds per stage. "startup" is the OneFlow process importing its libraries.
+DEFAULT_TIMEOUTS = {"export": 900, "startup": 180, "ort": 300, "convert": 300, "run": 600, "parity": 300}
+
+
+@dataclass
+class RunOptions:
+    out_dir: str = DEFAULT_OUT
+    results: Optional[str] = None       # JSON-lines file; None: records are only returned
+    keep: bool = False                  # keep bundles of passing cases too
+    timeouts: dict = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    cache: Optional[str] = None         # export cache (default <out_dir>/cache)
+
+    def __post_init__(self):
+        # Children run from the repository root: hand them absolute paths.
+        self.out_dir = os.path.abspath(self.out_dir)
+        self.results = self.results and os.path.abspath(self.results)
+        self.cache = self.cache and os.path.abspath(self.cache)
+
+    @property
+    def cache_dir(self) -> str:
+        return self.cache or cache_dir(self.out_dir)
+
+    def bundle_path(self, case) -> str:
+        return os.path.join(bundles_dir(self.out_dir), case.case_id)
+
+
+def run_case(case, opts: RunOptions) -> dict:
+    """Run ``case``; append its ``started`` and ``final`` records to opts.results."""
+    if opts.results:
+        records.append(opts.results, records.started(case))
+    t0 = time.monotonic()
+    try:
+        record = _run(case, opts)
+    except Exception as e:  # noqa: BLE001 - a harness bug must still leave one final record
+        import traceback
+
+        record = _base_record(case)
+        record.update(status=st.INFRA, error=f"harness error: {type(e).__name__}: {e}",
+                      traceback=traceback.format_exc())
+    record["seconds"]["total"] = round(time.monotonic() - t0, 3)
+    record["time"] = time.time()
+    if opts.results:
+        records.append(opts.results, {k: v for k, v in record.items() if k != "traceback"})
+    return record
+
+
+def _base_record(case) -> dict:
+    return {"event": "final", "record_version": records.RECORD_VERSION, "case": case.case_id,
+            **case.identity(), "status": None, "stage": None, "error": None, "reason": None,
+            "max_abs": None, "max_rel": None, "min_tolerance": None, "top5": None,
+            "tolerance": {"rtol": case.tolerance.rtol, "atol": case.tolerance.atol,
+                          "reason": case.tolerance.reason or None},
+            "seconds": {}, "versions": {}, "cached": None, "bundle": None}
+
+
+def _run(case, opts: RunOptions) -> dict:
+    rec = _base_record(case)
+    if case.unavailable:
+        return _finish(rec, case, st.skip("unavailable"), reason=case.unavailable)
+    if case.device == "cuda":
+        pf = preflight()
+        if not pf.usable:
+            return _finish(rec, case, st.skip(pf.skip_code), reason=pf.reason)
+    bundle_dir = opts.bundle_path(case)
+
+    # --- process A: build + export (cached) --------------------------------------------
+    if case.prepared_dir:
+        case_dir, export_command = case.prepared_dir, None
+    else:
+        ex = export(case, opts.cache_dir, opts.timeouts["export"])
+        rec["seconds"]["export"], rec["cached"], export_command = ex.seconds, ex.cached, ex.command
+        if ex.status:
+            rec.update(status=ex.status, stage=ex.stage, error=ex.error)
+            bundles.prepare(bundle_dir)
+            return _finish(rec, case, ex.status, bundle_dir=bundle_dir, opts=opts,
+                           extra={"command": _shell(ex.command), "traceback": ex.traceback})
+        case_dir = ex.case_dir
+    with open(os.path.join(case_dir, "meta.json")) as f:
+        export_meta = json.load(f)
+    rec["versions"].update(export_meta.get("versions", {}))
+    classifier = bool(export_meta.get("classifier", case.classifier))
+
+    # --- process B: ort, convert, run, parity --------------------------------------------
+    bundles.prepare(bundle_dir)
+    cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
+                               classifier)
+    child = run_staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
+    done = child.done or {}
+    rec["seconds"].update({k: v for k, v in child.stage_seconds.items() if k != "startup"})
+    rec["seconds"]["startup"] = child.stage_seconds.get("startup")
+    rec["versions"].update(done.get("versions", {}))
+    for key in ("max_abs", "max_rel", "top5"):
+        rec[key] = done.get(key)
+    if done.get("min_atol") is not None:
+        rec["min_tolerance"] = {"rtol": case.tolerance.rtol, "atol": done["min_atol"]}
+    status, stage, error, traceback = classify(child)
+    rec.update(stage=stage if status != st.PASS else None, error=error)
+    return _finish(rec, case, status, bundle_dir=bundle_dir, opts=opts, case_dir=case_dir,
+                   extra={"command": _shell(cmd), "export_command": _shell(export_command) if export_command else None,
+                          "traceback": traceback, "export_meta": export_meta, "case_dir": case_dir,
+                          "classifier": classifier, "parity": {k: done.get(k) for k in
+                                                               ("ort_parity", "oneflow_parity", "oneflow_vs_ort")}})
+
+
+def _finish(rec: dict, case, status: str, reason=None, bundle_dir=None, opts=None, case_dir=None, extra=None) -> dict:
+    status, xreason = _apply_xfail(case, status, rec.get("stage"))
+    rec["status"] = status
+    rec["reason"] = reason or xreason
+    if bundle_dir is None:
+        return rec
+    if st.is_failure(status) or status == st.XPASS or opts.keep:
+        meta = {**rec, **(extra or {}), "repro": bundles.repro_command(bundle_dir)}
+        rec["bundle"] = bundles.write(bundle_dir, case_dir, meta)
+    else:
+        bundles.discard(bundle_dir)
+    return rec
+
+
+def _apply_xfail(case, status: str, stage) -> tuple:
+    """Map a status through the case's known failure: (status, xfail reason or None)."""
+    if not case.xfail:
+        return status, None
+    expected_stage, why = case.xfail.get("stage"), case.xfail.get("reason")
+    if status == st.PASS:
+        return st.XPASS, f"stale xfail ({expected_stage}): {why}"
+    if st.is_failure(status) and status != st.INFRA and stage == expected_stage:
+        return st.xfail(stage), why
+    return status, f"expected to fail at {expected_stage} ({why}) but got {status}" if st.is_failure(status) else None
+
+
+def _shell(cmd) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(str(c)) for c in cmd)
+
+
+def classify(child) -> tuple:
+    """(status, stage, error, traceback) of a finished OneFlow-side process."""
+    done = child.done or {}
+    stage = child.stage
+    traceback = done.get("traceback")
+    if child.timed_out:
+        status = st.timeout(stage) if stage in st.STAGES else st.INFRA
+        error = f"{stage} did not finish within {child.timeout_seconds:.0f} s"
+    elif child.signal_name:
+        status = st.crash(stage) if stage in st.STAGES else st.INFRA
+        error = f"OneFlow-side process killed by {child.signal_name} during {stage}"
+        traceback = child.stderr_tail
+    elif done:
+        status, stage, error = done["status"], done.get("stage"), done.get("error")
+        if done.get("source_frameworks_imported"):
+            status, error = st.INFRA, f"isolation broken: OneFlow side imported {done['source_frameworks_imported']}"
+    else:
+        tail = child.stderr_tail.strip().splitlines()
+        status = st.fail(stage) if stage in st.STAGES else st.INFRA
+        error = f"OneFlow-side process exited {child.returncode} during {stage}: {tail[-1] if tail else 'no output'}"
+        traceback = child.stderr_tail
+    return status, stage, error, traceback
+
+
+def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
+                         classifier: bool, divergence: bool = False) -> list:
+    cmd = [sys.executable, "-m", "harness.oneflow_side", case_dir, "--device", device,
+           "--work-dir", work_dir, "--rtol", repr(rtol), "--atol", repr(atol)]
+    return cmd + (["--classifier"] if classifier else []) + (["--divergence"] if divergence else [])
+
+
+def oneflow_env(device: str) -> dict:
+    return cuda_env() if device == "cuda" else framework_env("oneflow")
