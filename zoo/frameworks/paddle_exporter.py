@@ -9,6 +9,7 @@ zoo.frameworks.paddle_exporter PREFIX OUT OPSET`): any failure there comes back 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ import paddle
 # get real names (paddle.vision GoogLeNet returns its two auxiliary heads even in eval mode).
 OUTPUT_NAMES = {"GoogLeNet": ("logits", "aux1_logits", "aux2_logits")}
 # Paddle2ONNX's C++ log lines that carry the reason of a failed conversion.
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_MARKERS = ("[ERROR]", "Error", "error", "not supported", "Oops", "Traceback")
 
 
@@ -113,7 +115,7 @@ def _paddle2onnx_in_child(prefix: str, path: str, opset: int) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not os.path.exists(path):
-        log = (proc.stdout + proc.stderr).splitlines()
+        log = _ANSI_COLOUR.sub("", proc.stdout + proc.stderr).splitlines()
         reasons = [line.strip() for line in log if any(m in line for m in _ERROR_MARKERS)
                    and "Warning" not in line]
         detail = "\n".join(reasons[-8:] or log[-8:])

@@ -1,0 +1,107 @@
+"""The PaddlePaddle column of the zoo: every paddle cell exports at opset 13 and ONNX Runtime
+matches paddle's own outputs (onnx.checker included), plus the exporter's own guarantees.
+
+Cost (2-core machine): the smoke cells (squeezenet1_1, shufflenet_v1) ~30 s each on a cold
+cache; the checks of the exporter and zoo definitions ~1 min; the full column (`-m slow`)
+~15–25 min cold, seconds with ZOO_CACHE_DIR pointing at a warm cache.
+"""
+import numpy as np
+import pytest
+
+from zoo import catalogue
+from zoo_export_checks import assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.paddle
+
+# One paddle.vision model and one of ours: quick, and they cover both builders.
+SMOKE = ("squeezenet1_1", "shufflenet_v1")
+
+# Published parameter counts (millions) of the zoo definitions: a stand-in under a real name
+# cannot hit these. Sources: each paper's table (RegNetX-400MF 5.2M, DPN-68 12.6M, ...).
+PAPER_PARAMS_M = {
+    "resnet50_v2": 25.6, "se_resnet50": 28.1, "se_resnext50_32x4d": 27.6, "res2net50_26w_4s": 25.7,
+    "regnetx_400mf": 5.2, "efficientnet_b0": 5.3, "shufflenet_v1_g3_x1_0": 1.9, "xception": 22.9,
+    "xception65": 40.1, "dpn68": 12.6, "darknet53": 41.6, "ghostnet_x1_0": 5.2, "repvgg_a0": 9.1,
+    "unet": 31.0, "vit_b_16": 86.6,
+}
+BIG_DEFINITIONS = {"vit_b_16", "unet", "xception65", "darknet53"}
+
+
+def _column_params():
+    params = []
+    for cell in catalogue.cells(framework="paddle"):
+        marks = [getattr(pytest.mark, m) for m in cell.marks]
+        if cell.model not in SMOKE:
+            marks.append(pytest.mark.slow)
+        if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
+            marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
+        params.append(pytest.param(cell.model, marks=marks, id=cell.model))
+    return params
+
+
+@pytest.mark.parametrize("model", _column_params())
+def test_paddle_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa: F811
+    case = export_cell("paddle", model, zoo_cache_dir, opset=13)
+    assert_matches_ort(case)
+
+
+def test_every_zoo_variant_in_the_catalogue_is_registered():
+    from zoo.models.paddle import names
+
+    wanted = {c.variant for c in catalogue.cells(framework="paddle") if c.builder == "zoo"}
+    assert wanted <= set(names()), wanted - set(names())
+    assert set(PAPER_PARAMS_M) == set(names())
+
+
+@pytest.mark.parametrize("variant", [
+    pytest.param(v, marks=[pytest.mark.slow] if v in BIG_DEFINITIONS else [], id=v)
+    for v in sorted(PAPER_PARAMS_M)])
+def test_zoo_definition_has_the_papers_parameter_count(variant):
+    from zoo.models.paddle import create
+
+    model = create(variant)
+    params = sum(int(np.prod(p.shape)) for p in model.parameters()) / 1e6
+    assert params == pytest.approx(PAPER_PARAMS_M[variant], abs=0.1)
+
+
+def test_every_batchnorm_is_randomized_and_model_is_in_eval_mode():
+    import paddle
+    from zoo.frameworks import paddle_exporter
+
+    # densenet uses the legacy nn.BatchNorm, the rest of paddle.vision nn.BatchNorm2D.
+    for builder, variant in (("paddle.vision", "densenet121"), ("zoo", "ghostnet_x1_0")):
+        model = paddle_exporter.build(builder, variant, seed=0)
+        bns = [m for m in model.sublayers() if isinstance(m, paddle_exporter._batchnorm_types())]
+        assert bns and not model.training
+        for bn in bns:
+            assert not np.allclose(bn._mean.numpy(), 0) and not np.allclose(bn._variance.numpy(), 1)
+            assert not np.allclose(bn.weight.numpy(), 1) and not np.allclose(bn.bias.numpy(), 0)
+    # Seeded: the same seed rebuilds the same weights, another seed does not.
+    first, again, other = (paddle_exporter.build("zoo", "ghostnet_x1_0", seed=s).state_dict() for s in (0, 0, 1))
+    assert all(np.array_equal(v.numpy(), first[k].numpy()) for k, v in again.items())
+    assert not all(np.array_equal(v.numpy(), first[k].numpy()) for k, v in other.items())
+
+
+def test_unknown_variants_are_clear_errors():
+    from zoo.frameworks import paddle_exporter
+
+    with pytest.raises(ValueError, match="paddle.vision.models has no model 'resnet51'"):
+        paddle_exporter.build("paddle.vision", "resnet51", seed=0)
+    with pytest.raises(KeyError, match="no paddle zoo model 'resnet51'"):
+        paddle_exporter.build("zoo", "resnet51", seed=0)
+    with pytest.raises(ValueError, match="unknown PaddlePaddle builder 'keras'"):
+        paddle_exporter.build("keras", "resnet50", seed=0)
+
+
+def test_paddle2onnx_failure_becomes_a_typed_error(tmp_path):
+    # A program paddle2onnx cannot read: its child process fails, we raise with its message.
+    from zoo.frameworks import paddle_exporter
+
+    prefix = tmp_path / "model"
+    (tmp_path / "model.json").write_text("{not a program")
+    (tmp_path / "model.pdiparams").write_bytes(b"")
+    with pytest.raises(paddle_exporter.PaddleExportError, match="paddle2onnx .opset 13. failed") as info:
+        paddle_exporter._paddle2onnx_in_child(str(prefix), str(tmp_path / "out.onnx"), 13)
+    assert "Failed to convert PaddlePaddle model" in str(info.value)   # paddle2onnx's own words
+    assert "\x1b[" not in str(info.value)
+    assert not (tmp_path / "out.onnx").exists()
