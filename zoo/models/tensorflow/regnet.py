@@ -1,0 +1,29 @@
+"""RegNetX-400MF (Radosavovic et al., 2020), the design keras.applications dropped in Keras 3."""
+from __future__ import annotations
+
+from keras import layers
+
+from . import register
+from .layers import bn, classifier, conv, conv_bn, image_input, model
+
+# RegNetX-400MF from the paper's model zoo: depths, widths, group width 16, bottleneck ratio 1.
+X400MF = dict(depths=(1, 2, 7, 12), widths=(32, 64, 160, 384), group_width=16, stem=32)
+
+
+def _x_block(x, width: int, stride: int, group_width: int):
+    y = conv_bn(x, width, 1)
+    y = conv_bn(y, width, 3, stride, groups=width // group_width)
+    y = conv_bn(y, width, 1, act=None)
+    shortcut = x if stride == 1 and x.shape[-1] == width else bn(conv(x, width, 1, stride))
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+@register("regnetx_400mf")
+def regnetx_400mf(input_shape=(224, 224, 3), classes: int = 1000):
+    cfg = X400MF
+    inputs = image_input(input_shape)
+    x = conv_bn(inputs, cfg["stem"], 3, stride=2)
+    for depth, width in zip(cfg["depths"], cfg["widths"]):
+        for i in range(depth):
+            x = _x_block(x, width, 2 if i == 0 else 1, cfg["group_width"])
+    return model(inputs, classifier(x, classes), "regnetx_400mf")

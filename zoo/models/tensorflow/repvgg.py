@@ -1,0 +1,33 @@
+"""RepVGG-A0 (Ding et al., 2021) in its training-time form, evaluated in inference mode.
+
+Each block sums a 3x3 conv+BN, a 1x1 conv+BN and (when shapes allow) a BN-only identity
+branch, then applies ReLU; this is the form before structural re-parameterisation, so
+the exported graph keeps all three branches and their BatchNorms.
+"""
+from __future__ import annotations
+
+from keras import layers
+
+from . import register
+from .layers import bn, classifier, conv_bn, image_input, model
+
+# Blocks per stage and the A-series width multipliers (a = 0.75, b = 2.5).
+A0_BLOCKS = (1, 2, 4, 14, 1)
+A0_WIDTHS = (min(64, int(64 * 0.75)), int(64 * 0.75), int(128 * 0.75), int(256 * 0.75), int(512 * 2.5))
+
+
+def _repvgg_block(x, channels: int, stride: int):
+    branches = [conv_bn(x, channels, 3, stride, act=None), conv_bn(x, channels, 1, stride, act=None)]
+    if stride == 1 and x.shape[-1] == channels:
+        branches.append(bn(x))
+    return layers.ReLU()(layers.Add()(branches))
+
+
+@register("repvgg_a0")
+def repvgg_a0(input_shape=(224, 224, 3), classes: int = 1000):
+    inputs = image_input(input_shape)
+    x = inputs
+    for blocks, channels in zip(A0_BLOCKS, A0_WIDTHS):
+        for i in range(blocks):
+            x = _repvgg_block(x, channels, 2 if i == 0 else 1)
+    return model(inputs, classifier(x, classes), "repvgg_a0")
