@@ -32,7 +32,8 @@ def numpy_dtype(flow_dt) -> np.dtype:
 
 def to_tensor(value, device=None) -> "flow.Tensor":
     """numpy array (any supported dtype, 0-d included) -> OneFlow tensor, dtype preserved."""
-    arr = np.ascontiguousarray(value)
+    # np.require keeps 0-d arrays 0-d (np.ascontiguousarray would make them shape (1,)).
+    arr = np.require(value, requirements="C")
     t = flow.tensor(arr, dtype=flow_dtype(arr.dtype))
     return t if device is None else t.to(device)
 
