@@ -82,7 +82,8 @@ def main(argv=None) -> int:
 
 def print_summary(console: Console, finals: list, results_path: str) -> None:
     by_status = collections.Counter(r["status"] for r in finals)
-    table = Table(title=f"{len(finals)} cases  ->  {results_path}")
+    console.print(f"{len(finals)} cases; records in {results_path}")
+    table = Table()
     table.add_column("status")
     table.add_column("cases", justify="right")
     for s, n in sorted(by_status.items(), key=lambda kv: (list(STYLE).index(st.kind(kv[0])), kv[0])):

@@ -25,6 +25,8 @@ from .paths import DEFAULT_OUT, REPO_ROOT, bundles_dir, cache_dir
 from .procs import run_staged
 from .versions import framework_env
 
+# Errors that are the machine's fault, not the model's (DESIGN §3: infra).
+INFRA_MARKERS = ("No space left on device", "MemoryError", "Cannot allocate memory")
 # Seconds per stage. "startup" is the OneFlow process importing its libraries.
 DEFAULT_TIMEOUTS = {"export": 900, "startup": 180, "ort": 300, "convert": 300, "run": 600, "parity": 300}
 
@@ -169,12 +171,18 @@ def classify(child) -> tuple:
     if child.timed_out:
         status = st.timeout(stage) if stage in st.STAGES else st.INFRA
         error = f"{stage} did not finish within {child.timeout_seconds:.0f} s"
+    elif child.signal_name == "SIGKILL":
+        # Not our timeout kill: the kernel's OOM killer is the usual sender (DESIGN §3: infra).
+        status, traceback = st.INFRA, child.stderr_tail
+        error = f"OneFlow-side process killed by SIGKILL during {stage} (out of memory?)"
     elif child.signal_name:
         status = st.crash(stage) if stage in st.STAGES else st.INFRA
         error = f"OneFlow-side process killed by {child.signal_name} during {stage}"
         traceback = child.stderr_tail
     elif done:
         status, stage, error = done["status"], done.get("stage"), done.get("error")
+        if error and any(m in error for m in INFRA_MARKERS):
+            status = st.INFRA
         if done.get("source_frameworks_imported"):
             status, error = st.INFRA, f"isolation broken: OneFlow side imported {done['source_frameworks_imported']}"
     else:
