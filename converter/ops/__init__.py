@@ -16,4 +16,7 @@ Writing a handler::
   express; it is reported with the node's name instead of converting wrongly.
 * Create runtime tensors on the input's device (``x.device``), never on a fixed one.
 """
-from . import activation, linear, loss, math, nn, normalization, pad, pooling, resize, space_depth, stochastic, tensor  # noqa: F401
+from . import (  # noqa: F401
+    activation, indexing, linear, logic, loss, math, nn, normalization, pad, pooling, reduce, resize, sampling,
+    space_depth, stochastic, tensor,
+)

@@ -1,22 +1,58 @@
-"""Shape and layout: Constant, Identity, Flatten, Reshape, ..."""
+"""Shape and layout: Constant, Identity, Reshape, Expand, Tile, Transpose, Concat, Split,
+Squeeze, Unsqueeze, Flatten, Shape, Size, ConstantOfShape, Range, Cast, CastLike."""
 from __future__ import annotations
 
 import numpy as np
 import oneflow as flow
+import onnx
 
+from ..dtypes import NP_TO_FLOW, flow_dtype, to_list
 from ..folding import Folded
-from ..dtypes import to_list
 from ..registry import register
 
 
-@register("Constant", 1, 9, 11, 12, 13, 19, 21)
+def _static_shape(ctx, i: int = 0):
+    """Input i's fully static shape (inferred or declared), else None."""
+    info = ctx.input_info(i)
+    if info is not None and info.shape is not None and all(d is not None for d in info.shape):
+        return tuple(info.shape)
+    value = ctx.const(i)
+    return None if value is None else value.shape
+
+
+def _onnx_np_dtype(elem_type: int):
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _dtype_problem(np_dtype, what: str):
+    """Reason OneFlow cannot hold ``np_dtype``, or None."""
+    if np_dtype is None or np.dtype(np_dtype) not in NP_TO_FLOW:
+        return f"{what} {np_dtype} has no OneFlow dtype"
+    return None
+
+
+# --- constants -----------------------------------------------------------------------------------
+_CONSTANT_KINDS = {"value": None, "value_float": np.float32, "value_floats": np.float32,
+                   "value_int": np.int64, "value_ints": np.int64}
+
+
+def _constant_check(ctx):
+    present = [k for k in ctx.attrs]
+    if any(k in ("sparse_value", "value_string", "value_strings") for k in present):
+        return f"Constant with {present[0]} (OneFlow has no sparse or string tensors)"
+    if "value" in ctx.attrs:
+        return _dtype_problem(ctx.attrs["value"].dtype, "value of dtype")
+    return None
+
+
+@register("Constant", 1, 9, 11, 12, 13, 19, 21, check=_constant_check)
 def constant(ctx):
-    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+    for key, dtype in _CONSTANT_KINDS.items():
         if key in ctx.attrs:
-            v = ctx.attrs[key]
-            dtype = {"value_float": np.float32, "value_floats": np.float32,
-                     "value_int": np.int64, "value_ints": np.int64}.get(key)
-            return Folded(np.asarray(v, dtype=dtype) if dtype else v)
+            return Folded(np.asarray(ctx.attrs[key], dtype=dtype))
     raise ctx.unsupported(f"Constant with attribute {sorted(ctx.attrs)}")
 
 
@@ -25,29 +61,263 @@ def identity(ctx):
     return lambda x: x
 
 
+def _cos_check(ctx):
+    value = ctx.attr("value")
+    return None if value is None else _dtype_problem(value.dtype, "value of dtype")
+
+
+@register("ConstantOfShape", 9, 20, 21, check=_cos_check)
+def constant_of_shape(ctx):
+    value = ctx.attr("value")
+    fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    shape = ctx.const(0)
+    if shape is not None:
+        return Folded(np.full(to_list(shape), fill[0], dtype=fill.dtype))
+    dtype = flow_dtype(fill.dtype)
+
+    def run(shape):
+        dims = to_list(shape)
+        return flow.full(dims, fill[0].item(), dtype=dtype, device=shape.device) if dims else \
+            flow.tensor(fill[0], dtype=dtype, device=shape.device)
+
+    return run
+
+
+@register("Range", 11)
+def range_(ctx):
+    def run(start, limit, delta):
+        s, l, d = start.numpy().item(), limit.numpy().item(), delta.numpy().item()
+        n = max(int(np.ceil((l - s) / d)), 0)
+        # ONNX defines element i as start + i * delta (not repeated addition).
+        steps = flow.arange(n, dtype=flow.int64, device=start.device).to(start.dtype)
+        return steps * delta + start
+
+    return run
+
+
+# --- shape queries (folded when the input's shape is static) -----------------------------------
+def _shape_slice(start, end, rank):
+    end = rank if end is None else end
+    start = min(max(start + rank if start < 0 else start, 0), rank)
+    end = min(max(end + rank if end < 0 else end, 0), rank)
+    return start, end
+
+
+@register("Shape", 1, 13, 15, 19, 21)
+def shape(ctx):
+    bounds = (ctx.attr("start", 0), ctx.attr("end"))
+    static = _static_shape(ctx)
+    if static is not None:
+        start, end = _shape_slice(*bounds, len(static))
+        return Folded(np.asarray(static[start:end], dtype=np.int64))
+
+    def run(x):
+        start, end = _shape_slice(*bounds, x.ndim)
+        return flow.tensor(list(x.shape)[start:end], dtype=flow.int64, device=x.device)
+
+    return run
+
+
+@register("Size", 1, 13, 19, 21)
+def size(ctx):
+    static = _static_shape(ctx)
+    if static is not None:
+        return Folded(np.asarray(int(np.prod(static)), dtype=np.int64))
+    return lambda x: flow.tensor(int(np.prod(x.shape)), dtype=flow.int64, device=x.device)
+
+
+# --- reshaping ---------------------------------------------------------------------------------
+def _reshape_target(shape, target, allowzero):
+    if allowzero:
+        return list(target)
+    return [shape[i] if d == 0 else d for i, d in enumerate(target)]
+
+
+def _reshape(x, target):
+    if -1 in target and 0 in x.shape:   # OneFlow cannot infer -1 for empty tensors
+        known = int(np.prod([d for d in target if d != -1]))
+        target = [0 if d == -1 and known else d for d in target] if known else target
+    return x.reshape(target)
+
+
+@register("Reshape", 1, 5, 13, 14, 19, 21)
+def reshape(ctx):
+    allowzero = ctx.attr("allowzero", 0)
+    static = ctx.attr("shape") if ctx.version == 1 else to_list(ctx.const(1))
+
+    def run(x, shape=None):
+        target = static if static is not None else to_list(shape)
+        return _reshape(x, _reshape_target(list(x.shape), target, allowzero))
+
+    if static is not None:
+        ctx.claim(1)
+    return run
+
+
 @register("Flatten", 1, 9, 11, 13, 21)
 def flatten(ctx):
     axis = ctx.attr("axis", 1)
 
     def run(x):
         ax = axis if axis >= 0 else axis + x.ndim
-        lead = int(np.prod(x.shape[:ax])) if ax else 1
-        return x.reshape(lead, -1)
+        lead = int(np.prod(x.shape[:ax]))
+        return x.reshape(lead, int(np.prod(x.shape[ax:])))
 
     return run
 
 
-@register("Reshape", 5, 13, 14, 19, 21)
-def reshape(ctx):
-    allowzero = ctx.attr("allowzero", 0)
-    static = to_list(ctx.const(1))
+@register("Expand", 8, 13)
+def expand(ctx):
+    def run(x, shape):
+        # Expand broadcasts both ways: a target dim of 1 keeps the input's dim.
+        target = np.broadcast_shapes(tuple(x.shape), tuple(to_list(shape)))
+        return x.expand(*target) if target else x
 
-    def run(x, shape=None):
-        target = static if static is not None else to_list(shape)
-        if not allowzero:
-            target = [x.shape[i] if d == 0 else d for i, d in enumerate(target)]
-        return x.reshape(target)
+    return run
 
+
+@register("Tile", 1, 6, 13)
+def tile(ctx):
+    legacy = ctx.version == 1
+
+    def run(x, repeats, axis=None):
+        reps = to_list(repeats)
+        if legacy:   # Tile-1: repeat one axis ``tiles`` times
+            full = [1] * x.ndim
+            full[to_list(axis)[0]] = reps[0]
+            reps = full
+        return x.repeat(*reps) if reps else x
+
+    return run
+
+
+@register("Transpose", 1, 13, 21)
+def transpose(ctx):
+    perm = ctx.attr("perm")
+    return lambda x: x.permute(*(perm if perm is not None else range(x.ndim - 1, -1, -1)))
+
+
+@register("Concat", 1, 4, 11, 13)
+def concat(ctx):
+    axis = ctx.attr("axis", 1)
+    return lambda *xs: flow.cat([x for x in xs if x is not None], dim=axis)
+
+
+# --- Split --------------------------------------------------------------------------------------
+def _split_sizes(dim, given, n_out, num_outputs):
+    if given:
+        return given
+    if num_outputs:               # Split-18: the last chunk may be smaller
+        chunk = -(-dim // num_outputs)
+        return [min(chunk, dim - i * chunk) for i in range(num_outputs)]
+    return [dim // n_out] * n_out
+
+
+@register("Split", 1, 2, 11, 13, 18)
+def split(ctx):
+    axis = ctx.attr("axis", 0)
+    n_out = len(ctx.outputs)
+    num_outputs = ctx.attr("num_outputs") if ctx.version >= 18 else None
+    attr_sizes = ctx.attr("split")
+    static = to_list(ctx.const(1)) if ctx.version in (1, 13, 18) and ctx.has_input(1) else None
     if static is not None:
         ctx.claim(1)
+
+    def run(x, sizes=None):
+        given = attr_sizes or static or (to_list(sizes) if sizes is not None else None)
+        ax = axis + x.ndim if axis < 0 else axis
+        parts = _split_sizes(x.shape[ax], given, n_out, num_outputs)
+        outs, start = [], 0
+        for n in parts:
+            outs.append(flow.narrow(x, ax, start, n))
+            start += n
+        return tuple(outs)
+
     return run
+
+
+# --- Squeeze / Unsqueeze --------------------------------------------------------------------------
+def _axes(ctx, value_index: int, first_input_version: int):
+    """(static axes or None, axes come from input) for ops whose axes moved from attr to input."""
+    if ctx.version < first_input_version:
+        return ctx.attr("axes"), False
+    if not ctx.has_input(value_index):
+        return None, False
+    value = ctx.const(value_index)
+    if value is not None:
+        ctx.claim(value_index)
+        return to_list(value), False
+    return None, True
+
+
+@register("Squeeze", 1, 11, 13, 21)
+def squeeze(ctx):
+    static, runtime = _axes(ctx, 1, 13)
+
+    def run(x, axes=None):
+        ax = to_list(axes) if runtime else static
+        if ax is None:
+            ax = [i for i, d in enumerate(x.shape) if d == 1]
+        ax = {a + x.ndim if a < 0 else a for a in ax}
+        return x.reshape([d for i, d in enumerate(x.shape) if i not in ax])
+
+    return run
+
+
+@register("Unsqueeze", 1, 11, 13, 21)
+def unsqueeze(ctx):
+    static, runtime = _axes(ctx, 1, 13)
+
+    def run(x, axes=None):
+        ax = to_list(axes) if runtime else static
+        rank = x.ndim + len(ax)
+        ax = {a + rank if a < 0 else a for a in ax}
+        dims = iter(x.shape)
+        return x.reshape([1 if i in ax else next(dims) for i in range(rank)])
+
+    return run
+
+
+# --- Cast ---------------------------------------------------------------------------------------
+_CAST1_NAMES = {"FLOAT": 1, "UINT8": 2, "INT8": 3, "UINT16": 4, "INT16": 5, "INT32": 6, "INT64": 7,
+                "STRING": 8, "BOOL": 9, "FLOAT16": 10, "DOUBLE": 11, "UINT32": 12, "UINT64": 13}
+
+
+def _cast_target(ctx):
+    to = ctx.attr("to")
+    if isinstance(to, str):   # Cast-1 names the type
+        to = _CAST1_NAMES.get(to.upper(), 0)
+    return _onnx_np_dtype(to)
+
+
+def _cast_check(ctx):
+    return _dtype_problem(_cast_target(ctx), "target type") or \
+        (_dtype_problem(ctx.input_dtype(0), "input dtype") if ctx.input_dtype(0) is not None else None)
+
+
+def _cast(x, dtype):
+    if x.dtype == dtype:
+        return x
+    if dtype == flow.bool:     # nonzero (NaN included) is True
+        return x != 0
+    return x.to(dtype)
+
+
+@register("Cast", 1, 6, 9, 13, 19, 21, check=_cast_check)
+def cast(ctx):
+    dtype = flow_dtype(_cast_target(ctx))
+    return lambda x: _cast(x, dtype)
+
+
+def _cast_like_check(ctx):
+    return _dtype_problem(ctx.input_dtype(1), "target dtype") if ctx.input_dtype(1) is not None else None
+
+
+@register("CastLike", 15, 19, 21, check=_cast_like_check)
+def cast_like(ctx):
+    target = ctx.input_dtype(1)
+    if target is not None:
+        ctx.claim(1)
+        dtype = flow_dtype(target)
+        return lambda x: _cast(x, dtype)
+    return lambda x, like: _cast(x, like.dtype)

@@ -1,0 +1,375 @@
+"""Indexing and selection: Slice, Gather*, Scatter*, OneHot, NonZero, Compress, TopK,
+ArgMax/ArgMin, CumSum, Trilu, Where."""
+from __future__ import annotations
+
+import numpy as np
+import oneflow as flow
+
+from ..dtypes import to_list
+from ..registry import register
+
+# OneFlow 0.9 CPU kernels missing for some dtypes; these ops only move or compare values,
+# so running them in a wider dtype and casting back is exact.
+_WIDER = {flow.float16: flow.float32, flow.uint8: flow.int32, flow.bool: flow.int8}
+
+
+def exact_via_wider(fn, widen=(flow.float16,)):
+    """Run ``fn`` on tensors whose first argument's dtype is in ``widen`` in a wider dtype.
+
+    Tensor arguments with the first argument's dtype are widened, and tensor results of the
+    widened dtype narrowed back.
+    """
+    def run(x, *rest):
+        if not isinstance(x, flow.Tensor) or x.dtype not in widen:
+            return fn(x, *rest)
+        narrow, wide = x.dtype, _WIDER[x.dtype]
+        up = [a.to(wide) if isinstance(a, flow.Tensor) and a.dtype == narrow else a for a in rest]
+        out = fn(x.to(wide), *up)
+        back = lambda t: t.to(narrow) if isinstance(t, flow.Tensor) and t.dtype == wide else t  # noqa: E731
+        return tuple(back(t) for t in out) if isinstance(out, tuple) else back(out)
+    return run
+
+
+def _normalize_index(index, dim):
+    """Negative indices count from the end; OneFlow kernels want int64."""
+    index = index.to(flow.int64)
+    return flow.where(index < 0, index + dim, index)
+
+
+# --- Slice --------------------------------------------------------------------------------------
+def _clamped(start, end, step, dim):
+    """ONNX Slice clamping of one axis -> (start, end) in range semantics."""
+    if start < 0:
+        start += dim
+    if end < 0:
+        end += dim
+    if step > 0:
+        return min(max(start, 0), dim), min(max(end, 0), dim)
+    return min(max(start, -1), dim - 1), min(max(end, -1), dim - 1)
+
+
+def _slice(x, starts, ends, axes, steps):
+    axes = axes if axes is not None else list(range(len(starts)))
+    steps = steps if steps is not None else [1] * len(starts)
+    index = [slice(None)] * x.ndim
+    flips = []
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a = a + x.ndim if a < 0 else a
+        dim = x.shape[a]
+        s, e = _clamped(s, e, st, dim)
+        if st > 0:
+            index[a] = slice(s, max(e, s), st)
+        else:   # run backwards on the flipped axis: element i is element dim-1-i there
+            s, e = dim - 1 - s, dim - 1 - e
+            index[a] = slice(s, max(e, s), -st)
+            flips.append(a)
+    if flips:
+        x = exact_via_wider(lambda t: flow.flip(t, flips))(x)
+    return x[tuple(index)]
+
+
+@register("Slice", 1, 10, 11, 13)
+def slice_(ctx):
+    if ctx.version == 1:
+        starts, ends, axes = ctx.attr("starts"), ctx.attr("ends"), ctx.attr("axes")
+        return lambda x: _slice(x, starts, ends, axes, None)
+    static = [to_list(ctx.const(i)) for i in range(1, 5)]
+    if all(v is not None or not ctx.has_input(i + 1) for i, v in enumerate(static)):
+        ctx.claim(1, 2, 3, 4)
+        return lambda x: _slice(x, *static)
+    return lambda x, starts, ends, axes=None, steps=None: _slice(
+        x, to_list(starts), to_list(ends), to_list(axes), to_list(steps))
+
+
+# --- Gather family ------------------------------------------------------------------------------
+_gather_safe = exact_via_wider(lambda x, axis, idx: flow.index_select(x, axis, idx), (flow.uint8, flow.float16))
+
+
+@register("Gather", 1, 11, 13)
+def gather(ctx):
+    axis = ctx.attr("axis", 0)
+
+    def run(x, indices):
+        ax = axis + x.ndim if axis < 0 else axis
+        idx = _normalize_index(indices, x.shape[ax])
+        out = _gather_safe(x, ax, idx.reshape(-1))
+        return out.reshape(list(x.shape[:ax]) + list(indices.shape) + list(x.shape[ax + 1:]))
+
+    return run
+
+
+@register("GatherElements", 11, 13)
+def gather_elements(ctx):
+    axis = ctx.attr("axis", 0)
+
+    def run(x, indices):
+        ax = axis + x.ndim if axis < 0 else axis
+        return flow.gather(x, ax, _normalize_index(indices, x.shape[ax]))
+
+    return exact_via_wider(run)
+
+
+def _nd_index(data_shape, indices, batch_dims):
+    """GatherND/ScatterND indices with negatives resolved and batch dims folded into one.
+
+    Returns (indices of shape (nb, ..., 1 + k), nb) addressing ``data`` reshaped to
+    (nb, *data_shape[batch_dims:]).
+    """
+    k = indices.shape[-1]
+    dims = flow.tensor(list(data_shape[batch_dims:batch_dims + k]), dtype=flow.int64, device=indices.device)
+    idx = indices.to(flow.int64)
+    idx = flow.where(idx < 0, idx + dims, idx)
+    nb = int(np.prod(data_shape[:batch_dims]))
+    inner = list(indices.shape[batch_dims:-1])
+    idx = idx.reshape([nb] + inner + [k])
+    batch = flow.arange(nb, dtype=flow.int64, device=idx.device).reshape([nb] + [1] * (len(inner) + 1))
+    batch = batch.expand(*([nb] + inner + [1]))
+    return flow.cat([batch, idx], dim=-1), nb
+
+
+@register("GatherND", 11, 12, 13)
+def gather_nd(ctx):
+    batch_dims = ctx.attr("batch_dims", 0)
+
+    def run(x, indices):
+        idx, nb = _nd_index(x.shape, indices, batch_dims)
+        out = flow.gather_nd(x.reshape([nb] + list(x.shape[batch_dims:])), idx)
+        k = indices.shape[-1]
+        return out.reshape(list(indices.shape[:-1]) + list(x.shape[batch_dims + k:]))
+
+    return exact_via_wider(run)
+
+
+# --- Scatter family -------------------------------------------------------------------------------
+_SCATTER_REDUCE = {"add": "add", "mul": "multiply"}
+_PAIRWISE = {"max": flow.maximum, "min": flow.minimum}
+
+
+def _reduction_check(ctx):
+    reduction = ctx.attr("reduction", "none")
+    if reduction not in ("none", "add", "mul", "max", "min"):
+        return f"reduction={reduction!r}"
+    return None
+
+
+def _scatter_elements(reduction, axis):
+    def run(x, indices, updates):
+        ax = axis + x.ndim if axis < 0 else axis
+        idx = _normalize_index(indices, x.shape[ax])
+        if reduction == "none":
+            return flow.scatter(x, ax, idx, updates)
+        if reduction in _SCATTER_REDUCE:
+            return flow.scatter(x, ax, idx, updates, reduce=_SCATTER_REDUCE[reduction])
+        return _scatter_pairwise(x, ax, idx, updates, _PAIRWISE[reduction])
+
+    return exact_via_wider(run)
+
+
+def _scatter_pairwise(x, axis, idx, updates, combine):
+    """max/min scatter, one update at a time (duplicates combine in order); OneFlow has no kernel."""
+    out = x.clone()
+    positions = np.argwhere(np.ones(tuple(idx.shape), dtype=bool))
+    idx_np, upd = idx.numpy(), updates
+    for pos in positions:
+        target = list(pos)
+        target[axis] = int(idx_np[tuple(pos)])
+        out[tuple(target)] = combine(out[tuple(target)], upd[tuple(pos)])
+    return out
+
+
+@register("ScatterElements", 11, 13, 16, 18, check=_reduction_check)
+def scatter_elements(ctx):
+    return _scatter_elements(ctx.attr("reduction", "none"), ctx.attr("axis", 0))
+
+
+@register("Scatter", 9, 11)
+def scatter(ctx):
+    return _scatter_elements("none", ctx.attr("axis", 0))
+
+
+@register("ScatterND", 11, 13, 16, 18, check=_reduction_check)
+def scatter_nd(ctx):
+    reduction = ctx.attr("reduction", "none")
+
+    def run(x, indices, updates):
+        k = indices.shape[-1]
+        rows = int(np.prod(x.shape[:k]))
+        rest = list(x.shape[k:])
+        dims = flow.tensor(list(x.shape[:k]), dtype=flow.int64, device=x.device)
+        idx = indices.to(flow.int64).reshape(-1, k)
+        idx = flow.where(idx < 0, idx + dims, idx)
+        strides = flow.tensor([int(np.prod(x.shape[i + 1:k])) for i in range(k)], dtype=flow.int64,
+                              device=x.device)
+        flat = (idx * strides).sum(dim=1)                       # row of each update
+        upd = updates.reshape([-1] + rest)
+        data = x.reshape([rows] + rest)
+        index = flat.reshape([-1] + [1] * len(rest)).expand(*upd.shape) if rest else flat
+        if reduction == "none":
+            out = flow.scatter(data, 0, index, upd)
+        elif reduction in _SCATTER_REDUCE:
+            out = flow.scatter(data, 0, index, upd, reduce=_SCATTER_REDUCE[reduction])
+        else:
+            out = data.clone()
+            for i, row in enumerate(flat.numpy().tolist()):
+                out[row] = _PAIRWISE[reduction](out[row], upd[i])
+        return out.reshape(list(x.shape))
+
+    return exact_via_wider(run)
+
+
+# --- selection --------------------------------------------------------------------------------------
+@register("OneHot", 9, 11)
+def one_hot(ctx):
+    axis = ctx.attr("axis", -1)
+
+    def run(indices, depth, values):
+        d = int(depth.numpy().reshape(-1)[0])
+        out_rank = indices.ndim + 1
+        ax = axis + out_rank if axis < 0 else axis
+        idx = indices.to(flow.int64)
+        idx = flow.where(idx < 0, idx + d, idx).unsqueeze(ax)
+        classes = flow.arange(d, dtype=flow.int64, device=idx.device).reshape(
+            [d if i == ax else 1 for i in range(out_rank)])
+        hot = idx == classes
+        off, on = values[0], values[1]
+        return flow.where(hot, on.expand(*hot.shape), off.expand(*hot.shape))
+
+    return _one_hot_safe(run)
+
+
+def _one_hot_safe(run):
+    """OneHot's dtype is its ``values``' dtype: widen those, not the indices."""
+    def wrapped(indices, depth, values):
+        if values.dtype in _WIDER:
+            return run(indices, depth, values.to(_WIDER[values.dtype])).to(values.dtype)
+        return run(indices, depth, values)
+    return wrapped
+
+
+def _nonzero(x):
+    if x.ndim == 0:
+        return flow.zeros(0, int(bool(x.numpy())), dtype=flow.int64, device=x.device)
+    return flow.nonzero(x).permute(1, 0).to(flow.int64)
+
+
+@register("NonZero", 9, 13)
+def non_zero(ctx):
+    return exact_via_wider(_nonzero)
+
+
+@register("Compress", 9, 11)
+def compress(ctx):
+    axis = ctx.attr("axis")
+
+    def run(x, condition):
+        keep = flow.nonzero(condition.to(flow.bool)).reshape(-1)
+        if axis is None:
+            return _gather_safe(x.reshape(-1), 0, keep)
+        ax = axis + x.ndim if axis < 0 else axis
+        return _gather_safe(x, ax, keep)
+
+    return run
+
+
+@register("TopK", 1, 10, 11)
+def top_k(ctx):
+    axis = ctx.attr("axis", -1)
+    largest = bool(ctx.attr("largest", 1))
+    k_attr = ctx.attr("k") if ctx.version == 1 else None
+
+    def run(x, k=None):
+        kk = k_attr if k_attr is not None else to_list(k)[0]
+        ax = axis + x.ndim if axis < 0 else axis
+        # Ties keep the lower index first (ONNX): a stable sort gives that order.
+        order = flow.argsort(x, dim=ax, descending=largest)
+        if not _stable_ties(x, order, ax, largest):
+            order = _stable_argsort(x, ax, largest)
+        idx = flow.narrow(order, ax, 0, kk)
+        return flow.gather(x, ax, idx), idx.to(flow.int64)
+
+    return exact_via_wider(run)
+
+
+def _stable_ties(x, order, ax, largest) -> bool:
+    values = flow.gather(x, ax, order)
+    same = values.narrow(ax, 1, values.shape[ax] - 1) == values.narrow(ax, 0, values.shape[ax] - 1) \
+        if values.shape[ax] > 1 else None
+    if same is None or not bool(same.any()):
+        return True
+    later = order.narrow(ax, 1, order.shape[ax] - 1) > order.narrow(ax, 0, order.shape[ax] - 1)
+    return bool((later | ~same).all())
+
+
+def _stable_argsort(x, ax, largest):
+    """argsort with ties by ascending index, computed in numpy from the values (exact)."""
+    values = x.numpy()
+    keys = -values if largest else values
+    order = np.argsort(keys, axis=ax, kind="stable")
+    return flow.tensor(order, dtype=flow.int64, device=x.device)
+
+
+def _arg_reduce(fn):
+    def build(ctx):
+        axis = ctx.attr("axis", 0)
+        keepdims = bool(ctx.attr("keepdims", 1))
+        last = bool(ctx.attr("select_last_index", 0))
+
+        def run(x):
+            ax = axis + x.ndim if axis < 0 else axis
+            if last:   # first occurrence in the reversed axis is the last one in the original
+                idx = x.shape[ax] - 1 - fn(exact_via_wider(lambda t: flow.flip(t, [ax]))(x), dim=ax, keepdim=keepdims)
+            else:
+                idx = fn(x, dim=ax, keepdim=keepdims)
+            return idx.to(flow.int64)
+
+        return exact_via_wider(run, (flow.float16, flow.bool))
+    return build
+
+
+register("ArgMax", 1, 11, 12, 13)(_arg_reduce(flow.argmax))
+register("ArgMin", 1, 11, 12, 13)(_arg_reduce(flow.argmin))
+
+
+@register("CumSum", 11, 14, notes="float16 accumulates in float32")
+def cum_sum(ctx):
+    exclusive = bool(ctx.attr("exclusive", 0))
+    reverse = bool(ctx.attr("reverse", 0))
+
+    def run(x, axis):
+        ax = to_list(axis)[0]
+        ax = ax + x.ndim if ax < 0 else ax
+        if reverse:
+            x = flow.flip(x, [ax])
+        out = flow.cumsum(x, dim=ax).to(x.dtype)
+        if exclusive:   # shift by one, zero first: exact, unlike cumsum - x
+            zero = flow.zeros_like(flow.narrow(out, ax, 0, 1))
+            out = flow.cat([zero, flow.narrow(out, ax, 0, max(out.shape[ax] - 1, 0))], dim=ax)
+        if reverse:
+            out = flow.flip(out, [ax])
+        return out
+
+    return exact_via_wider(run)
+
+
+@register("Trilu", 14)
+def trilu(ctx):
+    upper = bool(ctx.attr("upper", 1))
+
+    def run(x, k=None):
+        kk = to_list(k)[0] if k is not None else 0
+        if 0 in x.shape:
+            return x
+        return flow.triu(x, kk) if upper else flow.tril(x, kk)
+
+    return exact_via_wider(run, (flow.float16, flow.bool))
+
+
+def _where(cond, x, y):
+    if x.dtype in _WIDER:
+        return flow.where(cond.to(flow.bool), x.to(_WIDER[x.dtype]), y.to(_WIDER[x.dtype])).to(x.dtype)
+    return flow.where(cond.to(flow.bool), x, y)
+
+
+@register("Where", 9, 16)
+def where(ctx):
+    return _where

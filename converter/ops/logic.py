@@ -1,0 +1,85 @@
+"""Comparisons and logic: Equal, Greater(OrEqual), Less(OrEqual), And, Or, Xor, Not, IsNaN,
+IsInf, BitShift."""
+from __future__ import annotations
+
+import oneflow as flow
+
+from ..registry import register
+from .math import _legacy_broadcast   # opset < 7 ``broadcast``/``axis`` attributes
+
+
+def _binary(op_type, versions, fn):
+    @register(op_type, *versions)
+    def build(ctx):
+        return _legacy_broadcast(ctx, fn) if ctx.version < 7 else fn
+    build.__name__ = op_type.lower()
+    return build
+
+
+_COMPARISONS = {
+    "Equal": ((1, 7, 11, 13, 19), flow.eq),
+    "Greater": ((1, 7, 9, 13), flow.gt),
+    "Less": ((1, 7, 9, 13), flow.lt),
+    "GreaterOrEqual": ((12, 16), flow.ge),
+    "LessOrEqual": ((12, 16), flow.le),
+    "And": ((1, 7), flow.logical_and),
+    "Or": ((1, 7), flow.logical_or),
+    "Xor": ((1, 7), flow.logical_xor),
+}
+for _op, (_versions, _fn) in _COMPARISONS.items():
+    _binary(_op, _versions, _fn)
+
+
+@register("Not", 1)
+def not_(ctx):
+    return flow.logical_not
+
+
+def _up16(x):
+    """float16 -> float32 is exact, and OneFlow's CPU isnan/isinf lack float16."""
+    return x.to(flow.float32) if x.dtype == flow.float16 else x
+
+
+@register("IsNaN", 9, 13, 20)
+def is_nan(ctx):
+    return lambda x: flow.isnan(_up16(x))
+
+
+@register("IsInf", 10, 20)
+def is_inf(ctx):
+    positive = bool(ctx.attr("detect_positive", 1))
+    negative = bool(ctx.attr("detect_negative", 1))
+
+    def run(x):
+        x = _up16(x)
+        inf = flow.isinf(x)
+        if positive and negative:
+            return inf
+        if positive:
+            return inf & (x > 0)
+        if negative:
+            return inf & (x < 0)
+        return flow.zeros_like(inf)
+
+    return run
+
+
+def _bitshift_check(ctx):
+    dtype = ctx.input_dtype(0)
+    if dtype is not None and str(dtype) != "uint8":
+        return f"BitShift on {dtype} (OneFlow 0.9 has no unsigned dtype wider than uint8)"
+    return None
+
+
+@register("BitShift", 11, check=_bitshift_check)
+def bit_shift(ctx):
+    left = ctx.attr("direction") == "LEFT"
+
+    def run(x, y):
+        # uint8 in int64 is exact; a left shift wraps modulo 2**8 like the uint8 reference.
+        a, n = x.to(flow.int64), y.to(flow.int64)
+        scale = flow.pow(flow.full_like(n, 2), n)
+        out = flow.remainder(a * scale, 256) if left else flow.floor_divide(a, scale)
+        return out.to(x.dtype)
+
+    return run
