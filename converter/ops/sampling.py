@@ -1,0 +1,106 @@
+"""Spatial sampling: GridSample and AffineGrid.
+
+ONNX defined both after PyTorch's operators, which OneFlow mirrors for linear and cubic
+sampling and for affine_grid. OneFlow's nearest mode rounds differently from ONNX (which
+rounds half to even, then reflects/clamps), so nearest sampling is done here with index
+math and a gather.
+"""
+from __future__ import annotations
+
+import math
+
+import oneflow as flow
+import oneflow.nn.functional as F
+
+from ..dtypes import to_list
+from ..registry import register
+
+_MODES = {"bilinear": "bilinear", "linear": "bilinear", "nearest": "nearest",
+          "bicubic": "bicubic", "cubic": "bicubic"}
+
+
+@register("GridSample", 16, 20, 22)
+def grid_sample(ctx):
+    mode = _MODES.get(ctx.attr("mode", "bilinear" if ctx.version < 20 else "linear"))
+    padding = ctx.attr("padding_mode", "zeros")
+    align = bool(ctx.attr("align_corners", 0))
+    rank = ctx.input_rank(0)
+    if mode is None:
+        raise ctx.unsupported(f"mode={ctx.attr('mode')!r}")
+    if rank is not None and rank not in (4, 5):
+        raise ctx.unsupported(f"{rank - 2}-D sampling (OneFlow's grid_sample is 2-D/3-D)")
+    if rank == 5 and mode == "bicubic":
+        raise ctx.unsupported("cubic 3-D sampling (OneFlow's grid_sample is bicubic in 2-D only)")
+
+    if mode == "nearest":
+        return lambda x, grid: nearest_grid_sample(x, grid, padding, align)
+
+    def run(x, grid):
+        return F.grid_sample(x, grid.to(x.dtype), mode=mode, padding_mode=padding, align_corners=align)
+
+    return run
+
+
+@register("AffineGrid", 20)
+def affine_grid(ctx):
+    align = bool(ctx.attr("align_corners", 0))
+    static = to_list(ctx.const(1))
+    if static is not None:
+        ctx.claim(1)
+
+    def run(theta, size=None):
+        shape = static if static is not None else to_list(size)
+        return F.affine_grid(theta, shape, align_corners=align)
+
+    return run
+
+
+def _reflect(v, lo, hi):
+    """Fold coordinates into [lo, hi] by reflecting at the borders (ONNX's reference rule)."""
+    span = hi - lo
+    if span <= 0:
+        return flow.full_like(v, lo)
+    below, above = lo - v, v - hi
+    out = v
+    for dist, near, far in ((below, lo, hi), (above, hi, lo)):
+        turns = flow.floor(dist / span)
+        rest = dist - turns * span
+        even = flow.fmod(turns, flow.full_like(turns, 2.0)) == 0
+        sign = 1.0 if near == lo else -1.0
+        folded = flow.where(even, near + sign * rest, far - sign * rest)
+        out = flow.where(dist > 0, folded, out)
+    return out
+
+
+def nearest_grid_sample(x, grid, padding, align):
+    dims = list(x.shape[2:])
+    n, c, nd = x.shape[0], x.shape[1], len(dims)
+    out_shape = list(grid.shape[1:-1])
+    flat_index = None
+    valid = None
+    stride = 1
+    for i in reversed(range(nd)):            # the grid lists coordinates last axis first
+        d = dims[i]
+        g = grid[..., nd - 1 - i].to(flow.float32)
+        pos = (g + 1) / 2 * (d - 1) if align else ((g + 1) * d - 1) / 2
+        lo, hi = (0.0, d - 1.0) if align else (-0.5, d - 0.5)
+        pos = flow.round(pos)                 # half to even, as ONNX (and PyTorch >= 2.1)
+        outside = (pos < lo) | (pos > hi)
+        if padding == "border":
+            pos = flow.where(outside, flow.clamp(pos, 0, d - 1), pos)
+        elif padding == "reflection":
+            pos = flow.where(outside, _reflect(pos, lo, hi), pos)
+        idx = flow.trunc(pos)
+        if padding == "reflection":   # the reference reflects the integer index once more
+            idx = flow.trunc(_reflect(idx, lo, hi))
+        inside = (idx >= 0) & (idx <= d - 1)
+        valid = inside if valid is None else valid & inside
+        idx = flow.clamp(idx, 0, d - 1).to(flow.int64)
+        flat_index = idx * stride if flat_index is None else flat_index + idx * stride
+        stride *= d
+    gathered = flow.gather(x.reshape(n, c, -1), 2,
+                           flat_index.reshape(n, 1, -1).expand(n, c, math.prod(out_shape)))
+    y = gathered.reshape([n, c] + out_shape)
+    if padding == "zeros":
+        y = flow.where(valid.unsqueeze(1).expand(y.shape), y, flow.zeros_like(y))
+    return y
