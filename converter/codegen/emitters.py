@@ -65,7 +65,8 @@ def _ints(values) -> str:
 
 
 def _float(v) -> str:
-    return repr(float(v))
+    # ONNX float attributes are float32: print the shortest text that rounds back to them.
+    return str(np.float32(v))
 
 
 # --- convolution, normalisation, pooling ------------------------------------------------
