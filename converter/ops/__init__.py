@@ -17,6 +17,6 @@ Writing a handler::
 * Create runtime tensors on the input's device (``x.device``), never on a fixed one.
 """
 from . import (  # noqa: F401
-    activation, indexing, linear, logic, loss, math, nn, normalization, pad, pooling, reduce, resize, sampling,
-    space_depth, stochastic, tensor,
+    activation, indexing, linear, logic, loss, math, nn, normalization, pad, pooling, quantization, reduce,
+    resize, sampling, space_depth, stochastic, tensor,
 )

@@ -60,22 +60,6 @@ def einsum(ctx):
     return lambda *xs: flow.einsum(equation, *xs)
 
 
-@register("MatMulInteger", 10)
-def matmul_integer(ctx):
-    """int8/uint8 operands minus their zero points, multiplied in int32 (exact)."""
-    def run(a, b, a_zero=None, b_zero=None):
-        a = a.to(flow.int32)
-        b = b.to(flow.int32)
-        if a_zero is not None:
-            # a per-row zero point (shape [M]) lines up with A's rows
-            a = a - (a_zero.to(flow.int32).reshape(-1, 1) if a_zero.ndim == 1 else a_zero.to(flow.int32))
-        if b_zero is not None:
-            b = b - b_zero.to(flow.int32)
-        return flow.matmul(a, b)
-
-    return run
-
-
 def _det(a):
     """Determinant by Gaussian elimination with partial pivoting (OneFlow 0.9 has no det/LU)."""
     batch_shape, n = list(a.shape[:-2]), a.shape[-1]
