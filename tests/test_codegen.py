@@ -191,3 +191,53 @@ def test_ops_without_emitter_are_listed_at_once(tmp_path):
     assert found == {ops[0]: ("first", "third"), ops[1]: ("second",)}
     assert "first" in str(info.value) and "second" in str(info.value)
     assert not (tmp_path / "gen" / "model.py").exists()
+
+
+def _more_ops_model():
+    """Opset 17: the rest of the emitters the zoo's CV models need."""
+    rng = np.random.default_rng(5)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    init = [numpy_helper.from_array(v, k) for k, v in {
+        "slope": np.abs(f(4, 1, 1)) * 0.3, "split": i64(1, 3), "starts": i64(0, 1), "ends": i64(1, 100),
+        "sl_axes": i64(1, 3), "pads": i64(0, 0, 1, 2, 0, 0, 2, 1), "gidx": i64(3, -1, 0),
+        "eshape": i64(2, 1, 1, 1), "tw": f(4, 3, 2, 2), "tb": f(3), "ln_s": f(11), "ln_b": f(11),
+        "scales": np.array([1, 1, 2, 2], np.float32), "raxes": i64(2, 3)}.items()]
+    N = helper.make_node
+    nodes = [
+        N("PRelu", ["x", "slope"], ["p"], name="prelu"),
+        N("Elu", ["p"], ["el"], name="elu", alpha=0.7),
+        N("Split", ["el", "split"], ["s1", "s3"], name="split", axis=1),
+        N("Sum", ["s1", "s1", "s1"], ["sum"], name="sum3"),
+        N("Max", ["s3", "sum"], ["mx"], name="max"),                      # broadcast (1,1) vs (1,3)
+        N("Mean", ["mx", "s3"], ["mean"], name="mean"),
+        N("Slice", ["mean", "starts", "ends", "sl_axes"], ["sl"], name="slice"),   # (1, 1, 6, 5)
+        N("Cast", ["sl"], ["c64"], name="to_double", to=TensorProto.DOUBLE),
+        N("Cast", ["c64"], ["c32"], name="to_float", to=TensorProto.FLOAT),
+        N("Pad", ["c32", "pads"], ["pd"], name="pad_reflect", mode="reflect"),    # (1, 1, 9, 8)
+        N("Gather", ["pd", "gidx"], ["g"], name="gather", axis=3),                # (1, 1, 9, 3)
+        N("Expand", ["g", "eshape"], ["ex"], name="expand"),                      # (2, 1, 9, 3)
+        N("ConvTranspose", ["x", "tw", "tb"], ["ct"], name="deconv", strides=[2, 2], pads=[1, 1, 1, 1],
+          output_padding=[1, 1]),
+        N("LayerNormalization", ["ct", "ln_s", "ln_b"], ["ln"], name="layernorm", axis=-1, epsilon=1e-4),
+        N("Resize", ["x", "", "scales"], ["up"], name="upsample", mode="nearest",
+          coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+        N("ReduceSum", ["up", "raxes"], ["rs"], name="reducesum", keepdims=0),
+    ]
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "more", [vi("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+                              [vi("ex", TensorProto.FLOAT, [2, 1, 9, 3]), vi("ln", TensorProto.FLOAT, [1, 3, 11, 11]),
+                               vi("rs", TensorProto.FLOAT, [1, 4])], init)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_more_emitters_match_converted_and_ort(tmp_path):
+    model = _more_ops_model()
+    onnx.checker.check_model(model)
+    x = np.random.default_rng(6).standard_normal((1, 4, 6, 6)).astype(np.float32)
+    path = converter.codegen(model, str(tmp_path / "gen"))
+    generated = _outputs(_import(path).load()(flow.tensor(x)))
+    _assert_same(generated, _outputs(converter.convert(model)(flow.tensor(x))))
+    reference = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for g, r in zip(generated, reference):
+        np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)

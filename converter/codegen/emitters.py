@@ -357,3 +357,289 @@ def reduce_mean(e):
             return x
         return f"flow.mean({x}, dim=list(range({x}.ndim)), keepdim={keep})"
     return f"flow.mean({x}, dim={axes!r}, keepdim={keep})"
+
+
+# --- more activations -------------------------------------------------------------------------
+@emitter("PRelu")
+def prelu(e):
+    x = e.arg(0)
+    return f"flow.where({x} < 0, {x} * {e.arg(1)}, {x})"
+
+
+@emitter("Elu")
+def elu(e):
+    return f"F.elu({e.arg(0)}, alpha={_float(e.attr('alpha', 1.0))})"
+
+
+@emitter("Selu")
+def selu(e):
+    alpha, gamma = e.attr("alpha", 1.67326319217681884765625), e.attr("gamma", 1.05070102214813232421875)
+    x = e.arg(0)
+    return f"{_float(gamma)} * flow.where({x} > 0, {x}, {_float(alpha)} * (flow.exp({x}) - 1))"
+
+
+@emitter("Gelu")
+def gelu(e):
+    approximate = e.attr("approximate", "none")
+    return f"F.gelu({e.arg(0)}, approximate={approximate!r})"
+
+
+@emitter("Softsign")
+def softsign(e):
+    return f"F.softsign({e.arg(0)})"
+
+
+_VARIADIC = {"Sum": "flow.add", "Max": "flow.maximum", "Min": "flow.minimum", "Mean": "flow.add"}
+
+
+@emitter(*_VARIADIC)
+def variadic(e):
+    # Left fold, in input order: the order ONNX Runtime and the converter accumulate in.
+    args = [e.arg(i) for i in range(e.ctx.num_inputs) if e.ctx.has_input(i)]
+    expr = args[0]
+    for a in args[1:]:
+        expr = f"{_VARIADIC[e.ctx.op_type]}({expr}, {a})"
+    return f"{expr} / {len(args)}" if e.ctx.op_type == "Mean" and len(args) > 1 else expr
+
+
+# --- more shape and layout ------------------------------------------------------------------
+def _static_dim(e, i: int, axis: int):
+    info = e.ctx.input_info(i)
+    if info is None or info.shape is None or info.shape[axis] is None:
+        return None
+    return info.shape[axis]
+
+
+@emitter("Split")
+def split(e):
+    rank = e.ctx.input_rank(0)
+    axis = e.attr("axis", 0)
+    if e.ctx.version < 13:
+        sizes = e.attr("split")
+    elif e.ctx.has_input(1):
+        value = e.const(1)
+        if value is None:
+            raise e.unsupported("split sizes computed at run time")
+        sizes = [int(v) for v in value.reshape(-1)]
+    else:
+        sizes = None
+    n_out = len(e.ctx.outputs)
+    if not sizes:
+        if rank is None:
+            raise e.unsupported("equal Split of an input of unknown rank")
+        dim = _static_dim(e, 0, axis if axis >= 0 else axis + rank)
+        if dim is None:
+            raise e.unsupported("equal Split along a dynamic dimension")
+        chunk = -(-dim // n_out)
+        sizes = [min(chunk, dim - k * chunk) for k in range(n_out)]
+    return f"flow.split({e.arg(0)}, {list(map(int, sizes))!r}, dim={axis})"
+
+
+@emitter("Slice")
+def slice_(e):
+    if e.ctx.version < 10:
+        starts, ends, axes, steps = e.attr("starts"), e.attr("ends"), e.attr("axes"), None
+    else:
+        values = [e.const(i) if e.ctx.has_input(i) else None for i in range(1, 5)]
+        if any(e.ctx.has_input(i) and values[i - 1] is None for i in range(1, 5)):
+            raise e.unsupported("Slice bounds computed at run time")
+        starts, ends, axes, steps = [None if v is None else [int(a) for a in v.reshape(-1)] for v in values]
+    rank = e.ctx.input_rank(0)
+    if rank is None:
+        raise e.unsupported("Slice of an input of unknown rank")
+    axes = axes or list(range(len(starts)))
+    steps = steps or [1] * len(starts)
+    if any(s <= 0 for s in steps):
+        raise e.unsupported("Slice with negative steps")
+    parts = [":"] * rank
+    big = 2 ** 31
+    for a, s, en, st in zip(axes, starts, ends, steps):
+        a = a if a >= 0 else a + rank
+        s = "" if s <= -big else str(s)          # INT64 min/max mean "from/to the end"
+        en = "" if en >= big else str(en)
+        parts[a] = f"{s}:{en}" + (f":{st}" if st != 1 else "")
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return f"{e.arg(0)}[{', '.join(parts) or ':'}]"
+
+
+@emitter("Cast")
+def cast(e):
+    from ..dtypes import flow_dtype
+    try:
+        target = flow_dtype(onnx_np_dtype(e.attr("to")))
+    except (KeyError, TypeError, ValueError) as err:
+        raise e.unsupported(f"Cast to {e.attr('to')}: {err}") from None
+    return f"{e.arg(0)}.to({str(target).replace('oneflow.', 'flow.')})"
+
+
+def onnx_np_dtype(elem_type: int):
+    import onnx
+    return onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+
+
+@emitter("Pad")
+def pad(e):
+    mode = e.attr("mode", "constant")
+    modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+    if mode not in modes:
+        raise e.unsupported(f"mode={mode!r}")
+    if e.ctx.version < 11:
+        pads, value = e.attr("pads") or e.attr("paddings"), e.attr("value", 0.0)
+        axes = None
+    else:
+        pads_v = e.const(1)
+        value_v = e.const(2) if e.ctx.has_input(2) else np.zeros(())
+        if pads_v is None or value_v is None:
+            raise e.unsupported("pads or constant value computed at run time")
+        if e.ctx.has_input(3):
+            raise e.unsupported("the axes input")
+        pads, value, axes = [int(p) for p in pads_v.reshape(-1)], value_v.reshape(-1)[0].item() \
+            if value_v.size else 0.0, None
+    n = len(pads) // 2
+    begins, ends = list(pads[:n]), list(pads[n:])
+    if min(begins + ends) < 0:
+        raise e.unsupported("negative pads (cropping)")
+    while begins and begins[0] == 0 and ends[0] == 0:   # F.pad pads the trailing dims only
+        begins, ends = begins[1:], ends[1:]
+    flow_order = []
+    for b, en in zip(reversed(begins), reversed(ends)):
+        flow_order += [b, en]
+    if not flow_order:
+        return e.arg(0)
+    if mode != "constant":
+        return f"F.pad({e.arg(0)}, {flow_order!r}, mode={modes[mode]!r})"
+    return f"F.pad({e.arg(0)}, {flow_order!r}, value={float(value)!r})"
+
+
+@emitter("Gather")
+def gather(e):
+    idx = e.const(1)
+    axis = e.attr("axis", 0)
+    if idx is None:
+        raise e.unsupported("indices computed at run time")
+    rank = e.ctx.input_rank(0)
+    if rank is None:
+        raise e.unsupported("Gather from an input of unknown rank")
+    axis = axis if axis >= 0 else axis + rank
+    if (idx < 0).any():
+        dim = _static_dim(e, 0, axis)
+        if dim is None:
+            raise e.unsupported("negative indices along a dynamic dimension")
+        idx = np.where(idx < 0, idx + dim, idx)
+    if idx.ndim == 0:
+        return f"flow.select({e.arg(0)}, {axis}, {int(idx)})"
+    if idx.ndim == 1:
+        index = e.writer.buffer(e.ctx.inputs[1] + "_index", idx.astype(np.int64))   # normalised copy
+        return f"flow.index_select({e.arg(0)}, {axis}, {index})"
+    raise e.unsupported("Gather with indices of rank > 1")
+
+
+@emitter("Expand")
+def expand(e):
+    shape = e.const(1)
+    if shape is None:
+        raise e.unsupported("target shape computed at run time")
+    x = e.arg(0)
+    # ONNX Expand broadcasts both ways: the result has the broadcast of both shapes.
+    return f"{x}.expand(*flow.broadcast_shapes({x}.shape, {tuple(int(d) for d in shape.reshape(-1))!r}))"
+
+
+# --- more layers ----------------------------------------------------------------------------
+@emitter("ConvTranspose")
+def conv_transpose(e):
+    w, b = e.const(1), e.const(2)
+    if w is None or (e.ctx.has_input(2) and b is None):
+        raise e.unsupported("weights computed at run time")
+    nd = w.ndim - 2
+    if nd not in (1, 2, 3):
+        raise e.unsupported(f"{nd}-D ConvTranspose")
+    if e.attr("output_shape") is not None or e.attr("auto_pad", "NOTSET") != "NOTSET":
+        raise e.unsupported("output_shape / auto_pad")
+    pads = list(e.attr("pads") or [0] * (2 * nd))
+    if pads[:nd] != pads[nd:]:
+        raise e.unsupported("asymmetric pads")
+    group = int(e.attr("group", 1))
+    kernel = tuple(e.attr("kernel_shape") or w.shape[2:])
+    stride = tuple(e.attr("strides") or (1,) * nd)
+    dilation = tuple(e.attr("dilations") or (1,) * nd)
+    out_pad = tuple(e.attr("output_padding") or (0,) * nd)
+    layer = e.layer(f"nn.ConvTranspose{nd}d({w.shape[0]}, {w.shape[1] * group}, kernel_size={_ints(kernel)}, "
+                    f"stride={_ints(stride)}, padding={_ints(pads[:nd])}, output_padding={_ints(out_pad)}, "
+                    f"groups={group}, bias={b is not None}, dilation={_ints(dilation)})", weight=w, bias=b)
+    return f"{layer}({e.arg(0)})"
+
+
+@emitter("LayerNormalization")
+def layer_norm(e):
+    if any(o for o in e.ctx.outputs[1:]):
+        raise e.unsupported("the Mean / InvStdDev outputs")
+    scale, bias = e.const(1), e.const(2)
+    rank = e.ctx.input_rank(0)
+    axis = e.attr("axis", -1)
+    if scale is None or (e.ctx.has_input(2) and bias is None) or rank is None:
+        raise e.unsupported("runtime scale/bias or unknown input rank")
+    axis = axis if axis >= 0 else axis + rank
+    if scale.ndim != rank - axis:
+        raise e.unsupported("scale not covering exactly the normalised dims")
+    layer = e.layer(f"nn.LayerNorm({tuple(int(d) for d in scale.shape)!r}, eps={_float(e.attr('epsilon', 1e-5))}, "
+                    f"elementwise_affine=True)", weight=scale,
+                    bias=bias if bias is not None else np.zeros_like(scale))
+    return f"{layer}({e.arg(0)})"
+
+
+@emitter("Resize", "Upsample")
+def resize(e):
+    """Nearest with integer scales (torch's nearest export) and bilinear in the modes that
+    F.interpolate implements; everything else is reported, not approximated."""
+    mode = {"bilinear": "linear"}.get(e.attr("mode", "nearest"), e.attr("mode", "nearest"))
+    if e.ctx.op_type == "Upsample" or e.ctx.version == 10:
+        coord, nearest = "asymmetric", "floor"
+    else:
+        coord = e.attr("coordinate_transformation_mode", "half_pixel")
+        nearest = e.attr("nearest_mode", "round_prefer_floor")
+    if e.ctx.op_type == "Upsample" and e.ctx.version == 7:
+        scales = e.attr("scales")
+    elif e.ctx.op_type == "Upsample" and e.ctx.version == 1:
+        scales = [1.0, 1.0, e.attr("height_scale"), e.attr("width_scale")]
+    else:
+        index = 1 if (e.ctx.op_type == "Upsample" or e.ctx.version == 10) else 2
+        scales_v = e.const(index) if e.ctx.has_input(index) else None
+        scales = None if scales_v is None or scales_v.size == 0 else [float(s) for s in scales_v.reshape(-1)]
+        if e.ctx.has_input(3) and e.attr("axes") is None:
+            sizes_v = e.const(3)
+            if sizes_v is None:
+                raise e.unsupported("sizes computed at run time")
+            sizes = [int(s) for s in sizes_v.reshape(-1)]
+            info = e.ctx.input_info(0)
+            if info is None or info.shape is None or None in info.shape:
+                raise e.unsupported("sizes with a dynamic input shape")
+            scales = [o / i for o, i in zip(sizes, info.shape)]
+    if scales is None or len(scales) < 3 or any(s != 1.0 for s in scales[:2]):
+        raise e.unsupported("scales missing, or scaling the batch/channel dims")
+    spatial = [float(s) for s in scales[2:]]
+    nd = len(spatial)
+    if mode == "nearest" and coord == "asymmetric" and nearest == "floor" and all(s == int(s) for s in spatial):
+        return f"F.interpolate({e.arg(0)}, scale_factor={tuple(spatial)!r}, mode='nearest')"
+    linear = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(nd)
+    if mode == "linear" and linear and coord in ("align_corners", "half_pixel") and not e.attr("antialias", 0):
+        return (f"F.interpolate({e.arg(0)}, scale_factor={tuple(spatial)!r}, mode={linear!r}, "
+                f"align_corners={coord == 'align_corners'})")
+    raise e.unsupported(f"mode={mode!r} coordinate_transformation_mode={coord!r} "
+                        f"nearest_mode={nearest!r} scales={spatial}")
+
+
+_REDUCE = {"ReduceSum": ("flow.sum", 13), "ReduceMax": ("flow.amax", 18), "ReduceMin": ("flow.amin", 18)}
+
+
+@emitter(*_REDUCE)
+def reduce(e):
+    fn, axes_input_since = _REDUCE[e.ctx.op_type]
+    axes = _axes(e, axes_input_since)
+    keep = bool(e.attr("keepdims", 1))
+    x = e.arg(0)
+    if not axes:
+        if e.attr("noop_with_empty_axes", 0):
+            return x
+        return f"{fn}({x}, dim=list(range({x}.ndim)), keepdim={keep})"
+    return f"{fn}({x}, dim={axes!r}, keepdim={keep})"
