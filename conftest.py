@@ -13,6 +13,7 @@ import os
 import pytest
 
 from harness import cases as zoo_cases
+from harness import records
 from harness.paths import DEFAULT_OUT
 from harness.runner import RunOptions
 from harness.selectors import add_selector_arguments, parse_timeouts
@@ -43,6 +44,12 @@ def pytest_configure(config):
     # Only the controller starts the file afresh; xdist workers append to it.
     if results and not hasattr(config, "workerinput") and os.path.exists(results):
         os.remove(results)
+
+
+def pytest_sessionfinish(session):
+    results = session.config.getoption("results")
+    if results and not hasattr(session.config, "workerinput"):
+        records.close_unfinished(results)   # a crashed xdist worker's case still gets its record
 
 
 def _param(case):

@@ -55,8 +55,11 @@ def export(case, cache_dir: str, timeout: float) -> ExportOutcome:
         out.error = f"build/export did not finish within {timeout:.0f} s"
         return out
     if child.signal_name:
-        out.status, out.stage = st.crash("export"), "export"
-        out.error = f"export process killed by {child.signal_name}"
+        # SIGKILL that is not our timeout: the OOM killer, the machine's fault (DESIGN §3).
+        out.status = st.INFRA if child.signal_name == "SIGKILL" else st.crash("export")
+        out.stage = "export"
+        out.error = f"export process killed by {child.signal_name}" + (
+            " (out of memory?)" if child.signal_name == "SIGKILL" else "")
         out.traceback = child.stderr_tail
         return out
     answer = _last_json(child.stdout_tail)

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
     TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import records
 from . import status as st
 from .cases import CatalogueError, select
 from .paths import DEFAULT_OUT
@@ -76,6 +77,8 @@ def main(argv=None) -> int:
                 progress.console.print(f"[{STYLE[k]}]{rec['status']:<18}[/] {rec['case']}  "
                                        f"{rec['seconds'].get('total', 0):.1f}s")
                 progress.update(task, advance=1, counts=counts_text(counts))
+    for case_id in records.close_unfinished(args.results):
+        console.print(f"[bold red]infra[/] {case_id}: started but never finished")
     print_summary(console, finals, args.results)
     return 1 if any(st.is_unexpected(r["status"]) for r in finals) else 0
 

@@ -43,3 +43,20 @@ def unfinished(path: str) -> list:
     recs = read(path)
     done = {r["case"] for r in recs if r.get("event") == "final"}
     return sorted({r["case"] for r in recs if r.get("event") == "started"} - done)
+
+
+def close_unfinished(path: str) -> list:
+    """Give every case that started but never finished (its runner died: a killed pytest
+    worker, a killed matrix) its one final record, status ``infra``. Returns their ids."""
+    if not os.path.exists(path):
+        return []
+    recs = read(path)
+    done = {r["case"] for r in recs if r.get("event") == "final"}
+    closed = []
+    for r in recs:
+        if r.get("event") == "started" and r["case"] not in done | set(closed):
+            append(path, {**{k: v for k, v in r.items() if k != "time"}, "event": "final", "status": "infra",
+                          "stage": None, "error": "the runner died before the case finished",
+                          "seconds": {}, "time": time.time()})
+            closed.append(r["case"])
+    return closed

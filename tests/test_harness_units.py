@@ -96,6 +96,18 @@ def test_concurrent_appends_never_interleave(tmp_path):
     assert len(recs) == 800 and {(r["w"], r["i"]) for r in recs} == {(str(w), i) for w in range(4) for i in range(200)}
 
 
+def test_a_case_whose_runner_died_gets_an_infra_record(tmp_path):
+    path = str(tmp_path / "r.jsonl")
+    a, b = (cases.Case("torch", m, "X", 13, "cpu") for m in ("a", "b"))
+    for case in (a, b):
+        records.append(path, records.started(case))
+    records.append(path, {"event": "final", "case": a.case_id, "status": "pass"})
+    assert records.close_unfinished(path) == [b.case_id]
+    assert records.close_unfinished(path) == []
+    finals = {r["case"]: r for r in records.finals(path)}
+    assert finals[b.case_id]["status"] == "infra" and finals[b.case_id]["model"] == "b"
+
+
 # --- selection and statuses ----------------------------------------------------------------
 CELLS = (
     {"framework": "torch", "model": "resnet50", "architecture": "ResNet", "task": "classification"},
