@@ -36,7 +36,7 @@ def _tooltip(rec) -> str:
 
 
 def heatmap_svg(m: Matrix) -> str:
-    w = LEFT + CELL_W * len(m.columns) + 10
+    w = max(LEFT + CELL_W * len(m.columns) + 10, LEFT + 640)   # room for the legend
     h = TOP + CELL_H * len(m.rows) + 40
     out = [f'<svg id="heatmap" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'role="img" aria-label="status heatmap of the support matrix" font-family="sans-serif" font-size="11">']

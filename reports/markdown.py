@@ -54,7 +54,8 @@ def cell(rec, notes: _Notes) -> str:
         return text
     stage = status.split(":", 1)[1] if ":" in status else status
     if k == "skip":
-        return symbol + notes.ref(f"{model}: skipped ({stage}): {rec.get('reason') or rec.get('error') or ''}")
+        # no model name: one note serves every cell skipped for the same reason
+        return symbol + notes.ref(f"skipped ({stage}): {rec.get('reason') or rec.get('error') or ''}")
     label = stage if k in ("fail", "xfail") else status
     why = rec.get("reason") if k == "xfail" else rec.get("error")
     if k == "fail" and stage == "parity":
