@@ -18,5 +18,5 @@ Writing a handler::
 """
 from . import (  # noqa: F401
     activation, indexing, linear, logic, loss, math, nn, normalization, pad, pooling, quantization, reduce,
-    resize, sampling, space_depth, stochastic, tensor,
+    resize, sampling, signal, space_depth, stochastic, tensor,
 )
