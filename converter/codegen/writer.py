@@ -1,6 +1,7 @@
 """Assembles the generated source: identifiers, layers, buffers, forward lines, helpers."""
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -9,7 +10,8 @@ import numpy as np
 from ..dtypes import flow_dtype
 from . import helpers
 
-_RESERVED = {"self", "flow", "nn", "F", "os", "math", "load", "ConvertedModel"}
+# Names the generated module uses itself; builtins too, so that no variable shadows them.
+_RESERVED = {"self", "flow", "nn", "F", "os", "load", "WEIGHTS"} | set(dir(builtins))
 
 
 def _dtype_expr(dtype) -> str:
@@ -23,7 +25,7 @@ class SourceWriter:
         self.class_name = class_name
         self.source = source
         self._ident: dict = {}          # ONNX value name -> Python identifier
-        self._used: set = set(_RESERVED)
+        self._used: set = set(_RESERVED) | {class_name}
         self.init_lines: list = []
         self.forward_lines: list = []
         self.state: dict = {}           # state_dict key -> numpy array
