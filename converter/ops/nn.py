@@ -1,10 +1,11 @@
-"""Convolution and transposed convolution; constant weights become native ConvNd layers."""
+"""Convolution family: Conv, ConvTranspose, DeformConv, Col2Im; constant weights become native layers."""
 from __future__ import annotations
 
 import numpy as np
 import oneflow as flow
 import oneflow.nn.functional as F
 
+from ..dtypes import to_list
 from ..registry import register
 from ._util import const_param, flow_pad_arg, spatial_pads
 
@@ -178,5 +179,43 @@ def conv_transpose(ctx):
         y = conv_fn(x, weight, None, stride=stride, padding=0, groups=group, dilation=dilation)
         y = _crop_or_extend(y, begins, ends, out_pad)
         return y if bias is None else y + bias.reshape([1, -1] + [1] * nd)
+
+    return run
+
+
+@register("DeformConv", 19, 22)
+def deform_conv(ctx):
+    rank = ctx.input_rank(0)
+    if rank is not None and rank != 4:
+        raise ctx.unsupported(f"{rank - 2}-D DeformConv (OneFlow's deform_conv2d is 2-D)")
+    stride = list(ctx.attr("strides") or [1, 1])
+    dilation = list(ctx.attr("dilations") or [1, 1])
+    pads = list(ctx.attr("pads") or [0, 0, 0, 0])
+    # OneFlow (like torchvision) infers group and offset_group from the tensor shapes, and
+    # its 'padding' is symmetric.
+    if pads[:2] != pads[2:]:
+        raise ctx.unsupported(f"asymmetric pads {pads}")
+
+    def run(x, weight, offset, bias=None, mask=None):
+        return F.deform_conv2d(x, offset, weight, bias, stride=tuple(stride), padding=tuple(pads[:2]),
+                               dilation=tuple(dilation), mask=mask)
+
+    return run
+
+
+@register("Col2Im", 18)
+def col2im(ctx):
+    pads = list(ctx.attr("pads") or [0, 0, 0, 0])
+    if len(pads) != 4:
+        raise ctx.unsupported(f"{len(pads) // 2}-D Col2Im (OneFlow's fold is 2-D)")
+    if pads[:2] != pads[2:]:
+        raise ctx.unsupported(f"asymmetric pads {pads}")
+    dilation, stride = list(ctx.attr("dilations") or [1, 1]), list(ctx.attr("strides") or [1, 1])
+
+    def run(x, image_shape, block_shape):
+        size, block = to_list(image_shape), to_list(block_shape)
+        if len(size) != 2:
+            raise ValueError(f"{len(size)}-D Col2Im: OneFlow's fold is 2-D only")
+        return F.fold(x, size, kernel_size=block, dilation=dilation, padding=pads[:2], stride=stride)
 
     return run
