@@ -18,7 +18,7 @@ def _brief(row: dict, key: str) -> str:
     if key == "marks":
         return ",".join(value)
     if key == "tolerance":
-        return "; ".join(f"{t['device']}: rtol={t['rtol']:g} atol={t['atol']:g}" for t in value)
+        return "; ".join(f"{t.get('device', 'any')}: rtol={t['rtol']:g} atol={t['atol']:g}" for t in value)
     if key == "xfail":
         return f"{value['stage']}: {value['reason']}"
     return str(value)
