@@ -7,6 +7,7 @@ without it is refused with an ImportError instead of a crash.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -94,13 +95,42 @@ def run(model, inputs: list) -> list:
     return [np.asarray(o) for o in outs]
 
 
+@contextlib.contextmanager
+def _grouped_convs_traced_inline():
+    """Trace grouped convolutions as the plain TF op they are, while exporting.
+
+    TF has no CPU kernel for grouped Conv2D, so Keras 3 runs every conv whose input has more
+    channels than its kernel inside `tf.function(jit_compile=True)`. tf2onnx cannot inline
+    such XLA-compiled calls: they stay StatefulPartitionedCall nodes, which ONNX lacks
+    (measured on shufflenet_v1: onnx.checker rejects the model). Export only traces
+    the graph, never runs it, so it may use the very `tf.nn.convolution` Keras wraps;
+    tf2onnx turns it into Conv(group=g). The reference outputs come from the unpatched model.
+    """
+    from keras.src.backend.config import standardize_data_format
+    from keras.src.backend.tensorflow import nn as backend_nn
+
+    xla_wrapped = backend_nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        data_format = standardize_data_format(data_format)
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), dilations=dilation_rate,
+                                 data_format=backend_nn._convert_data_format(data_format, len(inputs.shape)))
+
+    backend_nn.conv = conv
+    try:
+        yield
+    finally:
+        backend_nn.conv = xla_wrapped
+
+
 def export(model, inputs: list, path: str, opset: int) -> None:
     import tf2onnx
 
     # Keras 3 needs an explicit input_signature (DESIGN §7); batch fixed to the run's.
     names = [INPUT_NAME] if len(inputs) == 1 else [f"{INPUT_NAME}_{i}" for i in range(len(inputs))]
     signature = tuple(tf.TensorSpec(x.shape, tf.as_dtype(x.dtype), name=n) for x, n in zip(inputs, names))
-    tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=path)
+    with _grouped_convs_traced_inline():
+        tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=path)
 
 
 def versions() -> dict:
