@@ -17,6 +17,6 @@ Writing a handler::
 * Create runtime tensors on the input's device (``x.device``), never on a fixed one.
 """
 from . import (  # noqa: F401
-    activation, indexing, linear, logic, loss, math, nn, normalization, pad, pooling, quantization, reduce,
-    resize, sampling, signal, space_depth, stochastic, tensor,
+    activation, detection, indexing, linear, logic, loss, math, nn, normalization, pad, pooling,
+    quantization, reduce, resize, sampling, signal, space_depth, stochastic, tensor,
 )
