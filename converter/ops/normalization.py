@@ -16,13 +16,13 @@ def _channel_shape(x):
 
 @register("BatchNormalization", 1, 6, 7, 9, 14, 15)
 def batch_norm(ctx):
-    if ctx.attr("training_mode", 0):
-        raise ctx.unsupported("training_mode=1 (only inference is converted)")
     if ctx.version < 9 and ctx.attr("spatial", 1) != 1:
         raise ctx.unsupported("spatial=0")
-    if any(ctx.outputs[1:]):
-        raise ctx.unsupported("running mean/var outputs (training only)")
     eps = ctx.attr("epsilon", 1e-5)
+    if ctx.attr("training_mode", 0):
+        return fp16_via_fp32(_training_batch_norm(eps, ctx.attr("momentum", 0.9)))
+    if any(ctx.outputs[1:]):
+        raise ctx.unsupported("running mean/var outputs without training_mode")
     params = [ctx.const(i) for i in range(1, 5)]
     rank = ctx.input_rank(0)
     if all(p is not None and p.dtype.name == "float32" for p in params) and rank in _BN:
@@ -41,6 +41,19 @@ def batch_norm(ctx):
         return (x - mean.reshape(shape)) * inv * scale.reshape(shape) + bias.reshape(shape)
 
     return fp16_via_fp32(run)
+
+
+def _training_batch_norm(eps, momentum):
+    """training_mode=1: normalise with the batch's statistics; also return updated running ones."""
+    def run(x, scale, bias, mean, var):
+        shape = _channel_shape(x)
+        dims = [0] + list(range(2, x.ndim))
+        batch_mean, batch_var = _moments(x, dims)
+        y = (x - batch_mean) * flow.rsqrt(batch_var + eps) * scale.reshape(shape) + bias.reshape(shape)
+        running_mean = mean * momentum + batch_mean.reshape(-1) * (1 - momentum)
+        running_var = var * momentum + batch_var.reshape(-1) * (1 - momentum)
+        return y, running_mean, running_var
+    return run
 
 
 def _moments(x, dims):

@@ -94,3 +94,15 @@ def random_uniform_like(ctx):
         return out.to(dtype or x.dtype)
 
     return run
+
+
+@register("Bernoulli", 15, 22)
+def bernoulli(ctx):
+    gen = _seeded(ctx)
+    dtype = _dtype_of(ctx)
+
+    def run(p):
+        draw = flow.rand(*p.shape, generator=gen).to(p.device) < p
+        return draw.to(dtype or p.dtype)
+
+    return run
