@@ -1,12 +1,12 @@
 """Command line: convert an ONNX file, save the weights, optionally check against ONNX Runtime.
 
-    python -m converter model.onnx --out DIR [--device cpu|cuda] [--check] [--graph]
+    python -m converter model.onnx --out DIR [--device cpu|cuda] [--check] [--graph] [--codegen]
     python -m converter model.onnx --inventory
 
 Exit codes (scripts can tell the failures apart):
   0 ok · 1 --check found outputs outside tolerance · 2 bad command line (argparse)
   3 unreadable or malformed model · 4 unsupported operators · 5 device unavailable
-  6 the converted model failed while running
+  6 the converted model failed while running · 7 --codegen cannot write some nodes
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_MODEL = 0, 1, 2, 3
-EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED = 4, 5, 6
+EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED, EXIT_CODEGEN = 4, 5, 6, 7
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5     # DESIGN §4 fp32 defaults
 CHECK_SEED = 0
 
@@ -33,6 +33,8 @@ def parse_args(argv):
     ap.add_argument("--check", action="store_true",
                     help="compare with ONNX Runtime on seeded random inputs")
     ap.add_argument("--graph", action="store_true", help="run the check through oneflow.nn.Graph")
+    ap.add_argument("--codegen", action="store_true",
+                    help="also write DIR/codegen/model.py: standalone OneFlow source + its weights")
     ap.add_argument("--inventory", action="store_true",
                     help="list every unsupported operator use and exit (non-zero if any)")
     ap.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
@@ -41,6 +43,8 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if not args.inventory and not args.out and not args.check:
         ap.error("nothing to do: give --out DIR, --check or --inventory")
+    if args.codegen and not args.out:
+        ap.error("--codegen needs --out DIR")
     return args
 
 
@@ -89,6 +93,14 @@ def main(argv=None) -> int:
         except OSError as e:
             return _fail(EXIT_USAGE, f"--out {args.out}: cannot write the weights ({e})")
         print(f"weights: {weights} (flow.save of the state_dict)")
+        if args.codegen:
+            from .codegen import codegen
+            from .errors import CodegenError
+            try:
+                path = codegen(args.model, os.path.join(args.out, "codegen"))
+            except CodegenError as e:
+                return _fail(EXIT_CODEGEN, e)
+            print(f"codegen: {path} (+ weights beside it; needs only oneflow)")
 
     if args.check:
         return _check(graph, module, args)

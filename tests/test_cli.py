@@ -55,6 +55,14 @@ def test_convert_save_and_check_subprocess(tmp_path):
     assert any(v.shape == w.shape and np.array_equal(v, w) for v in weights)
 
 
+def test_codegen_option(tmp_path, capsys):
+    model = conv_model(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    assert cli.main([model, "--out", str(out), "--codegen"]) == cli.EXIT_OK
+    assert (out / "codegen" / "model.py").is_file() and (out / "codegen" / "weights").is_dir()
+    assert "codegen:" in capsys.readouterr().out
+
+
 def test_bad_file_subprocess_has_no_traceback(tmp_path):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x08\x07garbage" * 50)
