@@ -1,4 +1,4 @@
-"""Pad in every mode (constant, reflect, edge, wrap), pads as attribute or input, with axes.
+"""Pad in every mode (constant, reflect, edge, wrap), pads as attribute or input, with axes; CenterCropPad.
 
 OneFlow's F.pad handles reflect/replicate only on the trailing axes of 3-D/4-D tensors and
 has no wrap mode, so each padded axis is handled on its own: negative pads crop with
@@ -85,5 +85,29 @@ def pad_op(ctx):
     def run(x, pads=None, value=None, axes=None):
         return pad(x, static_pads if static_pads is not None else to_list(pads), mode,
                    _scalar(value), static_axes if static_axes is not None else to_list(axes))
+
+    return run
+
+
+def center_crop_pad(x, target, axes):
+    """Crop or zero-pad each of ``axes`` to ``target`` around the centre (ONNX CenterCropPad)."""
+    for axis, want in zip(axes, target):
+        have = x.shape[axis]
+        if want < have:      # crop: the extra cell, if odd, is dropped at the end
+            x = x.narrow(axis, (have - want) // 2, want)
+        elif want > have:    # pad: the extra cell, if odd, goes at the end
+            before = (want - have) // 2
+            x = _pad_axis(x, axis, before, want - have - before, "constant", 0)
+    return x
+
+
+@register("CenterCropPad", 18)
+def center_crop_pad_op(ctx):
+    axes_attr = ctx.attr("axes")
+
+    def run(x, shape):
+        target = to_list(shape)
+        axes = [a % x.ndim for a in axes_attr] if axes_attr is not None else list(range(x.ndim))
+        return center_crop_pad(x, target, axes)
 
     return run
