@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 _STDERR_TAIL = 2000
 
@@ -98,15 +98,18 @@ def _death(exitcode) -> str:
     return f"worker exited with code {exitcode}"
 
 
-def run_isolated(task: Callable, items: Iterable[tuple], *, jobs: int = 2, timeout: float = 60.0,
+def run_isolated(task: Callable, items: Iterable[tuple], *, jobs: int = 2,
+                 timeout: Union[float, Callable[[str], float]] = 60.0,
                  warmup: Optional[Callable] = None, startup_timeout: float = 300.0) -> Iterator[Outcome]:
     """Run ``task(item)`` for every ``(key, item)`` in worker processes; yield Outcomes as they finish.
 
+    ``timeout`` is seconds per item, or a function of the item's key giving them.
     ``task`` and ``warmup`` must be module-level functions (workers are spawned and unpickle
     them). ``warmup()`` runs once per worker before it takes items; its time is not charged
     to any item, but a worker that cannot start within ``startup_timeout`` ends the run.
     """
     ctx = mp.get_context("spawn")
+    limit = timeout if callable(timeout) else (lambda key: timeout)
     pending = list(items)
     pending.reverse()
     with tempfile.TemporaryDirectory(prefix="isolated-workers-") as log_dir:
@@ -124,7 +127,7 @@ def run_isolated(task: Callable, items: Iterable[tuple], *, jobs: int = 2, timeo
                     if w.ready and w.key is None and pending:
                         w.give(*pending.pop())
                 now = time.monotonic()
-                deadlines = [w.started + (timeout if w.ready else startup_timeout)
+                deadlines = [w.started + (limit(w.key) if w.ready else startup_timeout)
                              for w in workers if w.key is not None or not w.ready]
                 ready = wait([w.conn for w in workers] + [w.proc.sentinel for w in workers],
                              max(0.0, min(deadlines) - now) if deadlines else None)
@@ -134,7 +137,7 @@ def run_isolated(task: Callable, items: Iterable[tuple], *, jobs: int = 2, timeo
                         continue
                     if w.key is None:
                         continue
-                    outcome = _collect(w, ready, timeout)
+                    outcome = _collect(w, ready, limit(w.key))
                     if outcome is None:
                         continue
                     if outcome.kind in ("crash", "timeout"):

@@ -79,7 +79,7 @@ def bit_shift(ctx):
         # uint8 in int64 is exact; a left shift wraps modulo 2**8 like the uint8 reference.
         a, n = x.to(flow.int64), y.to(flow.int64)
         scale = flow.pow(flow.full_like(n, 2), n)
-        out = flow.remainder(a * scale, 256) if left else flow.floor_divide(a, scale)
+        out = flow.fmod(a * scale, 256) if left else flow.floor_divide(a, scale)
         return out.to(x.dtype)
 
     return run

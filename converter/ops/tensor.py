@@ -20,11 +20,25 @@ def _static_shape(ctx, i: int = 0):
     return None if value is None else value.shape
 
 
+# ONNX element types OneFlow 0.9 has a dtype for. Others (int16, uint16+, bfloat16, float8,
+# int4, string, complex) have none; onnx maps some of them onto numpy look-alikes, so look
+# the element type up, not its numpy dtype.
+_FLOW_ELEM_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+                    onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT32,
+                    onnx.TensorProto.INT64, onnx.TensorProto.BOOL}
+
+
 def _onnx_np_dtype(elem_type: int):
-    try:
-        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
-    except (KeyError, TypeError, ValueError):
+    if elem_type not in _FLOW_ELEM_TYPES:
         return None
+    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+def _elem_type_name(elem_type) -> str:
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return str(elem_type)
 
 
 def _dtype_problem(np_dtype, what: str):
@@ -291,7 +305,10 @@ def _cast_target(ctx):
 
 
 def _cast_check(ctx):
-    return _dtype_problem(_cast_target(ctx), "target type") or \
+    if _cast_target(ctx) is None:
+        to = ctx.attr("to")
+        return f"target type {to if isinstance(to, str) else _elem_type_name(to)} has no OneFlow dtype"
+    return \
         (_dtype_problem(ctx.input_dtype(0), "input dtype") if ctx.input_dtype(0) is not None else None)
 
 
