@@ -153,3 +153,49 @@ def test_training_dropout_is_reported_unsupported():
                                          "training": np.array(True)}, opset=13)
     with pytest.raises(converter.errors.UnsupportedOperatorError, match="training_mode=1"):
         converter.convert(model)
+
+
+# --- families beyond the layers: random inputs instead of the node tests' fixed data -------
+
+def test_softmax_cross_entropy_with_weights_and_ignore_index():
+    labels = np.array([[0, 3, 2], [1, -1, 4]], np.int64)
+    weights = {"labels": labels, "w": rng.uniform(0.5, 2, 5).astype(np.float32)}
+    model = one_node("SoftmaxCrossEntropyLoss", (2, 5, 3), weights, opset=13,
+                     outputs=("loss", "log_prob"), ignore_index=-1)
+    run_both(model, randn(2, 5, 3))
+
+
+def test_non_max_suppression_matches_onnx_runtime():
+    corners = rng.uniform(0, 10, (2, 12, 2, 2)).astype(np.float32)
+    low = corners.min(axis=2)
+    boxes = np.concatenate([low, low + rng.uniform(1, 4, (2, 12, 2)).astype(np.float32)], -1)
+    weights = {"scores": rng.uniform(0, 1, (2, 3, 12)).astype(np.float32), "max": np.array([4], np.int64),
+               "iou": np.array([0.3], np.float32), "score": np.array([0.2], np.float32)}
+    model = one_node("NonMaxSuppression", (2, 12, 4), weights, opset=11, x_dtype=TensorProto.FLOAT)
+    run_both(model, boxes)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_roi_align_matches_onnx_runtime(mode):
+    weights = {"rois": np.array([[0.5, 1.0, 6.5, 5.0], [2.0, 0.0, 9.0, 9.0]], np.float32),
+               "batch": np.array([1, 0], np.int64)}
+    model = one_node("RoiAlign", (2, 3, 10, 10), weights, opset=16, mode=mode, output_height=3,
+                     output_width=2, sampling_ratio=2, spatial_scale=0.9)
+    run_both(model, randn(2, 3, 10, 10))
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_nearest_rounding_and_padding(padding):
+    grid = rng.uniform(-1.3, 1.3, (1, 4, 5, 2)).astype(np.float32)
+    model = one_node("GridSample", (1, 2, 5, 6), {"grid": grid}, opset=16, mode="nearest",
+                     padding_mode=padding)
+    run_both(model, randn(1, 2, 5, 6))
+
+
+def test_qlinear_conv_is_exact():
+    weights = {"xs": np.array(0.05, np.float32), "xz": np.array(120, np.uint8),
+               "w": rng.integers(0, 255, (4, 3, 3, 3)).astype(np.uint8), "ws": np.array(0.02, np.float32),
+               "wz": np.array(128, np.uint8), "ys": np.array(0.4, np.float32), "yz": np.array(100, np.uint8)}
+    model = one_node("QLinearConv", (1, 3, 6, 6), weights, opset=10, x_dtype=TensorProto.UINT8,
+                     pads=[1, 1, 1, 1])
+    run_both(model, rng.integers(0, 255, (1, 3, 6, 6)).astype(np.uint8))

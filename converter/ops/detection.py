@@ -47,7 +47,9 @@ def non_max_suppression(ctx):
     def run(boxes, scores, max_out=None, iou_threshold=None, score_threshold=None):
         limit = int(_first(max_out, 0))
         iou_thr = float(_first(iou_threshold, 0.0))
-        score_thr = None if score_threshold is None or score_threshold.numel() == 0 else float(_first(score_threshold, 0))
+        score_thr = None
+        if score_threshold is not None and score_threshold.numel():
+            score_thr = float(_first(score_threshold, 0))
         picked = []
         all_scores = scores.numpy()
         for b in range(boxes.shape[0]):
@@ -105,7 +107,8 @@ def _roi_sample_table(roi, scale, height, width, out_h, out_w, ratio, half_pixel
                         x_hi = x_lo + 1
                     ly, lx = y - y_lo, x - x_lo
                     hy, hx = 1 - ly, 1 - lx
-                    index.append([y_lo * width + x_lo, y_lo * width + x_hi, y_hi * width + x_lo, y_hi * width + x_hi])
+                    index.append([y_lo * width + x_lo, y_lo * width + x_hi,
+                                  y_hi * width + x_lo, y_hi * width + x_hi])
                     weight.append([hy * hx, hy * lx, ly * hx, ly * lx])
     return np.array(index, np.int64).T, np.array(weight, np.float64).T, gh, gw
 
@@ -124,7 +127,8 @@ def roi_align(ctx):
         n_ch, height, width = x.shape[1], x.shape[2], x.shape[3]
         outs = []
         for roi, b in zip(rois.numpy().astype(np.float64), batch_indices.numpy()):
-            index, weight, gh, gw = _roi_sample_table(roi, scale, height, width, out_h, out_w, ratio, half_pixel)
+            index, weight, gh, gw = _roi_sample_table(roi, scale, height, width, out_h, out_w,
+                                                      ratio, half_pixel)
             plane = x[int(b)].reshape(n_ch, -1)
             idx = flow.tensor(index.reshape(-1), device=x.device)
             corners = flow.index_select(plane, 1, idx).reshape(n_ch, 4, -1)

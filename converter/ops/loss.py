@@ -13,7 +13,10 @@ def nll_loss(log_prob, target, weight=None, reduction="mean", ignore_index=None)
     # ignored targets may lie outside [0, C): gather a harmless class instead
     safe = flow.where(keep, target, flow.zeros_like(target))
     picked = flow.gather(log_prob, 1, safe.unsqueeze(1)).squeeze(1)
-    w = flow.ones_like(picked) if weight is None else flow.gather(weight.to(log_prob.dtype), 0, safe.reshape(-1)).reshape(safe.shape)
+    if weight is None:
+        w = flow.ones_like(picked)
+    else:
+        w = flow.gather(weight.to(log_prob.dtype), 0, safe.reshape(-1)).reshape(safe.shape)
     w = flow.where(keep, w, flow.zeros_like(w))
     loss = -picked * w
     if reduction == "none":

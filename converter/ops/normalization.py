@@ -100,7 +100,8 @@ def _f16_outputs(run):
     def wrapped(x, *rest):
         if x.dtype != flow.float16:
             return run(x, *rest)
-        y, mean, inv_std = run(x.to(flow.float32), *[r.to(flow.float32) if r is not None else None for r in rest])
+        rest = [None if r is None else r.to(flow.float32) for r in rest]
+        y, mean, inv_std = run(x.to(flow.float32), *rest)
         return y.to(flow.float16), mean, inv_std
     return wrapped
 

@@ -69,7 +69,7 @@ def quantize_linear(ctx):
 @register("DequantizeLinear", 10, 13, 19, 21)
 def dequantize_linear(ctx):
     in_dtype = ctx.input_dtype(0)
-    if in_dtype is not None and np.dtype(in_dtype) not in (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int32)):
+    if in_dtype is not None and np.dtype(in_dtype) not in (np.int8, np.uint8, np.int32):
         raise ctx.unsupported(f"quantised input stored as {in_dtype}: only int8/uint8/int32 have "
                               "OneFlow 0.9 dtypes (not int16/uint16/int4/float8)")
     axis, block = ctx.attr("axis", 1), ctx.attr("block_size", 0)
