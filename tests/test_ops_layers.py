@@ -199,3 +199,11 @@ def test_qlinear_conv_is_exact():
     model = one_node("QLinearConv", (1, 3, 6, 6), weights, opset=10, x_dtype=TensorProto.UINT8,
                      pads=[1, 1, 1, 1])
     run_both(model, rng.integers(0, 255, (1, 3, 6, 6)).astype(np.uint8))
+
+
+def test_max_roi_pool_matches_onnx_runtime():
+    # ROIs partly outside the map and degenerate (x2 < x1) exercise Caffe's clipping rules.
+    rois = np.array([[0, 1.2, 0.4, 6.8, 5.1], [1, -2.0, 3.0, 11.5, 12.0], [0, 5.0, 5.0, 3.0, 4.0]], np.float32)
+    model = one_node("MaxRoiPool", (2, 3, 9, 10), {"rois": rois}, opset=13, pooled_shape=[3, 4],
+                     spatial_scale=0.8)
+    run_both(model, randn(2, 3, 9, 10))

@@ -1,4 +1,4 @@
-"""Pooling: Max/Average/Lp, their global forms, MaxUnpool.
+"""Pooling: Max/Average/Lp, their global forms, MaxUnpool, MaxRoiPool.
 
 OneFlow's pooling layers take symmetric pads no larger than half the kernel and no
 dilation for averages. Everything else is made exact by padding explicitly first: ``-inf``
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import oneflow as flow
 import oneflow.nn.functional as F
 
@@ -221,5 +222,32 @@ def max_unpool(ctx):
                 raise ValueError(f"output_shape {want} is smaller than the unpooled size {spatial}")
             y = F.pad(y, flow_pad_arg([0] * nd, grow))
         return y
+
+    return run
+
+
+@register("MaxRoiPool", 1, 22)
+def max_roi_pool(ctx):
+    out_h, out_w = ctx.attr("pooled_shape")
+    scale = ctx.attr("spatial_scale", 1.0)
+
+    def run(x, rois):
+        outs = []
+        height, width = x.shape[2], x.shape[3]
+        for b, x1, y1, x2, y2 in rois.numpy().astype(np.float64).tolist():
+            # Caffe's rule: rounded corners, at least one cell; bins
+            # [floor(i * size / n), ceil((i + 1) * size / n)) -- exactly adaptive pooling's --
+            # laid over the unclipped ROI, cells outside the image ignored, empty bins 0.
+            x1, y1, x2, y2 = (int(np.round(v * scale)) for v in (x1, y1, x2, y2))
+            roi_h, roi_w = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
+            top, left = max(0, -y1), max(0, -x1)
+            bottom, right = max(0, y1 + roi_h - height), max(0, x1 + roi_w - width)
+            plane = F.pad(x[int(b):int(b) + 1], [left, right, top, bottom], value=float("-inf"))
+            crop = plane[:, :, y1 + top:y1 + top + roi_h, x1 + left:x1 + left + roi_w]
+            pooled = F.adaptive_max_pool2d(crop, (out_h, out_w))
+            outs.append(flow.where(flow.isinf(pooled) & (pooled < 0), flow.zeros_like(pooled), pooled))
+        if not outs:
+            return flow.zeros(0, x.shape[1], out_h, out_w, dtype=x.dtype, device=x.device)
+        return flow.cat(outs)
 
     return run
