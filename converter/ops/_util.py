@@ -62,3 +62,11 @@ def fp16_via_fp32(fn):
         return out.to(flow.float16) if out.dtype == flow.float32 else out
     run.__name__ = getattr(fn, "__name__", "fn")
     return run
+
+
+def require(ctx, check) -> None:
+    """Run a handler's ``check(ctx) -> reason | None`` at build time too (``inventory`` runs it
+    before anything is built; building directly must refuse the same nodes)."""
+    reason = check(ctx)
+    if reason:
+        raise ctx.unsupported(reason)

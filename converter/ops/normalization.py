@@ -5,7 +5,7 @@ import oneflow as flow
 import oneflow.nn.functional as F
 
 from ..registry import register
-from ._util import const_param, fp16_via_fp32
+from ._util import const_param, fp16_via_fp32, require
 
 _BN = {2: flow.nn.BatchNorm1d, 3: flow.nn.BatchNorm1d, 4: flow.nn.BatchNorm2d, 5: flow.nn.BatchNorm3d}
 
@@ -14,15 +14,20 @@ def _channel_shape(x):
     return [1, -1] + [1] * (x.ndim - 2)
 
 
-@register("BatchNormalization", 1, 6, 7, 9, 14, 15)
-def batch_norm(ctx):
+def _batch_norm_check(ctx):
     if ctx.version < 9 and ctx.attr("spatial", 1) != 1:
-        raise ctx.unsupported("spatial=0")
+        return "spatial=0"
+    if not ctx.attr("training_mode", 0) and any(ctx.outputs[1:]):
+        return "running mean/var outputs without training_mode"
+    return None
+
+
+@register("BatchNormalization", 1, 6, 7, 9, 14, 15, check=_batch_norm_check)
+def batch_norm(ctx):
+    require(ctx, _batch_norm_check)
     eps = ctx.attr("epsilon", 1e-5)
     if ctx.attr("training_mode", 0):
         return fp16_via_fp32(_training_batch_norm(eps, ctx.attr("momentum", 0.9)))
-    if any(ctx.outputs[1:]):
-        raise ctx.unsupported("running mean/var outputs without training_mode")
     params = [ctx.const(i) for i in range(1, 5)]
     rank = ctx.input_rank(0)
     if all(p is not None and p.dtype.name == "float32" for p in params) and rank in _BN:
@@ -75,11 +80,16 @@ def instance_norm(ctx):
     return fp16_via_fp32(run)
 
 
-@register("LayerNormalization", 17)
-def layer_norm(ctx):
-    axis, eps = ctx.attr("axis", -1), ctx.attr("epsilon", 1e-5)
+def _stash_type_check(ctx):
     if ctx.attr("stash_type", 1) != 1:
-        raise ctx.unsupported(f"stash_type={ctx.attr('stash_type')} (statistics are float32)")
+        return f"stash_type={ctx.attr('stash_type')} (statistics are float32)"
+    return None
+
+
+@register("LayerNormalization", 17, check=_stash_type_check)
+def layer_norm(ctx):
+    require(ctx, _stash_type_check)
+    axis, eps = ctx.attr("axis", -1), ctx.attr("epsilon", 1e-5)
 
     def run(x, scale, bias=None):
         dtype = x.dtype
@@ -106,12 +116,11 @@ def _f16_outputs(run):
     return wrapped
 
 
-@register("GroupNormalization", 18, 21)
+@register("GroupNormalization", 18, 21, check=_stash_type_check)
 def group_norm(ctx):
+    require(ctx, _stash_type_check)
     groups, eps = ctx.attr("num_groups"), ctx.attr("epsilon", 1e-5)
     per_group_affine = ctx.version < 21   # version 18: scale/bias have one value per group
-    if ctx.attr("stash_type", 1) != 1:
-        raise ctx.unsupported(f"stash_type={ctx.attr('stash_type')} (statistics are float32)")
 
     def run(x, scale, bias):
         n, c = x.shape[0], x.shape[1]

@@ -11,6 +11,7 @@ import oneflow as flow
 
 from ..dtypes import to_list
 from ..registry import register
+from ._util import require
 
 
 def _source_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
@@ -67,11 +68,15 @@ def _scalar(t, default=0.0):
     return arr.reshape(-1)[0].item() if arr.size else default
 
 
-@register("Pad", 1, 2, 11, 13, 18, 19, 21)
-def pad_op(ctx):
+def _pad_check(ctx):
     mode = ctx.attr("mode", "constant")
-    if mode not in ("constant", "reflect", "edge", "wrap"):
-        raise ctx.unsupported(f"mode={mode!r}")
+    return None if mode in ("constant", "reflect", "edge", "wrap") else f"mode={mode!r}"
+
+
+@register("Pad", 1, 2, 11, 13, 18, 19, 21, check=_pad_check)
+def pad_op(ctx):
+    require(ctx, _pad_check)
+    mode = ctx.attr("mode", "constant")
     if ctx.version < 11:
         pads = list(ctx.attr("pads" if ctx.version >= 2 else "paddings"))
         value = ctx.attr("value", 0.0)

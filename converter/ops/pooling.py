@@ -14,7 +14,7 @@ import oneflow as flow
 import oneflow.nn.functional as F
 
 from ..registry import register
-from ._util import INT_DTYPES, flow_pad_arg, spatial_pads
+from ._util import INT_DTYPES, flow_pad_arg, require, spatial_pads
 
 _MAXPOOL = {1: flow.nn.MaxPool1d, 2: flow.nn.MaxPool2d, 3: flow.nn.MaxPool3d}
 _AVGPOOL = {1: flow.nn.AvgPool1d, 2: flow.nn.AvgPool2d, 3: flow.nn.AvgPool3d}
@@ -92,17 +92,23 @@ def _onnx_indices(idx, in_shape, storage_order):
     return idx + base
 
 
-@register("MaxPool", 1, 8, 10, 11, 12, 22)
-def max_pool(ctx):
+def _max_pool_check(ctx):
     geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
     if geo.nd not in _MAXPOOL:
-        raise ctx.unsupported(f"{geo.nd}-D MaxPool (OneFlow has 1/2/3-D)")
+        return f"{geo.nd}-D MaxPool (OneFlow has 1/2/3-D)"
+    if _register_indices(ctx) and not geo.native:
+        return "the Indices output with padding OneFlow's MaxPool cannot express"
+    if _register_indices(ctx) and ctx.attr("storage_order", 0) and geo.nd != 2:
+        return "storage_order=1 Indices outside 2-D"
+    return None
+
+
+@register("MaxPool", 1, 8, 10, 11, 12, 22, check=_max_pool_check)
+def max_pool(ctx):
+    require(ctx, _max_pool_check)
+    geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
     want_indices = _register_indices(ctx)
     storage_order = ctx.attr("storage_order", 0)
-    if want_indices and not geo.native:
-        raise ctx.unsupported("the Indices output with padding OneFlow's MaxPool cannot express")
-    if want_indices and storage_order and geo.nd != 2:
-        raise ctx.unsupported("storage_order=1 Indices outside 2-D")
     if want_indices:
         pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
                                 dilation=geo.dilation, ceil_mode=geo.ceil, return_indices=True)

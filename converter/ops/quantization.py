@@ -13,7 +13,7 @@ import oneflow as flow
 
 from ..registry import register
 from .nn import _CONV_FN
-from ._util import flow_pad_arg, spatial_pads
+from ._util import flow_pad_arg, require, spatial_pads
 
 _RANGE = {flow.uint8: (0, 255), flow.int8: (-128, 127), flow.int32: (-2 ** 31, 2 ** 31 - 1)}
 _QUANT_TYPES = {np.dtype(np.uint8): flow.uint8, np.dtype(np.int8): flow.int8}
@@ -44,17 +44,34 @@ def _quant_dtype(ctx, zero_point_index):
     return _QUANT_TYPES[zp_dtype]
 
 
+def _output_type_check(zero_point_index):
+    """check= for ops whose quantised output type follows their zero point (raises the reason)."""
+    def check(ctx):
+        _quant_dtype(ctx, zero_point_index)
+        if ctx.attr("saturate", 1) != 1:
+            return "saturate=0 (float8 only)"
+        return None
+    return check
+
+
+def _dequantize_check(ctx):
+    in_dtype = ctx.input_dtype(0)
+    if in_dtype is not None and np.dtype(in_dtype) not in (np.int8, np.uint8, np.int32):
+        return (f"quantised input stored as {in_dtype}: only int8/uint8/int32 have "
+                "OneFlow 0.9 dtypes (not int16/uint16/int4/float8)")
+    return None
+
+
 def _saturate(values, dtype):
     lo, hi = _RANGE[dtype]
     return flow.clamp(values, lo, hi).to(dtype)
 
 
-@register("QuantizeLinear", 10, 13, 19, 21)
+@register("QuantizeLinear", 10, 13, 19, 21, check=_output_type_check(2))
 def quantize_linear(ctx):
+    require(ctx, _output_type_check(2))
     dtype = _quant_dtype(ctx, 2)
     axis, block = ctx.attr("axis", 1), ctx.attr("block_size", 0)
-    if ctx.attr("saturate", 1) != 1:
-        raise ctx.unsupported("saturate=0 (float8 only)")
 
     def run(x, scale, zero_point=None):
         xf = x.to(flow.float32)
@@ -66,12 +83,9 @@ def quantize_linear(ctx):
     return run
 
 
-@register("DequantizeLinear", 10, 13, 19, 21)
+@register("DequantizeLinear", 10, 13, 19, 21, check=_dequantize_check)
 def dequantize_linear(ctx):
-    in_dtype = ctx.input_dtype(0)
-    if in_dtype is not None and np.dtype(in_dtype) not in (np.int8, np.uint8, np.int32):
-        raise ctx.unsupported(f"quantised input stored as {in_dtype}: only int8/uint8/int32 have "
-                              "OneFlow 0.9 dtypes (not int16/uint16/int4/float8)")
+    require(ctx, _dequantize_check)
     axis, block = ctx.attr("axis", 1), ctx.attr("block_size", 0)
 
     def run(x, scale, zero_point=None):
@@ -114,7 +128,7 @@ def matmul_integer(ctx):
     return run
 
 
-@register("QLinearMatMul", 10, 21)
+@register("QLinearMatMul", 10, 21, check=_output_type_check(7))
 def qlinear_matmul(ctx):
     out_dtype = _quant_dtype(ctx, 7)
 
@@ -164,7 +178,7 @@ def conv_integer(ctx):
     return run
 
 
-@register("QLinearConv", 10)
+@register("QLinearConv", 10, check=_output_type_check(7))
 def qlinear_conv(ctx):
     out_dtype = _quant_dtype(ctx, 7)
     conv = _integer_conv(ctx)

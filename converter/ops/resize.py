@@ -18,7 +18,7 @@ import numpy as np
 import oneflow as flow
 
 from ..registry import register
-from ._util import INT_DTYPES
+from ._util import INT_DTYPES, require
 
 
 @dataclass(frozen=True)
@@ -191,11 +191,19 @@ def _values(t):
     return arr.reshape(-1).tolist()
 
 
-@register("Resize", 10, 11, 13, 18, 19)
-def resize_op(ctx):
+def _resize_check(ctx):
     mode = ctx.attr("mode", "nearest")
     if mode not in ("nearest", "linear", "cubic"):
-        raise ctx.unsupported(f"mode={mode!r}")
+        return f"mode={mode!r}"
+    if ctx.attr("coordinate_transformation_mode") == "tf_half_pixel_for_nn":
+        return "coordinate_transformation_mode='tf_half_pixel_for_nn'"
+    return None
+
+
+@register("Resize", 10, 11, 13, 18, 19, check=_resize_check)
+def resize_op(ctx):
+    require(ctx, _resize_check)
+    mode = ctx.attr("mode", "nearest")
     if ctx.version == 10:   # opset 10: asymmetric coordinates, nearest rounds down
         spec = ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
         return lambda x, scales: resize(x, spec, scales=_values(scales))
@@ -209,8 +217,6 @@ def resize_op(ctx):
         extrapolation=ctx.attr("extrapolation_value", 0.0),
         aspect_policy=ctx.attr("keep_aspect_ratio_policy", "stretch"),
     )
-    if spec.coordinate == "tf_half_pixel_for_nn":
-        raise ctx.unsupported("coordinate_transformation_mode='tf_half_pixel_for_nn'")
     axes = ctx.attr("axes")
 
     def run(x, roi=None, scales=None, sizes=None):
@@ -222,12 +228,19 @@ def resize_op(ctx):
     return run
 
 
-@register("Upsample", 1, 7, 9, 10)
-def upsample(ctx):
+def _upsample_mode(ctx):
     mode = ctx.attr("mode", "nearest")
-    mode = {"bilinear": "linear"}.get(mode, mode)
-    if mode not in ("nearest", "linear"):
-        raise ctx.unsupported(f"mode={mode!r}")
+    return {"bilinear": "linear"}.get(mode, mode)
+
+
+def _upsample_check(ctx):
+    return None if _upsample_mode(ctx) in ("nearest", "linear") else f"mode={ctx.attr('mode')!r}"
+
+
+@register("Upsample", 1, 7, 9, 10, check=_upsample_check)
+def upsample(ctx):
+    require(ctx, _upsample_check)
+    mode = _upsample_mode(ctx)
     spec = ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
     if ctx.version == 1:
         scales = [1.0, 1.0, ctx.attr("height_scale"), ctx.attr("width_scale")]

@@ -14,23 +14,33 @@ import oneflow.nn.functional as F
 
 from ..dtypes import to_list
 from ..registry import register
+from ._util import require
 
 _MODES = {"bilinear": "bilinear", "linear": "bilinear", "nearest": "nearest",
           "bicubic": "bicubic", "cubic": "bicubic"}
 
 
-@register("GridSample", 16, 20, 22)
+def _grid_mode(ctx):
+    return _MODES.get(ctx.attr("mode", "bilinear" if ctx.version < 20 else "linear"))
+
+
+def _grid_sample_check(ctx):
+    mode, rank = _grid_mode(ctx), ctx.input_rank(0)
+    if mode is None:
+        return f"mode={ctx.attr('mode')!r}"
+    if rank is not None and rank not in (4, 5):
+        return f"{rank - 2}-D sampling (OneFlow's grid_sample is 2-D/3-D)"
+    if rank == 5 and mode == "bicubic":
+        return "cubic 3-D sampling (OneFlow's grid_sample is bicubic in 2-D only)"
+    return None
+
+
+@register("GridSample", 16, 20, 22, check=_grid_sample_check)
 def grid_sample(ctx):
-    mode = _MODES.get(ctx.attr("mode", "bilinear" if ctx.version < 20 else "linear"))
+    require(ctx, _grid_sample_check)
+    mode = _grid_mode(ctx)
     padding = ctx.attr("padding_mode", "zeros")
     align = bool(ctx.attr("align_corners", 0))
-    rank = ctx.input_rank(0)
-    if mode is None:
-        raise ctx.unsupported(f"mode={ctx.attr('mode')!r}")
-    if rank is not None and rank not in (4, 5):
-        raise ctx.unsupported(f"{rank - 2}-D sampling (OneFlow's grid_sample is 2-D/3-D)")
-    if rank == 5 and mode == "bicubic":
-        raise ctx.unsupported("cubic 3-D sampling (OneFlow's grid_sample is bicubic in 2-D only)")
 
     if mode == "nearest":
         return lambda x, grid: nearest_grid_sample(x, grid, padding, align)

@@ -11,16 +11,22 @@ import oneflow as flow
 
 from ..dtypes import flow_dtype
 from ..registry import register
+from ._util import require
 
 
-@register("Dropout", 1, 6, 7, 10, 12, 13, 22)
-def dropout(ctx):
-    # Versions < 7 carry ``is_test``; the converter builds inference modules, so it is ignored.
+def _dropout_check(ctx):
     # Training mode is random unless the ratio is 0, so only that case converts.
     training = ctx.const(2) if ctx.has_input(2) else np.bool_(False)
     ratio = ctx.const(1) if ctx.has_input(1) else np.float32(0.5)
     if training is not None and ratio is not None and _training_with_drop(training, ratio):
-        raise ctx.unsupported("training_mode=1 with a non-zero ratio (random)")
+        return "training_mode=1 with a non-zero ratio (random)"
+    return None
+
+
+@register("Dropout", 1, 6, 7, 10, 12, 13, 22, check=_dropout_check)
+def dropout(ctx):
+    # Versions < 7 carry ``is_test``; the converter builds inference modules, so it is ignored.
+    require(ctx, _dropout_check)
     mask_is_bool = ctx.version >= 10   # before, the mask has the input's type
 
     def run(x, ratio_t=None, training_t=None):
