@@ -8,7 +8,7 @@ import oneflow as flow
 
 from . import ops  # noqa: F401 - importing registers every handler
 from .context import NodeContext
-from .dtypes import to_tensor
+from .dtypes import NP_TO_FLOW, to_tensor
 from .folding import Folded
 from .errors import ConverterError, NodeBuildError, NodeUnsupported, Unsupported, UnsupportedOperatorError
 from .graph import LoadedGraph, node_label
@@ -48,8 +48,19 @@ def inventory_of(graph: LoadedGraph) -> list:
                 handler = None
         if handler is None:
             found.setdefault((node.op_type, node.domain, opset, version, reason), []).append(label)
-    return [Unsupported(op, dom, opset, ver, why, tuple(nodes))
-            for (op, dom, opset, ver, why), nodes in found.items()]
+    return _input_dtype_problems(graph) + [Unsupported(op, dom, opset, ver, why, tuple(nodes))
+                                           for (op, dom, opset, ver, why), nodes in found.items()]
+
+
+def _input_dtype_problems(graph: LoadedGraph) -> list:
+    """Graph inputs whose element type OneFlow has no tensor for (string, uint16, complex, ...)."""
+    by_dtype: dict = {}
+    for name in graph.inputs:
+        dtype = graph.value_info[name].dtype
+        if dtype is not None and np.dtype(dtype) not in NP_TO_FLOW:
+            by_dtype.setdefault(np.dtype(dtype), []).append(name)
+    return [Unsupported("<graph input>", "", 0, 0, f"element type {dt} has no OneFlow tensor dtype",
+                        tuple(names)) for dt, names in by_dtype.items()]
 
 
 @dataclass

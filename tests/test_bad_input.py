@@ -207,3 +207,13 @@ def test_malformed_node_is_named_not_a_traceback():
                    [_vi("x", [1, 1, 4, 4])], [_vi("y", [1, 1, 4, 4])])
     with pytest.raises(ConverterError, match="pool_without_kernel"):
         converter.convert(model, check=False)
+
+
+@pytest.mark.parametrize("elem", [TensorProto.UINT16, TensorProto.STRING, TensorProto.COMPLEX64])
+def test_input_dtype_oneflow_lacks_is_reported_at_convert_time(elem):
+    model = _model([helper.make_node("Identity", ["x"], ["y"], name="id0")],
+                   [_vi("x", [2], elem)], [_vi("y", [2], elem)])
+    problems = converter.inventory(model)
+    assert [(u.op_type, u.nodes) for u in problems] == [("<graph input>", ("x",))]
+    with pytest.raises(UnsupportedOperatorError, match="has no OneFlow tensor dtype"):
+        converter.convert(model)
