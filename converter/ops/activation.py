@@ -8,13 +8,13 @@ import oneflow as flow
 import oneflow.nn.functional as F
 
 from ..registry import register
-from ._util import fp16_via_fp32
+from ._util import fp16_via_fp32, require
 
 
-def _simple(op_type, *versions):
+def _simple(op_type, *versions, check=None):
     """Register ``make(ctx) -> fn``; the returned function is float16-safe."""
     def deco(make):
-        @register(op_type, *versions)
+        @register(op_type, *versions, check=check)
         def build(ctx):
             return fp16_via_fp32(make(ctx))
         build.__name__ = make.__name__
@@ -101,14 +101,17 @@ def mish(ctx):
     return lambda x: x * flow.tanh(flow.relu(x) + flow.log1p(flow.exp(-flow.abs(x))))
 
 
-@_simple("Gelu", 20)
-def gelu(ctx):
+def _gelu_check(ctx):
     approximate = ctx.attr("approximate", "none")
-    if approximate == "tanh":
+    return None if approximate in ("none", "tanh") else f"approximate={approximate!r}"
+
+
+@_simple("Gelu", 20, check=_gelu_check)
+def gelu(ctx):
+    require(ctx, _gelu_check)
+    if ctx.attr("approximate", "none") == "tanh":
         k = math.sqrt(2 / math.pi)
         return lambda x: 0.5 * x * (1 + flow.tanh(k * (x + 0.044715 * x * x * x)))
-    if approximate != "none":
-        raise ctx.unsupported(f"Gelu approximate={approximate!r}")
     return lambda x: 0.5 * x * (1 + flow.erf(x / math.sqrt(2)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import oneflow as flow
 
 from ..registry import register
+from ._util import require
 
 
 def nll_loss(log_prob, target, weight=None, reduction="mean", ignore_index=None):
@@ -26,20 +27,23 @@ def nll_loss(log_prob, target, weight=None, reduction="mean", ignore_index=None)
     return loss.sum() / w.sum()
 
 
-def _reduction(ctx):
+def _reduction_check(ctx):
     reduction = ctx.attr("reduction", "mean")
-    if reduction not in ("mean", "sum", "none"):
-        raise ctx.unsupported(f"reduction={reduction!r}")
-    return reduction
+    return None if reduction in ("mean", "sum", "none") else f"reduction={reduction!r}"
 
 
-@register("NegativeLogLikelihoodLoss", 12, 13, 22)
+def _reduction(ctx):
+    require(ctx, _reduction_check)
+    return ctx.attr("reduction", "mean")
+
+
+@register("NegativeLogLikelihoodLoss", 12, 13, 22, check=_reduction_check)
 def negative_log_likelihood_loss(ctx):
     reduction, ignore = _reduction(ctx), ctx.attr("ignore_index")
     return lambda x, target, weight=None: nll_loss(x, target, weight, reduction, ignore)
 
 
-@register("SoftmaxCrossEntropyLoss", 12, 13)
+@register("SoftmaxCrossEntropyLoss", 12, 13, check=_reduction_check)
 def softmax_cross_entropy_loss(ctx):
     reduction, ignore = _reduction(ctx), ctx.attr("ignore_index")
 

@@ -7,7 +7,7 @@ import oneflow.nn.functional as F
 
 from ..dtypes import to_list
 from ..registry import register
-from ._util import const_param, flow_pad_arg, spatial_pads
+from ._util import const_param, flow_pad_arg, require, spatial_pads
 
 _CONV = {1: flow.nn.Conv1d, 2: flow.nn.Conv2d, 3: flow.nn.Conv3d}
 _CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -183,18 +183,24 @@ def conv_transpose(ctx):
     return run
 
 
-@register("DeformConv", 19, 22)
+def _symmetric_2d_check(what):
+    def check(ctx):
+        rank, pads = ctx.input_rank(0), list(ctx.attr("pads") or [0, 0, 0, 0])
+        if (rank is not None and rank != 4 and what == "DeformConv") or len(pads) != 4:
+            return f"{what} outside 2-D (OneFlow's kernel is 2-D)"
+        if pads[:2] != pads[2:]:
+            return f"asymmetric pads {pads} (OneFlow's padding is symmetric)"
+        return None
+    return check
+
+
+@register("DeformConv", 19, 22, check=_symmetric_2d_check("DeformConv"))
 def deform_conv(ctx):
-    rank = ctx.input_rank(0)
-    if rank is not None and rank != 4:
-        raise ctx.unsupported(f"{rank - 2}-D DeformConv (OneFlow's deform_conv2d is 2-D)")
+    # OneFlow (like torchvision) infers group and offset_group from the tensor shapes.
+    require(ctx, _symmetric_2d_check("DeformConv"))
     stride = list(ctx.attr("strides") or [1, 1])
     dilation = list(ctx.attr("dilations") or [1, 1])
     pads = list(ctx.attr("pads") or [0, 0, 0, 0])
-    # OneFlow (like torchvision) infers group and offset_group from the tensor shapes, and
-    # its 'padding' is symmetric.
-    if pads[:2] != pads[2:]:
-        raise ctx.unsupported(f"asymmetric pads {pads}")
 
     def run(x, weight, offset, bias=None, mask=None):
         return F.deform_conv2d(x, offset, weight, bias, stride=tuple(stride), padding=tuple(pads[:2]),
@@ -203,13 +209,10 @@ def deform_conv(ctx):
     return run
 
 
-@register("Col2Im", 18)
+@register("Col2Im", 18, check=_symmetric_2d_check("Col2Im"))
 def col2im(ctx):
+    require(ctx, _symmetric_2d_check("Col2Im"))
     pads = list(ctx.attr("pads") or [0, 0, 0, 0])
-    if len(pads) != 4:
-        raise ctx.unsupported(f"{len(pads) // 2}-D Col2Im (OneFlow's fold is 2-D)")
-    if pads[:2] != pads[2:]:
-        raise ctx.unsupported(f"asymmetric pads {pads}")
     dilation, stride = list(ctx.attr("dilations") or [1, 1]), list(ctx.attr("strides") or [1, 1])
 
     def run(x, image_shape, block_shape):

@@ -165,11 +165,14 @@ def mean_variance_normalization(ctx):
     return fp16_via_fp32(run)
 
 
-@register("LpNormalization", 1, 22)
+def _lp_norm_check(ctx):
+    return None if ctx.attr("p", 2) in (1, 2) else f"p={ctx.attr('p')} (ONNX allows 1 or 2)"
+
+
+@register("LpNormalization", 1, 22, check=_lp_norm_check)
 def lp_normalization(ctx):
+    require(ctx, _lp_norm_check)
     axis, p = ctx.attr("axis", -1), ctx.attr("p", 2)
-    if p not in (1, 2):
-        raise ctx.unsupported(f"p={p} (ONNX allows 1 or 2)")
 
     def run(x):
         norm = flow.sum(flow.abs(x), dim=axis, keepdim=True) if p == 1 \
