@@ -70,6 +70,8 @@ def read_model(model) -> tuple[onnx.ModelProto, str]:
         raise ModelLoadError(f"{path}: is a directory, expected an .onnx file")
     try:
         proto = onnx.load(path, load_external_data=True)
+    except onnx.checker.ValidationError as e:   # onnx.load's own check of external data paths
+        raise ModelLoadError(f"{path}: external data cannot be loaded ({e})") from None
     except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as e:
         raise ModelLoadError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
     if not proto.graph.node and not proto.graph.output:

@@ -217,3 +217,21 @@ def test_input_dtype_oneflow_lacks_is_reported_at_convert_time(elem):
     assert [(u.op_type, u.nodes) for u in problems] == [("<graph input>", ("x",))]
     with pytest.raises(UnsupportedOperatorError, match="has no OneFlow tensor dtype"):
         converter.convert(model)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.onnx"
+    path.write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="empty.onnx"):
+        converter.convert(str(path))
+
+
+def test_missing_external_data_file(tmp_path):
+    w = np.ones((64, 64), np.float32)
+    model = _model([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+                   [_vi("x", [1, 64])], [_vi("y", [1, 64])], [numpy_helper.from_array(w, "w")])
+    path = tmp_path / "ext.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, location="ext.data", size_threshold=0)
+    (tmp_path / "ext.data").unlink()
+    with pytest.raises((ModelLoadError, InvalidModelError), match="ext"):
+        converter.convert(str(path))
