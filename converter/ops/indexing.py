@@ -373,3 +373,47 @@ def _where(cond, x, y):
 @register("Where", 9, 16)
 def where(ctx):
     return _where
+
+
+@register("ReverseSequence", 10)
+def reverse_sequence(ctx):
+    time_axis, batch_axis = ctx.attr("time_axis", 0), ctx.attr("batch_axis", 1)
+
+    def run(x, sequence_lens):
+        steps, batch = x.shape[time_axis], x.shape[batch_axis]
+        t = flow.arange(steps, dtype=flow.int64, device=x.device).reshape(steps, 1)
+        lens = sequence_lens.to(flow.int64).reshape(1, batch)
+        index = flow.where(t < lens, lens - 1 - t, t.expand(steps, batch))   # (time, batch)
+        if time_axis > batch_axis:
+            index = index.permute(1, 0)
+        shape = [d if i in (time_axis, batch_axis) else 1 for i, d in enumerate(x.shape)]
+        return flow.gather(x, time_axis, index.reshape(shape).expand(*x.shape))
+
+    return exact_via_wider(run)
+
+
+def _unique_check(ctx):
+    return "Unique with axis (OneFlow's unique flattens)" if ctx.attr("axis") is not None else None
+
+
+@register("Unique", 11, check=_unique_check)
+def unique(ctx):
+    keep_sorted = bool(ctx.attr("sorted", 1))
+
+    def run(x):
+        flat = x.reshape(-1)
+        values, inverse, counts = flow.unique(flat, sorted=True, return_inverse=True, return_counts=True)
+        inverse, counts = inverse.to(flow.int64), counts.to(flow.int64)
+        n, k = flat.shape[0], values.shape[0]
+        # First occurrence of each unique value: the smallest position mapping to it.
+        hit = inverse.reshape(1, n) == flow.arange(k, dtype=flow.int64, device=x.device).reshape(k, 1)
+        positions = flow.arange(n, dtype=flow.int64, device=x.device).reshape(1, n).expand(k, n)
+        first = flow.where(hit, positions, flow.full_like(positions, n)).amin(dim=1)
+        if not keep_sorted:   # ONNX: in order of first occurrence
+            order = flow.argsort(first)
+            rank = flow.argsort(order)
+            values, first, counts = values[order], first[order], counts[order]
+            inverse = rank[inverse].to(flow.int64)
+        return values, first, inverse, counts
+
+    return exact_via_wider(run)

@@ -83,3 +83,54 @@ def bit_shift(ctx):
         return out.to(x.dtype)
 
     return run
+
+
+# --- bitwise (OneFlow 0.9 has no integer bitwise kernels: its & | ^ are logical) -----------------
+_BITS = {flow.int8: (8, True), flow.uint8: (8, False), flow.int32: (32, True), flow.int64: (64, True)}
+
+
+def _bits(x, width):
+    """``width`` two's-complement bits of an int64 tensor, least significant first.
+
+    OneFlow's integer // and % truncate toward zero, so bits are taken from a non-negative
+    value: for x < 0, ~x = -x - 1 >= 0 has every bit flipped.
+    """
+    neg = x < 0
+    m = flow.where(neg, -1 - x, x)   # (unary minus on int64 yields float in OneFlow 0.9)
+    out = []
+    for k in range(width):
+        bit = (m // (2 ** k)) % 2 if k < 63 else flow.zeros_like(m)   # m < 2**63
+        out.append(flow.where(neg, 1 - bit, bit))
+    return out
+
+
+def _from_bits(bits, width, signed):
+    total = flow.zeros_like(bits[0])
+    for k, b in enumerate(bits[:-1]):
+        total = total + b * (2 ** k)
+    half = 2 ** (width - 2)   # 2**(width-1) in two steps: 2**63 is no int64 scalar
+    top = bits[-1] * half
+    return total - top - top if signed else total + top + top
+
+
+def _bitwise(combine):
+    def run(*xs):
+        width, signed = _BITS[xs[0].dtype]
+        bits = [_bits(x.to(flow.int64), width) for x in xs]
+        combined = [combine(*column) for column in zip(*bits)]
+        return _from_bits(combined, width, signed).to(xs[0].dtype)
+    return run
+
+
+def _bitwise_check(ctx):
+    dtype = ctx.input_dtype(0)
+    if dtype is not None and str(dtype) not in ("int8", "uint8", "int32", "int64"):
+        return f"{ctx.op_type} on {dtype} (OneFlow 0.9 has no such integer dtype)"
+    return None
+
+
+_BITWISE = {"BitwiseAnd": lambda a, b: a * b, "BitwiseOr": lambda a, b: a + b - a * b,
+            "BitwiseXor": lambda a, b: (a + b) % 2, "BitwiseNot": lambda a: 1 - a}
+for _op, _combine in _BITWISE.items():
+    register(_op, 18, check=_bitwise_check,
+             notes="computed bit by bit in int64 (exact)")(lambda ctx, _c=_combine: _bitwise(_c))

@@ -97,6 +97,26 @@ def constant_of_shape(ctx):
     return run
 
 
+def _eye_like_check(ctx):
+    if ctx.attr("dtype") is not None and _onnx_np_dtype(ctx.attr("dtype")) is None:
+        return f"dtype {_elem_type_name(ctx.attr('dtype'))} has no OneFlow dtype"
+    return None
+
+
+@register("EyeLike", 9, 22, check=_eye_like_check)
+def eye_like(ctx):
+    k = ctx.attr("k", 0)
+    dtype = flow_dtype(_onnx_np_dtype(ctx.attr("dtype"))) if ctx.attr("dtype") is not None else None
+
+    def run(x):
+        rows, cols = x.shape
+        i = flow.arange(rows, dtype=flow.int64, device=x.device).reshape(rows, 1)
+        j = flow.arange(cols, dtype=flow.int64, device=x.device).reshape(1, cols)
+        return ((j - i) == k).to(dtype or x.dtype)
+
+    return run
+
+
 @register("Range", 11)
 def range_(ctx):
     def run(start, limit, delta):
