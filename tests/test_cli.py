@@ -134,3 +134,14 @@ def test_nothing_to_do_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as info:
         cli.main([conv_model(tmp_path / "m.onnx")])
     assert info.value.code == cli.EXIT_USAGE
+
+
+def test_output_errors_statistics():
+    ref = np.array([1.0, -2.0, 0.0], np.float32)
+    got = np.array([1.001, -2.0, 1e-5], np.float32)
+    max_abs, max_rel, min_atol, passed = cli.output_errors(got, ref, rtol=1e-3, atol=1e-5)
+    assert max_abs == pytest.approx(1e-3, rel=1e-3)
+    assert max_rel > 1e300          # 1e-5 off a reference of exactly 0: relative error unbounded
+    assert min_atol == pytest.approx(1e-5, rel=1e-2)       # the 0-reference element needs the atol
+    assert passed == bool(np.allclose(got, ref, rtol=1e-3, atol=1e-5))
+    assert cli.output_errors(got[:2], ref, 1e-3, 1e-5)[-1] is False     # shape mismatch fails
