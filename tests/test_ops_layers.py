@@ -218,3 +218,20 @@ def test_inventory_reports_unconvertible_attributes_before_building():
     for model, reason in ((maxpool, "Indices output"), (resize, "tf_half_pixel_for_nn")):
         (problem,) = converter.inventory(model)
         assert reason in problem.reason and problem.nodes
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("LSTM", dict(direction="bidirectional", clip=2.0)),
+    ("GRU", dict(direction="reverse", linear_before_reset=0)),
+    ("GRU", dict(linear_before_reset=1)),   # layout=1: ORT refuses it; node tests cover it
+    ("RNN", dict(activations=["Relu"])),
+])
+def test_recurrent_layers_match_onnx_runtime(op, attrs):
+    gates, hidden = {"RNN": 1, "GRU": 3, "LSTM": 4}[op], 5
+    n_dir = 2 if attrs.get("direction") == "bidirectional" else 1
+    weights = {"w": randn(n_dir, gates * hidden, 3, scale=0.5),
+               "r": randn(n_dir, gates * hidden, hidden, scale=0.5),
+               "b": randn(n_dir, 2 * gates * hidden, scale=0.5)}
+    outputs = ("y", "y_h", "y_c") if op == "LSTM" else ("y", "y_h")
+    model = one_node(op, (4, 2, 3), weights, opset=14, outputs=outputs, hidden_size=hidden, **attrs)
+    run_both(model, randn(4, 2, 3))
