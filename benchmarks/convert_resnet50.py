@@ -57,16 +57,25 @@ def main() -> int:
     path = torchvision_onnx("resnet50", fold=not args.no_fold)
     results = []
     for i in range(args.runs):
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--measure", path],
-                             check=True, capture_output=True, text=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--measure", path],
+                              capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if not lines:   # say how the run ended instead of a traceback; the other runs still count
+            print(f"run {i + 1}: no measurement, exit status {proc.returncode}: {proc.stderr.strip()[-300:]}")
+            continue
+        if proc.returncode:
+            print(f"run {i + 1}: measured, then the process ended with status {proc.returncode}")
+        r = json.loads(lines[-1])
         results.append(r)
         print(f"run {i + 1}: convert {r['convert_s']:.2f} s (import {r['import_s']:.2f} s), "
               f"tracemalloc peak {r['tracemalloc_peak_mb']:.0f} MB, ru_maxrss {r['rss_peak_mb']:.0f} MB "
               f"(+{r['rss_growth_mb']:.0f} MB over the {r['rss_after_import_mb']:.0f} MB after import)")
+    if not results:
+        print("no run produced a measurement")
+        return 1
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
     print(f"resnet50 ({os.path.basename(path)}, {med['file_mb']:.0f} MB, {med['parameters']:,.0f} parameters), "
-          f"median of {args.runs} fresh processes: convert {med['convert_s']:.2f} s, "
+          f"median of {len(results)} fresh processes: convert {med['convert_s']:.2f} s, "
           f"tracemalloc peak {med['tracemalloc_peak_mb']:.0f} MB, ru_maxrss {med['rss_peak_mb']:.0f} MB, "
           f"RSS growth {med['rss_growth_mb']:.0f} MB")
     return 0
