@@ -58,13 +58,26 @@ def _seeded(ctx):
     return gen
 
 
+class _Generator(flow.nn.Module):
+    """A random op without inputs: a module, so that ``.to(device)`` also moves where it draws
+    (the empty ``anchor`` buffer carries the device)."""
+
+    def __init__(self, draw):
+        super().__init__()
+        self.draw = draw
+        self.register_buffer("anchor", flow.zeros(0))
+
+    def forward(self, *_):
+        return self.draw(self.anchor.device)
+
+
 @register("RandomNormal", 1, 22)
 def random_normal(ctx):
     shape = list(ctx.attr("shape"))
     mean, scale = ctx.attr("mean", 0.0), ctx.attr("scale", 1.0)
     dtype = _dtype_of(ctx) or flow.float32
     gen = _seeded(ctx)
-    return lambda: flow.randn(*shape, generator=gen).to(dtype) * scale + mean
+    return _Generator(lambda device: (flow.randn(*shape, generator=gen).to(device) * scale + mean).to(dtype))
 
 
 @register("RandomUniform", 1, 22)
@@ -73,7 +86,7 @@ def random_uniform(ctx):
     low, high = ctx.attr("low", 0.0), ctx.attr("high", 1.0)
     dtype = _dtype_of(ctx) or flow.float32
     gen = _seeded(ctx)
-    return lambda: (flow.rand(*shape, generator=gen) * (high - low) + low).to(dtype)
+    return _Generator(lambda device: (flow.rand(*shape, generator=gen).to(device) * (high - low) + low).to(dtype))
 
 
 @register("RandomNormalLike", 1, 22)
