@@ -86,7 +86,10 @@ def random_uniform(ctx):
     low, high = ctx.attr("low", 0.0), ctx.attr("high", 1.0)
     dtype = _dtype_of(ctx) or flow.float32
     gen = _seeded(ctx)
-    return _Generator(lambda device: (flow.rand(*shape, generator=gen).to(device) * (high - low) + low).to(dtype))
+    def draw(device):
+        return (flow.rand(*shape, generator=gen).to(device) * (high - low) + low).to(dtype)
+
+    return _Generator(draw)
 
 
 @register("RandomNormalLike", 1, 22)
