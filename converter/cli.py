@@ -32,7 +32,8 @@ def parse_args(argv):
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--check", action="store_true",
                     help="compare with ONNX Runtime on seeded random inputs")
-    ap.add_argument("--graph", action="store_true", help="run the check through oneflow.nn.Graph")
+    ap.add_argument("--graph", action="store_true",
+                    help="run the --check through oneflow.nn.Graph (static execution) instead of eagerly")
     ap.add_argument("--codegen", action="store_true",
                     help="also write DIR/codegen/model.py: standalone OneFlow source + its weights")
     ap.add_argument("--inventory", action="store_true",
@@ -53,16 +54,17 @@ def main(argv=None) -> int:
     import oneflow as flow
 
     from . import api
-    from .errors import (ConverterError, InvalidModelError, ModelLoadError,
-                         UnsupportedOperatorError)
+    from .errors import ConverterError, InvalidModelError, ModelLoadError, UnsupportedOperatorError
     from .graph import load
 
+    t0 = time.perf_counter()
     try:
         graph = load(args.model)
+        problems = api.inventory_of_loaded(graph)
     except (ModelLoadError, InvalidModelError) as e:
         return _fail(EXIT_BAD_MODEL, e)
-
-    problems = api.inventory_of_loaded(graph)
+    except ConverterError as e:   # e.g. a node whose attributes a handler's check cannot read
+        return _fail(EXIT_BAD_MODEL, e)
     if args.inventory:
         if not problems:
             print(f"{graph.source}: every operator is supported ({len(graph.graph.node)} nodes)")
@@ -75,7 +77,6 @@ def main(argv=None) -> int:
     if args.device == "cuda" and not flow.cuda.is_available():
         return _fail(EXIT_DEVICE, "--device cuda: OneFlow reports no usable CUDA device on this machine "
                                   "(oneflow.cuda.is_available() is False); use --device cpu")
-    t0 = time.perf_counter()
     try:
         module = api.convert_loaded(graph, device=args.device)
     except UnsupportedOperatorError as e:
