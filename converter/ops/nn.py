@@ -1,7 +1,6 @@
 """Convolution family: Conv, ConvTranspose, DeformConv, Col2Im; constant weights become native layers."""
 from __future__ import annotations
 
-import numpy as np
 import oneflow as flow
 import oneflow.nn.functional as F
 
