@@ -30,6 +30,7 @@ def pytest_addoption(parser):
     group.addoption("--results", default=None,
                     help="JSON-lines file for the zoo case records (started afresh by each run)")
     group.addoption("--zoo-out", default=DEFAULT_OUT, help="output root for the export cache and repro bundles")
+    group.addoption("--zoo-cache", default=None, help="export cache (default ZOO_OUT/cache)")
     group.addoption("--zoo-timeout", action="append", default=[], metavar="STAGE=SECONDS",
                     help="per-stage timeout override for zoo cases (repeatable)")
 
@@ -75,7 +76,8 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def zoo_run_options(pytestconfig) -> RunOptions:
     o = pytestconfig.option
-    return RunOptions(out_dir=o.zoo_out, results=o.results, keep=o.keep, timeouts=parse_timeouts(o.zoo_timeout))
+    return RunOptions(out_dir=o.zoo_out, results=o.results, keep=o.keep, timeouts=parse_timeouts(o.zoo_timeout),
+                      cache=o.zoo_cache)
 
 
 def pytest_report_header(config):
