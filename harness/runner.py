@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -61,8 +63,6 @@ def run_case(case, opts: RunOptions) -> dict:
     try:
         record = _run(case, opts)
     except Exception as e:  # noqa: BLE001 - a harness bug must still leave one final record
-        import traceback
-
         record = _base_record(case)
         record.update(status=st.INFRA, error=f"harness error: {type(e).__name__}: {e}",
                       traceback=traceback.format_exc())
@@ -122,11 +122,11 @@ def _run(case, opts: RunOptions) -> dict:
         rec[key] = done.get(key)
     if done.get("min_atol") is not None:
         rec["min_tolerance"] = {"rtol": case.tolerance.rtol, "atol": done["min_atol"]}
-    status, stage, error, traceback = classify(child)
+    status, stage, error, tb = classify(child)
     rec.update(stage=stage if status != st.PASS else None, error=error)
     return _finish(rec, case, status, bundle_dir=bundle_dir, opts=opts, case_dir=case_dir,
                    extra={"command": _shell(cmd), "export_command": _shell(export_command) if export_command else None,
-                          "traceback": traceback, "export_meta": export_meta, "case_dir": case_dir,
+                          "traceback": tb, "export_meta": export_meta, "case_dir": case_dir,
                           "classifier": classifier, "parity": {k: done.get(k) for k in
                                                                ("ort_parity", "oneflow_parity", "oneflow_vs_ort")}})
 
@@ -158,8 +158,6 @@ def _apply_xfail(case, status: str, stage) -> tuple:
 
 
 def _shell(cmd) -> str:
-    import shlex
-
     return " ".join(shlex.quote(str(c)) for c in cmd)
 
 
@@ -167,18 +165,18 @@ def classify(child) -> tuple:
     """(status, stage, error, traceback) of a finished OneFlow-side process."""
     done = child.done or {}
     stage = child.stage
-    traceback = done.get("traceback")
+    tb = done.get("traceback")
     if child.timed_out:
         status = st.timeout(stage) if stage in st.STAGES else st.INFRA
         error = f"{stage} did not finish within {child.timeout_seconds:.0f} s"
     elif child.signal_name == "SIGKILL":
         # Not our timeout kill: the kernel's OOM killer is the usual sender (DESIGN §3: infra).
-        status, traceback = st.INFRA, child.stderr_tail
+        status, tb = st.INFRA, child.stderr_tail
         error = f"OneFlow-side process killed by SIGKILL during {stage} (out of memory?)"
     elif child.signal_name:
         status = st.crash(stage) if stage in st.STAGES else st.INFRA
         error = f"OneFlow-side process killed by {child.signal_name} during {stage}"
-        traceback = child.stderr_tail
+        tb = child.stderr_tail
     elif done:
         status, stage, error = done["status"], done.get("stage"), done.get("error")
         if error and any(m in error for m in INFRA_MARKERS):
@@ -189,8 +187,8 @@ def classify(child) -> tuple:
         tail = child.stderr_tail.strip().splitlines()
         status = st.fail(stage) if stage in st.STAGES else st.INFRA
         error = f"OneFlow-side process exited {child.returncode} during {stage}: {tail[-1] if tail else 'no output'}"
-        traceback = child.stderr_tail
-    return status, stage, error, traceback
+        tb = child.stderr_tail
+    return status, stage, error, tb
 
 
 def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
