@@ -137,6 +137,8 @@ def _try_fold(step: Step, constants: dict):
         with flow.no_grad():
             out = step.fn(*args)
         outs = out if isinstance(out, (tuple, list)) else (out,)
+        if any(o is None or isinstance(o, (list, tuple)) for o in outs):
+            return None   # sequences / absent optionals are not numpy constants
         return [o.numpy() if isinstance(o, flow.Tensor) else np.asarray(o) for o in outs]
     except Exception:  # noqa: BLE001 - folding is optional; the node then runs at run time
         return None

@@ -27,6 +27,15 @@ class InputSpec:
     name: str
     shape: Optional[tuple]      # None dims are dynamic
     dtype: Optional[np.dtype]
+    kind: str = "tensor"        # or "sequence" (a list of tensors) / "optional" (may be None)
+
+
+def _input_kind(graph, name: str) -> str:
+    for vi in graph.graph.input:
+        if vi.name == name:
+            which = vi.type.WhichOneof("value")
+            return {"sequence_type": "sequence", "optional_type": "optional"}.get(which, "tensor")
+    return "tensor"
 
 
 class ConvertedModule(flow.nn.Module):
@@ -40,8 +49,8 @@ class ConvertedModule(flow.nn.Module):
     def __init__(self, graph, steps, layers, constants):
         super().__init__()
         self.source = graph.source
-        self.input_specs = [InputSpec(n, graph.value_info[n].shape, graph.value_info[n].dtype)
-                            for n in graph.inputs]
+        self.input_specs = [InputSpec(n, graph.value_info[n].shape, graph.value_info[n].dtype,
+                                      _input_kind(graph, n)) for n in graph.inputs]
         self.output_names = list(graph.outputs)
         self.steps = steps
         self.layers = flow.nn.ModuleDict(layers)
@@ -90,6 +99,11 @@ class ConvertedModule(flow.nn.Module):
         for spec, value in zip(self.input_specs, args):
             if isinstance(value, np.ndarray):
                 value = to_tensor(value, self._device())
+            if spec.kind != "tensor" and (value is None and spec.kind == "optional" or isinstance(value, list)):
+                if any(not isinstance(v, flow.Tensor) for v in value or []):
+                    raise InputError(f"input {spec.name!r}: expected a list of oneflow.Tensor")
+                env[spec.name] = value   # ONNX sequence / optional: element shapes are not declared
+                continue
             if not isinstance(value, flow.Tensor):
                 raise InputError(f"input {spec.name!r}: expected a oneflow.Tensor, got {type(value).__name__}")
             if spec.dtype is not None and value.dtype != flow_dtype(spec.dtype):

@@ -18,5 +18,5 @@ Writing a handler::
 """
 from . import (  # noqa: F401
     activation, detection, indexing, linear, logic, loss, math, nn, normalization, pad, pooling,
-    quantization, recurrent, reduce, resize, sampling, signal, space_depth, stochastic, tensor,
+    quantization, recurrent, reduce, resize, sampling, sequence, signal, space_depth, stochastic, tensor,
 )

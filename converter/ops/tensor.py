@@ -72,7 +72,7 @@ def constant(ctx):
 
 @register("Identity", 1, 13, 14, 16, 19, 21)
 def identity(ctx):
-    return lambda x: x
+    return lambda x: (x,)   # a 1-tuple: x may be a sequence (list), which alone would mean several outputs
 
 
 def _cos_check(ctx):
