@@ -254,14 +254,16 @@ def summarize(results: dict) -> dict:
             "missing_ops": dict(missing.most_common())}
 
 
-def read_claimed(path: str = CLAIMED_FILE) -> list:
+def read_claimed(path: str | None = None) -> list:
+    path = path or CLAIMED_FILE
     if not os.path.exists(path):
         return []
     with open(path) as f:
         return [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
 
-def write_claimed(names, path: str = CLAIMED_FILE) -> None:
+def write_claimed(names, path: str | None = None) -> None:
+    path = path or CLAIMED_FILE
     with open(path, "w") as f:
         f.write("# Conformance cases claimed to pass; tests/test_conformance.py guards them.\n"
                 "# Regenerate: python -m converter.conformance --update-claimed\n")

@@ -2,8 +2,8 @@
 isolation and comparison really do what they say.
 
 The guard runs the cases in tests/conformance_claimed.txt plus all 9 light models through the
-real converter and OneFlow, in 2 worker processes (about a minute; see the report in the
-issue for the measured time). Regenerate the list with
+real converter and OneFlow, in 2 worker processes: ~1100 cases took 105 s wall on the shared
+2-core machine (load average ~15), most of it the light models (ConstantOfShape weights). Regenerate the list with
 ``python -m converter.conformance --update-claimed`` after making more cases pass.
 """
 from __future__ import annotations
@@ -95,3 +95,20 @@ def test_light_models_get_the_runner_inputs():
     assert inputs[0].flat[1] == np.float32(1 / inputs[0].size)
     assert expected[0].shape == (1, 1000)
     assert sum(n.startswith("node/") for n in cases) == 1288
+
+
+def test_cli_writes_records_and_claims_only_what_passed(tmp_path, monkeypatch):
+    # Two real cases: one passes, one is a known-unsupported op (string input).
+    claimed = tmp_path / "claimed.txt"
+    claimed.write_text("node/test_abs\nnode/test_zzz_not_run\n")
+    monkeypatch.setattr(conformance, "CLAIMED_FILE", str(claimed))
+    out = tmp_path / "run.json"
+    assert conformance.main(["--filter", r"^node/test_(abs|string_concat)$", "--jobs", "1",
+                             "--json", str(out), "--update-claimed"]) == 0
+    import json
+    run = json.loads(out.read_text())
+    assert run["cases"]["node/test_abs"]["status"] == "pass"
+    assert run["cases"]["node/test_string_concat"]["status"].startswith("fail:")
+    assert run["summary"]["counts"]["pass"] == 1 and run["summary"]["total"] == 2
+    # Cases not in this run keep their claim; cases run are claimed exactly when they passed.
+    assert conformance.read_claimed(str(claimed)) == ["node/test_abs", "node/test_zzz_not_run"]
