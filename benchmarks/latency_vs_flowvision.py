@@ -6,8 +6,7 @@ One process, one input, the two models timed alternately (interleaved, so machin
 both alike); every timing ends with ``.numpy()`` because eager OneFlow is asynchronous.
 Two converted variants: torch's default export (BatchNorm folded into the convolutions) and
 one that keeps BatchNormalization nodes (the same layer structure as flowvision's model).
-A third, benchmark-local row patches the BN-folded model to apply conv biases as a separate
-add (see split_conv_bias). Prints medians and the ratio converted / native (target: within 5%).
+Prints medians and the ratio converted / native (target: within 5%).
 """
 from __future__ import annotations
 
@@ -27,22 +26,6 @@ def native_resnet50():
     import flowvision
 
     return flowvision.models.resnet50(pretrained=False).eval()
-
-
-def split_conv_bias(module):
-    """What-if for the Conv handler: run each biased 2-D conv as conv-without-bias + add.
-
-    OneFlow 0.9's CPU conv with a bias goes through a slow bias-add kernel; the separate
-    broadcast add gives bit-identical outputs. Benchmark-local: it patches instances only.
-    """
-    import oneflow.nn.functional as F
-
-    for m in module.modules():
-        if type(m).__name__ == "Conv2d" and m.bias is not None:
-            bias = m.bias.reshape(1, -1, 1, 1)
-            m.forward = (lambda x, m=m, bias=bias: F.conv2d(x, m.weight, None, m.stride, m.padding,
-                                                             m.dilation, m.groups) + bias)
-    return module
 
 
 def timed(model, x) -> float:
@@ -70,7 +53,6 @@ def main() -> int:
     models = {"flowvision native": native_resnet50()}
     for label, path in paths.items():
         models[label] = converter.convert(path)
-    models["what-if: BN folded, bias as add"] = split_conv_bias(converter.convert(paths["converted (BN folded)"]))
     if args.graph:
         models["converted (BN kept) nn.Graph"] = converter.to_graph(converter.convert(paths["converted (BN kept)"]))
     x = flow.tensor(np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32))
