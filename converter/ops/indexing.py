@@ -392,28 +392,56 @@ def reverse_sequence(ctx):
     return exact_via_wider(run)
 
 
-def _unique_check(ctx):
-    return "Unique with axis (OneFlow's unique flattens)" if ctx.attr("axis") is not None else None
+def _unique_flat(x, keep_sorted):
+    flat = x.reshape(-1)
+    values, inverse, counts = flow.unique(flat, sorted=True, return_inverse=True, return_counts=True)
+    inverse, counts = inverse.to(flow.int64), counts.to(flow.int64)
+    n, k = flat.shape[0], values.shape[0]
+    # First occurrence of each unique value: the smallest position mapping to it.
+    hit = inverse.reshape(1, n) == flow.arange(k, dtype=flow.int64, device=x.device).reshape(k, 1)
+    positions = flow.arange(n, dtype=flow.int64, device=x.device).reshape(1, n).expand(k, n)
+    first = flow.where(hit, positions, flow.full_like(positions, n)).amin(dim=1)
+    if not keep_sorted:   # ONNX: in order of first occurrence
+        order = flow.argsort(first)
+        rank = flow.argsort(order)
+        values, first, counts = values[order], first[order], counts[order]
+        inverse = rank[inverse].to(flow.int64)
+    return values, first, inverse, counts
 
 
-@register("Unique", 11, check=_unique_check)
+def _unique_slices(x, axis, keep_sorted):
+    """Unique sub-tensors along ``axis`` by pairwise comparison (OneFlow's unique flattens)."""
+    n = x.shape[axis]
+    rows = x.permute(axis, *[d for d in range(x.ndim) if d != axis]).reshape(n, -1)
+    same = (rows.unsqueeze(1) == rows.unsqueeze(0)).to(flow.int32).amin(dim=2) > 0     # (n, n)
+    pos = flow.arange(n, dtype=flow.int64, device=x.device)
+    first_of = flow.where(same, pos.reshape(1, n).expand(n, n), flow.full((n, n), n, dtype=flow.int64,
+                                                                          device=x.device)).amin(dim=1)
+    firsts = flow.nonzero(first_of == pos).reshape(-1).to(flow.int64)   # in order of appearance
+    if keep_sorted:   # lexicographic order of the unique rows: rank = how many rows are smaller
+        u = rows[firsts]
+        differ = u.unsqueeze(1) != u.unsqueeze(0)                                     # (k, k, m)
+        col = differ.to(flow.int32).argmax(dim=2, keepdim=True)                        # first difference
+        a = flow.gather(u.unsqueeze(1).expand(*differ.shape), 2, col).squeeze(2)
+        b = flow.gather(u.unsqueeze(0).expand(*differ.shape), 2, col).squeeze(2)
+        smaller = (a < b) & differ.to(flow.int32).amax(dim=2).to(flow.bool)            # row i < row j
+        rank = smaller.to(flow.int64).sum(dim=0)
+        firsts = firsts[flow.argsort(rank)].to(flow.int64)
+    k = firsts.shape[0]
+    matches = first_of.reshape(1, n) == firsts.reshape(k, 1)                          # (k, n)
+    inverse = matches.to(flow.int64).argmax(dim=0).to(flow.int64)
+    counts = matches.to(flow.int64).sum(dim=1)
+    return _gather_safe(x, axis, firsts), firsts, inverse, counts
+
+
+@register("Unique", 11)
 def unique(ctx):
     keep_sorted = bool(ctx.attr("sorted", 1))
+    axis = ctx.attr("axis")
 
     def run(x):
-        flat = x.reshape(-1)
-        values, inverse, counts = flow.unique(flat, sorted=True, return_inverse=True, return_counts=True)
-        inverse, counts = inverse.to(flow.int64), counts.to(flow.int64)
-        n, k = flat.shape[0], values.shape[0]
-        # First occurrence of each unique value: the smallest position mapping to it.
-        hit = inverse.reshape(1, n) == flow.arange(k, dtype=flow.int64, device=x.device).reshape(k, 1)
-        positions = flow.arange(n, dtype=flow.int64, device=x.device).reshape(1, n).expand(k, n)
-        first = flow.where(hit, positions, flow.full_like(positions, n)).amin(dim=1)
-        if not keep_sorted:   # ONNX: in order of first occurrence
-            order = flow.argsort(first)
-            rank = flow.argsort(order)
-            values, first, counts = values[order], first[order], counts[order]
-            inverse = rank[inverse].to(flow.int64)
-        return values, first, inverse, counts
+        if axis is None:
+            return _unique_flat(x, keep_sorted)
+        return _unique_slices(x, axis + x.ndim if axis < 0 else axis, keep_sorted)
 
     return exact_via_wider(run)
