@@ -1,0 +1,33 @@
+"""``python -m harness matrix`` end to end on tiny hand-made cases (the catalogue selection is
+replaced by prepared cases; runner, records, summary and exit code are real): xfails and
+xpasses don't fail the run, xpasses are flagged, an unexpected failure does. ~20 s."""
+import dataclasses
+
+from harness import matrix, records
+from harness.oneflow_side import PLUGINS_ENV
+from harness_cases import prepared_case
+
+PLUGIN = "tests.harness_plugins.misbehaving_relu"
+
+
+def _run_matrix(monkeypatch, tmp_path, selected, capsys):
+    monkeypatch.setattr(matrix, "select", lambda *selectors: selected)
+    results = tmp_path / "results.jsonl"
+    code = matrix.main(["--results", str(results), "--out", str(tmp_path / "out"), "--jobs", "2"])
+    return code, records.finals(str(results)), capsys.readouterr().out
+
+
+def test_matrix_exit_code_follows_unexpected_failures_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(PLUGINS_ENV, PLUGIN)
+    known = {"stage": "parity", "reason": "known wrong Relu"}
+    stale = dataclasses.replace(prepared_case(tmp_path, "relu"), xfail=known)
+    expected = dataclasses.replace(prepared_case(tmp_path, "relu_wrong"), xfail=known)
+
+    code, finals, out = _run_matrix(monkeypatch, tmp_path, [stale, expected], capsys)
+    assert code == 0, out
+    assert sorted(r["status"] for r in finals) == ["xfail:parity", "xpass"]
+    assert "stale xfail" in out and stale.case_id in out
+
+    code, finals, out = _run_matrix(monkeypatch, tmp_path, [prepared_case(tmp_path, "relu_wrong")], capsys)
+    assert code == 1 and [r["status"] for r in finals] == ["fail:parity"]
+    assert "fail:parity" in out and "bundles" in out
