@@ -10,7 +10,7 @@ from ..registry import register
 
 # OneFlow 0.9 CPU kernels missing for some dtypes; these ops only move or compare values,
 # so running them in a wider dtype and casting back is exact.
-_WIDER = {flow.float16: flow.float32, flow.uint8: flow.int32, flow.bool: flow.int8}
+_WIDER = {flow.float16: flow.float32, flow.uint8: flow.int32, flow.int8: flow.int32, flow.bool: flow.int8}
 
 
 def exact_via_wider(fn, widen=(flow.float16,)):
@@ -287,7 +287,8 @@ def top_k(ctx):
         idx = flow.narrow(order, ax, 0, kk)
         return flow.gather(x, ax, idx), idx.to(flow.int64)
 
-    return exact_via_wider(run)
+    # OneFlow's CPU argsort mis-orders int8/uint8; int32 holds them exactly.
+    return exact_via_wider(run, (flow.float16, flow.int8, flow.uint8))
 
 
 def _stable_ties(x, order, ax, largest) -> bool:

@@ -46,6 +46,8 @@ AXES_INPUT_SINCE = {"ReduceSum": 13}   # every other reduction: 18
 # OneFlow 0.9 lacks CPU kernels for these input dtypes; the wider dtype is exact for
 # max/min and at least as precise for the rest (float16 accumulates in float32).
 _WIDER = {flow.float16: flow.float32, flow.bool: flow.int8, flow.uint8: flow.int32, flow.int8: flow.int32}
+# ReduceMean of int32/int64 runs in float64 (OneFlow's mean is float-only): exact for int32,
+# int64 sums beyond 2**53 round.
 
 
 def _empty_result(x, dims, keep, fill):
@@ -60,7 +62,7 @@ def _empty_result(x, dims, keep, fill):
     return flow.full(shape, fill, dtype=x.dtype, device=x.device)
 
 
-def _make(reduce, empty_fill, input_since):
+def _make(reduce, empty_fill, input_since, mean_of_ints=False):
     def build(ctx):
         keep = bool(ctx.attr("keepdims", 1))
         noop = bool(ctx.attr("noop_with_empty_axes", 0))
@@ -84,9 +86,10 @@ def _make(reduce, empty_fill, input_since):
             if x.ndim == 0:
                 return reduce(x.reshape(1), [0], False)
             wide = _WIDER.get(x.dtype)
-            if wide is not None:
-                return reduce(x.to(wide), dims, keep).to(x.dtype)
-            return reduce(x, dims, keep)
+            if mean_of_ints and (wide or x.dtype) not in (flow.float16, flow.float32, flow.float64):
+                wide = flow.float64    # OneFlow's mean is float-only; ONNX truncates back
+            out = reduce(x if wide is None else x.to(wide), dims, keep)
+            return out if out.dtype == x.dtype else out.to(x.dtype)   # ONNX keeps the input's type
 
         return run
 
@@ -96,4 +99,4 @@ def _make(reduce, empty_fill, input_since):
 for _op, (_fn, _fill) in _REDUCERS.items():
     register(_op, *_VERSIONS.get(_op, _DEFAULT_VERSIONS),
              notes="float16 accumulates in float32" if _op not in ("ReduceMax", "ReduceMin") else "")(
-        _make(_fn, _fill, AXES_INPUT_SINCE.get(_op, 18)))
+        _make(_fn, _fill, AXES_INPUT_SINCE.get(_op, 18), mean_of_ints=_op == "ReduceMean"))
