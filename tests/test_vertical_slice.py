@@ -1,4 +1,7 @@
-"""End to end, for real: torchvision resnet18 -> torch.onnx (process A) -> OneFlow (process B).
+"""End to end, for real: torchvision mobilenet_v2 -> torch.onnx (process A) -> OneFlow (process B).
+
+mobilenet_v2: a cheap catalogue model with BatchNorm, residual adds, depthwise convs and ReLU6
+(the first slice used resnet18, which is not a catalogue model id).
 
 Process A imports only torch and onnx; process B imports OneFlow, onnx and ONNX Runtime and
 no source framework. OneFlow's CPU output must match both torch and ORT at the default
@@ -21,9 +24,9 @@ def _run(args, framework):
     return proc
 
 
-def test_resnet18_torch_to_oneflow_cpu(tmp_path):
-    case = tmp_path / "resnet18"
-    a = _run(["-m", "zoo.export", "--framework", "torch", "--model", "resnet18",
+def test_mobilenet_v2_torch_to_oneflow_cpu(tmp_path):
+    case = tmp_path / "mobilenet_v2"
+    a = _run(["-m", "zoo.export", "--framework", "torch", "--model", "mobilenet_v2",
               "--opset", "13", "--out", str(case)], "torch")
     assert a.returncode == 0, a.stderr[-3000:]
     meta = json.loads((case / "meta.json").read_text())
