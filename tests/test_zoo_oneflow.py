@@ -1,0 +1,131 @@
+"""The OneFlow column of the zoo (the round trip's first half): every flowvision cell exports
+through oneflow.nn.Graph + oneflow-onnx at opset 13, passes onnx.checker, and ONNX Runtime
+matches OneFlow's own outputs; plus the exporter's own guarantees.
+
+Cost (2-core machine): the smoke cells (squeezenet1_1, alexnet) ~30 s together on a cold
+cache; the exporter checks ~20 s; the full column (`-m slow`) ~20-30 min cold (ResNet-50-class
+exports take 1-2 min each in oneflow-onnx), seconds with ZOO_CACHE_DIR on a warm cache.
+"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness.versions import framework_env
+from zoo import catalogue
+from zoo_export_checks import assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.oneflow
+
+SMOKE = ("squeezenet1_1", "alexnet")
+
+
+def _column_params():
+    params = []
+    for cell in catalogue.cells(framework="oneflow"):
+        if cell.unavailable:
+            continue
+        marks = [getattr(pytest.mark, m) for m in cell.marks]
+        if cell.model not in SMOKE:
+            marks.append(pytest.mark.slow)
+        if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
+            marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
+        params.append(pytest.param(cell.model, marks=marks, id=cell.model))
+    return params
+
+
+@pytest.mark.parametrize("model", _column_params())
+def test_oneflow_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa: F811
+    case = export_cell("oneflow", model, zoo_cache_dir, opset=13)
+    assert_matches_ort(case)
+
+
+def test_every_flowvision_variant_in_the_catalogue_exists():
+    from zoo.frameworks import oneflow_exporter  # noqa: F401 (applies the import shims)
+    from flowvision.models import ModelCreator
+
+    known = set(ModelCreator.model_list())
+    wanted = {c.variant for c in catalogue.cells(framework="oneflow") if c.builder == "flowvision"}
+    assert wanted and wanted <= known, wanted - known
+
+
+def test_unavailable_cells_name_an_architecture_flowvision_lacks():
+    cells = [c for c in catalogue.cells(framework="oneflow") if c.unavailable]
+    assert all(c.unavailable.startswith("flowvision 0.2.2 has no ") for c in cells), cells
+
+
+def test_every_batchnorm_is_randomized_seeded_and_model_is_in_eval_mode():
+    import oneflow as flow
+    from zoo.frameworks import oneflow_exporter
+
+    model = oneflow_exporter.build("flowvision", "squeezenet1_1", seed=0)
+    assert not model.training
+    # squeezenet has no BatchNorm: check one that does, small enough to build quickly.
+    model = oneflow_exporter.build("flowvision", "mobilenet_v2", seed=0)
+    bns = [m for m in model.modules() if isinstance(m, flow.nn.BatchNorm2d)]
+    assert bns and not model.training
+    for bn in bns:
+        assert not np.allclose(bn.running_mean.numpy(), 0) and not np.allclose(bn.running_var.numpy(), 1)
+        assert not np.allclose(bn.weight.numpy(), 1) and not np.allclose(bn.bias.numpy(), 0)
+    again = oneflow_exporter.build("flowvision", "mobilenet_v2", seed=0).state_dict()
+    other = oneflow_exporter.build("flowvision", "mobilenet_v2", seed=1).state_dict()
+    first = model.state_dict()
+    assert all(np.array_equal(v.numpy(), first[k].numpy()) for k, v in again.items())
+    assert not all(np.array_equal(v.numpy(), first[k].numpy()) for k, v in other.items())
+
+
+def test_unknown_builder_and_variant_are_clear_errors():
+    from zoo.frameworks import oneflow_exporter
+
+    with pytest.raises(ValueError, match="unknown OneFlow builder 'timm'"):
+        oneflow_exporter.build("timm", "resnet50", seed=0)
+    with pytest.raises(ValueError, match="flowvision 0.2.2 has no model 'resnet51'"):
+        oneflow_exporter.build("flowvision", "resnet51", seed=0)
+
+
+# Exports squeezenet1_1 in a fresh process; "plain" leaves oneflow-onnx's weight reads unmemoized.
+_EXPORT = """
+import sys, numpy as np
+from zoo import oneflow_compat
+from zoo.frameworks import oneflow_exporter
+if sys.argv[2] == "plain":
+    oneflow_compat.memoize_saved_weights = lambda: None
+model = oneflow_exporter.build("flowvision", "squeezenet1_1", seed=0)
+x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 224, 224)).astype("float32")
+oneflow_exporter.export(model, [x], sys.argv[1], 13)
+"""
+
+
+def _canonical(path) -> bytes:
+    """The model with every tensor renamed by first use and node names cleared: oneflow-onnx's
+    generated names (const_fold_opt<N>) come from a counter that differs run to run."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    names = {}
+
+    def rename(name):
+        return names.setdefault(name, f"t{len(names)}") if name else ""
+
+    for value in graph.input:
+        value.name = rename(value.name)
+    for node in graph.node:
+        node.name = ""
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    for value in list(graph.output) + list(graph.value_info):
+        value.name = rename(value.name)
+    for tensor in graph.initializer:
+        tensor.name = rename(tensor.name)
+    graph.initializer.sort(key=lambda t: t.name)
+    return model.SerializeToString()
+
+
+def test_memoized_weight_reads_export_the_same_model(tmp_path):
+    for mode in ("plain", "memoized"):
+        proc = subprocess.run([sys.executable, "-c", _EXPORT, str(tmp_path / f"{mode}.onnx"), mode],
+                              capture_output=True, text=True, env=framework_env("oneflow"), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _canonical(tmp_path / "plain.onnx") == _canonical(tmp_path / "memoized.onnx")
