@@ -12,6 +12,7 @@ Imports paddle + onnxruntime only (no OneFlow), so it runs beside no other frame
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ def noise_floor(case_dir: str) -> list:
 
     from zoo import catalogue
     from zoo.frameworks import paddle_exporter
+    from zoo.inputs import make_inputs
 
     with open(os.path.join(case_dir, "meta.json")) as f:
         meta = json.load(f)
@@ -41,6 +43,9 @@ def noise_floor(case_dir: str) -> list:
     got = sess.run(meta["output_names"], dict(zip(meta["input_names"], inputs)))
     cell = catalogue.cell("paddle", meta["model"])
     model = paddle_exporter.build(cell.builder, cell.variant, meta["seed"], **cell.kwargs)
+    # The same calibration zoo.export applies (batch of 2 from the next seed).
+    calib_spec = dataclasses.replace(cell.input, shape=(2,) + tuple(cell.input.shape[1:]))
+    model = paddle_exporter.calibrate(model, make_inputs(calib_spec, meta["seed"] + 1), meta["seed"])
     model.to(dtype="float64")
     with paddle.no_grad():
         ref = model(*[paddle.to_tensor(x.astype("float64")) for x in inputs])

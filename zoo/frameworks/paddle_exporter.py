@@ -20,8 +20,8 @@ import paddle
 # paddle2onnx names graph outputs fetch_name_<i>; models whose outputs mean different things
 # get real names (paddle.vision GoogLeNet returns its two auxiliary heads even in eval mode).
 OUTPUT_NAMES = {"GoogLeNet": ("logits", "aux1_logits", "aux2_logits")}
-# Paddle2ONNX's C++ log lines that carry the reason of a failed conversion.
 _ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+# Paddle2ONNX's log lines that carry the reason of a failed conversion.
 _ERROR_MARKERS = ("[ERROR]", "Error", "error", "not supported", "Oops", "Traceback")
 
 
@@ -47,6 +47,34 @@ def randomize_batchnorm(model: "paddle.nn.Layer", seed: int) -> None:
             layer.weight.set_value(rng.uniform(0.25, 1.75, n).astype("float32"))
         if layer.bias is not None:
             layer.bias.set_value((rng.standard_normal(n) * 0.5).astype("float32"))
+
+
+def calibrate(model: "paddle.nn.Layer", inputs: list, seed: int) -> "paddle.nn.Layer":
+    """Running stats measured on a seeded calibration batch, then jittered (seeded).
+
+    Blindly drawn stats let activations grow block by block (se_resnet50 logits ~400,
+    res2net50 ~7e5), until float32 rounding in paddle itself exceeds the default atol.
+    Measured stats keep each BN output at the scale its random affine params give it;
+    the jitter keeps them from being the exact batch statistics.
+    """
+    bns = [m for m in model.sublayers(include_self=True) if isinstance(m, _batchnorm_types())]
+    if not bns:
+        return model
+    momenta = [bn._momentum for bn in bns]
+    for bn in bns:
+        bn._momentum = 0.0  # running = 0 * running + 1 * batch: one batch sets the stats
+    model.train()
+    with paddle.no_grad():
+        model(*[paddle.to_tensor(x) for x in inputs])
+    rng = np.random.default_rng(seed)
+    for bn, momentum in zip(bns, momenta):
+        bn._momentum = momentum
+        n = bn._mean.shape[0]
+        std = np.sqrt(bn._variance.numpy())
+        bn._mean.set_value((bn._mean.numpy() + rng.standard_normal(n) * 0.1 * std).astype("float32"))
+        bn._variance.set_value((bn._variance.numpy() * rng.uniform(0.8, 1.25, n)).astype("float32"))
+    model.eval()
+    return model
 
 
 def build(builder: str, variant: str, seed: int, **kwargs) -> "paddle.nn.Layer":
