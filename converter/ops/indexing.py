@@ -141,8 +141,11 @@ def gather_nd(ctx):
 
 
 # --- Scatter family -------------------------------------------------------------------------------
-_SCATTER_REDUCE = {"add": "add", "mul": "multiply"}
-_PAIRWISE = {"max": flow.maximum, "min": flow.minimum}
+# OneFlow's scatter reduces "add" correctly; its "multiply" drops repeated indices, so mul,
+# max and min run one update at a time.
+_SCATTER_REDUCE = {"add": "add"}
+_PAIRWISE = {"mul": flow.mul, "max": flow.maximum, "min": flow.minimum}
+_SCATTER_WIDEN = (flow.float16, flow.bool)   # no bool max/min kernels; int8 is exact
 
 
 def _reduction_check(ctx):
@@ -162,7 +165,7 @@ def _scatter_elements(reduction, axis):
             return flow.scatter(x, ax, idx, updates, reduce=_SCATTER_REDUCE[reduction])
         return _scatter_pairwise(x, ax, idx, updates, _PAIRWISE[reduction])
 
-    return exact_via_wider(run)
+    return exact_via_wider(run, _SCATTER_WIDEN)
 
 
 def _scatter_pairwise(x, axis, idx, updates, combine):
@@ -214,7 +217,7 @@ def scatter_nd(ctx):
                 out[row] = _PAIRWISE[reduction](out[row], upd[i])
         return out.reshape(list(x.shape))
 
-    return exact_via_wider(run)
+    return exact_via_wider(run, _SCATTER_WIDEN)
 
 
 # --- selection --------------------------------------------------------------------------------------

@@ -96,7 +96,9 @@ def _make(reduce, empty_fill, input_since, mean_of_ints=False):
     return build
 
 
+_NOTES = {"ReduceMax": "", "ReduceMin": "",
+          "ReduceMean": "float16 accumulates in float32; integer means run in float64, truncated back"}
 for _op, (_fn, _fill) in _REDUCERS.items():
     register(_op, *_VERSIONS.get(_op, _DEFAULT_VERSIONS),
-             notes="float16 accumulates in float32" if _op not in ("ReduceMax", "ReduceMin") else "")(
+             notes=_NOTES.get(_op, "float16 accumulates in float32"))(
         _make(_fn, _fill, AXES_INPUT_SINCE.get(_op, 18), mean_of_ints=_op == "ReduceMean"))
