@@ -1,7 +1,7 @@
-"""End to end, for real: torchvision mobilenet_v2 -> torch.onnx (process A) -> OneFlow (process B).
+"""End to end, for real: torchvision resnet18 -> torch.onnx (process A) -> OneFlow (process B).
 
-mobilenet_v2: a cheap catalogue model with BatchNorm, residual adds, depthwise convs and ReLU6
-(the first slice used resnet18, which is not a catalogue model id).
+resnet18 is not a catalogue model id (the catalogue's ResNet is resnet50), so the export
+reads a one-entry catalogue written by the test, through the same zoo.export code path.
 
 Process A imports only torch and onnx; process B imports OneFlow, onnx and ONNX Runtime and
 no source framework. OneFlow's CPU output must match both torch and ORT at the default
@@ -24,9 +24,23 @@ def _run(args, framework):
     return proc
 
 
-def test_mobilenet_v2_torch_to_oneflow_cpu(tmp_path):
-    case = tmp_path / "mobilenet_v2"
-    a = _run(["-m", "zoo.export", "--framework", "torch", "--model", "mobilenet_v2",
+SLICE_CATALOGUE = """
+defaults:
+  input: {shape: [1, 3, 224, 224], layout: NCHW, dtype: float32, range: [-1.0, 1.0]}
+models:
+  resnet18:
+    architecture: ResNet
+    task: classification
+    frameworks:
+      torch: {builder: torchvision, variant: resnet18}
+"""
+
+
+def test_resnet18_torch_to_oneflow_cpu(tmp_path):
+    catalogue = tmp_path / "slice.yaml"
+    catalogue.write_text(SLICE_CATALOGUE)
+    case = tmp_path / "resnet18"
+    a = _run(["-m", "zoo.export", "--catalogue", str(catalogue), "--framework", "torch", "--model", "resnet18",
               "--opset", "13", "--out", str(case)], "torch")
     assert a.returncode == 0, a.stderr[-3000:]
     meta = json.loads((case / "meta.json").read_text())
