@@ -141,10 +141,15 @@ def gather_nd(ctx):
 
 
 # --- Scatter family -------------------------------------------------------------------------------
-# OneFlow's scatter reduces "add" correctly; its "multiply" drops repeated indices, so mul,
-# max and min run one update at a time.
-_SCATTER_REDUCE = {"add": "add"}
+# OneFlow's scatter reduces "add" correctly, and "multiply" for float and int32 only (on
+# int8/uint8/int64 it adds); max and min have no kernel. Those run one update at a time.
+_SCATTER_REDUCE = {"add": "add", "mul": "multiply"}
+_MULTIPLY_OK = (flow.float32, flow.float64, flow.int32)
 _PAIRWISE = {"mul": flow.mul, "max": flow.maximum, "min": flow.minimum}
+
+
+def _native_reduce(reduction, dtype) -> bool:
+    return reduction == "add" or (reduction == "mul" and dtype in _MULTIPLY_OK)
 _SCATTER_WIDEN = (flow.float16, flow.bool)   # no bool max/min kernels; int8 is exact
 
 
@@ -161,7 +166,7 @@ def _scatter_elements(reduction, axis):
         idx = _normalize_index(indices, x.shape[ax])
         if reduction == "none":
             return flow.scatter(x, ax, idx, updates)
-        if reduction in _SCATTER_REDUCE:
+        if _native_reduce(reduction, x.dtype):
             return flow.scatter(x, ax, idx, updates, reduce=_SCATTER_REDUCE[reduction])
         return _scatter_pairwise(x, ax, idx, updates, _PAIRWISE[reduction])
 
@@ -209,7 +214,7 @@ def scatter_nd(ctx):
         index = flat.reshape([-1] + [1] * len(rest)).expand(*upd.shape) if rest else flat
         if reduction == "none":
             out = flow.scatter(data, 0, index, upd)
-        elif reduction in _SCATTER_REDUCE:
+        elif _native_reduce(reduction, x.dtype):
             out = flow.scatter(data, 0, index, upd, reduce=_SCATTER_REDUCE[reduction])
         else:
             out = data.clone()
