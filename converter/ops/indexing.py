@@ -279,7 +279,7 @@ def compress(ctx):
     return run
 
 
-@register("TopK", 1, 10, 11)
+@register("TopK", 1, 10, 11, notes="ties keep the lower index first")
 def top_k(ctx):
     axis = ctx.attr("axis", -1)
     largest = bool(ctx.attr("largest", 1))

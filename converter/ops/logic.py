@@ -71,7 +71,7 @@ def _bitshift_check(ctx):
     return None
 
 
-@register("BitShift", 11, check=_bitshift_check)
+@register("BitShift", 11, check=_bitshift_check, notes="uint8 only (OneFlow 0.9 has no wider unsigned dtype)")
 def bit_shift(ctx):
     left = ctx.attr("direction") == "LEFT"
 
@@ -133,4 +133,4 @@ _BITWISE = {"BitwiseAnd": lambda a, b: a * b, "BitwiseOr": lambda a, b: a + b - 
             "BitwiseXor": lambda a, b: (a + b) % 2, "BitwiseNot": lambda a: 1 - a}
 for _op, _combine in _BITWISE.items():
     register(_op, 18, check=_bitwise_check,
-             notes="computed bit by bit in int64 (exact)")(lambda ctx, _c=_combine: _bitwise(_c))
+             notes="int8/uint8/int32/int64; computed bit by bit in int64 (exact)")(lambda ctx, _c=_combine: _bitwise(_c))

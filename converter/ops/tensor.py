@@ -340,7 +340,8 @@ def _cast(x, dtype):
     return x.to(dtype)
 
 
-@register("Cast", 1, 6, 9, 13, 19, 21, check=_cast_check)
+@register("Cast", 1, 6, 9, 13, 19, 21, check=_cast_check,
+          notes="float/double/float16/int8/uint8/int32/int64/bool only (OneFlow 0.9 has no other dtype)")
 def cast(ctx):
     dtype = flow_dtype(_cast_target(ctx))
     return lambda x: _cast(x, dtype)
@@ -350,7 +351,7 @@ def _cast_like_check(ctx):
     return _dtype_problem(ctx.input_dtype(1), "target dtype") if ctx.input_dtype(1) is not None else None
 
 
-@register("CastLike", 15, 19, 21, check=_cast_like_check)
+@register("CastLike", 15, 19, 21, check=_cast_like_check, notes="same dtypes as Cast")
 def cast_like(ctx):
     target = ctx.input_dtype(1)
     if target is not None:
