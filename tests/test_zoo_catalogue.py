@@ -1,8 +1,10 @@
 """Guards for the zoo catalogue (zoo/catalogue.yaml) and the export cache.
 
 Cheap and always run: schema strictness, coverage of the 27 architectures by every source
-framework, the `python -m zoo list` rows. The cache tests export one small torch model
-(squeezenet1_1 at 64x64) three times (miss, hit, changed input spec): ~1 min, marked torch.
+framework, the `python -m zoo list` rows. The publish/race tests of the cache are pure file
+work. Two tests export one small torch model (squeezenet1_1 at 64x64: miss, hit, changed
+input spec; and a broken variant for the build-stage error): ~1.5 min on a loaded 2-core
+machine, marked torch.
 """
 import copy
 import json
@@ -192,3 +194,34 @@ def test_unknown_model_is_a_clear_error():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode != 0 and not result["ok"]
     assert "no model 'resnet18'" in result["error"]
+
+
+def _fill(slot, marker):
+    for name in ("model.onnx", "inputs.npz", "expected.npz", "meta.json"):
+        with open(os.path.join(slot["tmp"], name), "w") as f:
+            f.write(marker)
+
+
+def test_cache_publish_is_atomic_and_the_first_writer_wins(tmp_path):
+    from zoo import cache
+
+    with cache.publishing(str(tmp_path), "case") as first:
+        with cache.publishing(str(tmp_path), "case") as second:  # a concurrent worker, same case
+            _fill(second, "second")
+        assert not second["raced"]
+        _fill(first, "first")
+    assert first["raced"] and first["dir"] == second["dir"]
+    assert open(os.path.join(first["dir"], "meta.json")).read() == "second"
+    assert cache.lookup(str(tmp_path), "case") == first["dir"]
+    assert os.listdir(tmp_path) == ["case"]  # no temporary directories left behind
+
+
+def test_cache_failed_export_publishes_nothing(tmp_path):
+    from zoo import cache
+
+    with pytest.raises(RuntimeError):
+        with cache.publishing(str(tmp_path), "case") as slot:
+            _fill(slot, "half")
+            raise RuntimeError("exporter crashed")
+    assert os.listdir(tmp_path) == []
+    assert cache.lookup(str(tmp_path), "case") is None
