@@ -2,7 +2,7 @@
 # Both run the idempotent set-up first (tools/setup_env.sh; seconds when nothing changed).
 PY := .venv/bin/python
 OUT ?= out
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 -m "not slow"
 
 .PHONY: setup test matrix smoke reports clean
 
