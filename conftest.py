@@ -43,8 +43,10 @@ def zoo_selected(config) -> bool:
 def pytest_configure(config):
     results = config.getoption("results")
     # Only the controller starts the file afresh; xdist workers append to it.
-    if results and not hasattr(config, "workerinput") and os.path.exists(results):
-        os.remove(results)
+    if results and not hasattr(config, "workerinput"):
+        if os.path.exists(results):
+            os.remove(results)
+        records.append(results, records.run_header(" ".join(["python -m pytest", *config.invocation_params.args])))
 
 
 def pytest_sessionfinish(session):

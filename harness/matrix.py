@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shlex
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
         return 2
     if not args.append and os.path.exists(args.results):
         os.remove(args.results)
+    records.append(args.results, records.run_header(
+        " ".join(["python -m harness matrix", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])))
     opts = RunOptions(out_dir=args.out, results=args.results, keep=args.keep,
                       timeouts=parse_timeouts(args.timeout), cache=args.cache_dir)
     finals = []

@@ -1,6 +1,7 @@
 """Result records as JSON lines, appended atomically.
 
-Each case writes a ``started`` record, then exactly one ``final`` record. A line is written
+A run starts with a ``run`` record (command, commit, time). Each case writes a ``started``
+record, then exactly one ``final`` record. A line is written
 with a single ``os.write`` on an ``O_APPEND`` descriptor, so concurrent writers (xdist
 workers, ``--jobs``) never interleave within a line, and a case that kills its runner is
 still visible as a ``started`` record without a ``final``.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import subprocess
 import time
 
 RECORD_VERSION = 1
@@ -22,6 +25,25 @@ def append(path: str, record: dict) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+def run_header(command: str) -> dict:
+    """The ``run`` record a run starts with: what was run, at which commit, when."""
+    return {"event": "run", "record_version": RECORD_VERSION, "command": command, "commit": _git_commit(),
+            "host": platform.node(), "python": platform.python_version(), "time": time.time()}
+
+
+def _git_commit():
+    from .paths import REPO_ROOT
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT,
+                              timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=REPO_ROOT, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
 
 
 def started(case) -> dict:

@@ -14,6 +14,8 @@ def _run_matrix(monkeypatch, tmp_path, selected, capsys):
     monkeypatch.setattr(matrix, "select", lambda *selectors: selected)
     results = tmp_path / "results.jsonl"
     code = matrix.main(["--results", str(results), "--out", str(tmp_path / "out"), "--jobs", "2"])
+    header = records.read(str(results))[0]
+    assert header["event"] == "run" and header["command"].startswith("python -m harness matrix --results")
     return code, records.finals(str(results)), capsys.readouterr().out
 
 
