@@ -15,9 +15,11 @@ use it to register deliberately broken handlers inside this process only.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -202,6 +204,10 @@ def main(argv=None) -> int:
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")
     args = ap.parse_args(argv)
+    # Python stacks into stderr (hence the bundle) on a crash, and on SIGUSR1, which the
+    # parent sends before killing a stage that overran its timeout.
+    faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     emit({"event": "stage", "stage": "startup"})
     try:
         result = check_case(args.case_dir, args.device, args.work_dir, args.rtol, args.atol,

@@ -66,6 +66,7 @@ def run_staged(cmd: list, env: dict, timeouts: dict, first_stage: str, cwd: Opti
             try:
                 line = lines.get(timeout=max(left, 0.0))
             except queue.Empty:
+                _dump_stacks(proc)
                 _kill_group(proc)
                 outcome.timed_out, outcome.timeout_seconds = True, timeouts[outcome.stage]
                 break
@@ -96,6 +97,16 @@ def _pump(stream, lines: "queue.Queue") -> None:
     for line in stream:
         lines.put(line.rstrip("\n"))
     lines.put(None)
+
+
+def _dump_stacks(proc: subprocess.Popen, grace: float = 2.0) -> None:
+    # Children that registered faulthandler on SIGUSR1 (harness.oneflow_side) print every
+    # thread's Python stack to stderr: the bundle then shows where the stage hung.
+    try:
+        os.kill(proc.pid, signal.SIGUSR1)
+        proc.wait(timeout=grace)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

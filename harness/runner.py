@@ -169,6 +169,7 @@ def classify(child) -> tuple:
     if child.timed_out:
         status = st.timeout(stage) if stage in st.STAGES else st.INFRA
         error = f"{stage} did not finish within {child.timeout_seconds:.0f} s"
+        tb = child.stderr_tail
     elif child.signal_name == "SIGKILL":
         # Not our timeout kill: the kernel's OOM killer is the usual sender (DESIGN §3: infra).
         status, tb = st.INFRA, child.stderr_tail

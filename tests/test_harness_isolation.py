@@ -36,4 +36,6 @@ def test_segfault_and_hang_are_recorded_and_the_run_goes_on(tmp_path, monkeypatc
         assert meta["stage"] == "convert" and meta["status"] == rec["status"]
         assert os.path.exists(os.path.join(rec["bundle"], "model.onnx"))
         assert os.path.exists(os.path.join(rec["bundle"], "ort.npz"))   # ORT ran before the convert
+        # faulthandler's Python stack shows where it crashed / hung.
+        assert "misbehaving_relu.py" in meta["traceback"], meta["traceback"]
     assert recs[2]["bundle"] is None and not os.path.exists(opts.bundle_path(cases[2]))
