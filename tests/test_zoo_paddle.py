@@ -1,9 +1,10 @@
 """The PaddlePaddle column of the zoo: every paddle cell exports at opset 13 and ONNX Runtime
 matches paddle's own outputs (onnx.checker included), plus the exporter's own guarantees.
 
-Cost (2-core machine): the smoke cells (squeezenet1_1, shufflenet_v1) ~30 s each on a cold
-cache; the checks of the exporter and zoo definitions ~1 min; the full column (`-m slow`)
-~15–25 min cold, seconds with ZOO_CACHE_DIR pointing at a warm cache.
+Cost, measured on the shared 2-core machine (load ~15): the smoke cells (squeezenet1_1,
+shufflenet_v1) 20-50 s each on a cold cache; the exporter/definition checks ~1.5 min; the
+full column (`-m slow`) ~21 min cold (27 exports, 20-70 s each), and the whole file runs in
+~2 min with `-n 2` when ZOO_CACHE_DIR points at a warm cache.
 """
 import numpy as np
 import pytest
