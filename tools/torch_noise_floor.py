@@ -1,0 +1,81 @@
+"""How far are torch's own float32 outputs, and OneFlow's, from a float64 run of the model?
+
+    .venv/bin/python tools/torch_noise_floor.py CASE_DIR
+
+CASE_DIR is an exported torch case (python -m zoo.export --framework torch ...). The model
+is rebuilt exactly as the export built it (seeded build + BN calibration) and run in float64
+as the reference; a second process (no torch) converts model.onnx and runs it with OneFlow.
+Prints the max abs error and the smallest atol at rtol 1e-3 each float32 result would need
+against float64. When torch's own float32 output needs as much atol as OneFlow's, a parity
+miss against torch is the reference's rounding, not a converter bug.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RTOL = 1e-3
+sys.path.insert(0, ROOT)
+
+
+def _stats(got, ref) -> str:
+    d = np.abs(got.astype(np.float64) - ref)
+    return f"max abs {d.max():.3g}, needs atol {max(0.0, float((d - RTOL * np.abs(ref)).max())):.3g}"
+
+
+def _oneflow_outputs(case_dir: str, out_npz: str) -> None:
+    code = ("import json, sys, numpy as np, oneflow as flow, converter\n"
+            "d, out = sys.argv[1], sys.argv[2]\n"
+            "meta = json.load(open(d + '/meta.json')); x = np.load(d + '/inputs.npz')\n"
+            "m = converter.convert(d + '/model.onnx')\n"
+            "y = m(*[flow.tensor(x[n]) for n in meta['input_names']])\n"
+            "y = y if isinstance(y, tuple) else (y,)\n"
+            "np.savez(out, *[t.numpy() for t in y])\n")
+    from harness.versions import framework_env
+
+    subprocess.run([sys.executable, "-c", code, case_dir, out_npz], check=True, cwd=ROOT,
+                   env=framework_env("oneflow"), stderr=subprocess.DEVNULL)
+
+
+def main(case_dir: str) -> int:
+    import torch
+
+    from zoo import catalogue
+    from zoo.frameworks import torch_exporter as ex
+    from zoo.inputs import make_inputs
+
+    with open(os.path.join(case_dir, "meta.json")) as f:
+        meta = json.load(f)
+    cell = catalogue.load().cell("torch", meta["model"])
+    seed = meta["seed"]
+    net = ex.build(cell.builder, cell.variant, seed, **cell.kwargs)
+    calib = dataclasses.replace(cell.input, shape=(2,) + tuple(cell.input.shape[1:]))
+    net = ex.calibrate(net, make_inputs(calib, seed + 1), seed)
+    x = [np.load(os.path.join(case_dir, "inputs.npz"))[n] for n in meta["input_names"]]
+    expected = np.load(os.path.join(case_dir, "expected.npz"))
+    with torch.no_grad():
+        y64 = net.double()(*[torch.from_numpy(a).double() for a in x])
+    y64 = [t.numpy() for t in (y64 if isinstance(y64, (tuple, list)) else (y64,))]
+    with tempfile.TemporaryDirectory() as tmp:
+        of_path = os.path.join(tmp, "oneflow.npz")
+        _oneflow_outputs(case_dir, of_path)
+        of = np.load(of_path)
+        for i, (name, ref) in enumerate(zip(meta["output_names"], y64)):
+            print(f"{meta['model']} {name}: max |y| {np.abs(ref).max():.3g}")
+            print(f"  torch fp32   vs fp64: {_stats(expected[name], ref)}")
+            print(f"  OneFlow fp32 vs fp64: {_stats(of[f'arr_{i}'], ref)}")
+            print(f"  OneFlow vs torch fp32: {_stats(of[f'arr_{i}'], expected[name].astype(np.float64))}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1]))
