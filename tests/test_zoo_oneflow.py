@@ -2,9 +2,9 @@
 through oneflow.nn.Graph + oneflow-onnx at opset 13, passes onnx.checker, and ONNX Runtime
 matches OneFlow's own outputs; plus the exporter's own guarantees.
 
-Cost (2-core machine): the smoke cells (squeezenet1_1, alexnet) ~30 s together on a cold
-cache; the exporter checks ~20 s; the full column (`-m slow`) ~20-30 min cold (ResNet-50-class
-exports take 1-2 min each in oneflow-onnx), seconds with ZOO_CACHE_DIR on a warm cache.
+Cost (2-core machine, loaded): the smoke cell (squeezenet1_1) ~25 s on a cold cache; the
+exporter checks ~50 s; the full column (`-m slow`, 18 exports) ~25 min cold with -n 2
+(oneflow-onnx takes 10 s to 4 min per model), seconds with ZOO_CACHE_DIR on a warm cache.
 """
 import subprocess
 import sys
@@ -18,7 +18,7 @@ from zoo_export_checks import assert_matches_ort, export_cell, zoo_cache_dir  # 
 
 pytestmark = pytest.mark.oneflow
 
-SMOKE = ("squeezenet1_1", "alexnet")
+SMOKE = ("squeezenet1_1",)  # small, and quick to export: alexnet takes 15-80 s for its 61M weights
 
 
 def _column_params():
@@ -84,13 +84,13 @@ def test_unknown_builder_and_variant_are_clear_errors():
         oneflow_exporter.build("flowvision", "resnet51", seed=0)
 
 
-# Exports squeezenet1_1 in a fresh process; "plain" leaves oneflow-onnx's weight reads unmemoized.
+# Exports squeezenet1_1 in a fresh process; "plain" leaves oneflow-onnx's weight access as it is.
 _EXPORT = """
 import sys, numpy as np
 from zoo import oneflow_compat
 from zoo.frameworks import oneflow_exporter
 if sys.argv[2] == "plain":
-    oneflow_compat.memoize_saved_weights = lambda: None
+    oneflow_compat.cheapen_weight_access = lambda: None
 model = oneflow_exporter.build("flowvision", "squeezenet1_1", seed=0)
 x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 224, 224)).astype("float32")
 oneflow_exporter.export(model, [x], sys.argv[1], 13)
@@ -123,9 +123,9 @@ def _canonical(path) -> bytes:
     return model.SerializeToString()
 
 
-def test_memoized_weight_reads_export_the_same_model(tmp_path):
-    for mode in ("plain", "memoized"):
+def test_cheapened_weight_access_exports_the_same_model(tmp_path):
+    for mode in ("plain", "cheap"):
         proc = subprocess.run([sys.executable, "-c", _EXPORT, str(tmp_path / f"{mode}.onnx"), mode],
                               capture_output=True, text=True, env=framework_env("oneflow"), timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _canonical(tmp_path / "plain.onnx") == _canonical(tmp_path / "memoized.onnx")
+    assert _canonical(tmp_path / "plain.onnx") == _canonical(tmp_path / "cheap.onnx")

@@ -88,7 +88,7 @@ def export(model, inputs: list, path: str, opset: int) -> None:
     # concurrent exports would delete each other's weights. We stage them privately.
     from oneflow_onnx.oneflow2onnx.flow2onnx import Export
 
-    oneflow_compat.memoize_saved_weights()
+    oneflow_compat.cheapen_weight_access()
     graph = _ExportGraph(model)
     # Traced at the batch size we run: a dynamic batch would still leave a fixed Reshape.
     with flow.no_grad():
