@@ -5,11 +5,12 @@ own guarantees.
 TensorFlow never runs inside the pytest process: it needs protobuf's pure-Python backend and
 segfaults beside OneFlow (DESIGN §2), so every check that imports it runs in a child process.
 
-Cost (2-core machine, unloaded): the smoke cells (squeezenet1_1, mobilenet_v2) ~40 s each on
-a cold cache (20 s of it is `import tensorflow`); the probe of the exporter and the small zoo
-definitions ~1 min; the full column (`-m slow`) ~25-40 min cold (tf2onnx serialises large
-models through pure-Python protobuf: alexnet, vgg16, vit_b_16 take minutes), seconds with
-ZOO_CACHE_DIR pointing at a warm cache.
+Cost, measured on the shared 2-core machine under load (load average 6-15): the smoke cells
+(squeezenet1_1, mobilenet_v2) ~50 s each on a cold cache (20-40 s of it is `import
+tensorflow`); the exporter probe 1.5-2 min (once per xdist worker). The full column
+(`-m slow`) took 51 min cold, exporting one cell after another (tf2onnx is slow: vgg16 189 s,
+se_resnet50 175 s, xception65 128 s), and 7 min with ZOO_CACHE_DIR warm, of which 4 min is
+vit_b_16's export that fails as expected (a failed export is not cached).
 """
 import json
 import os
