@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zoo import catalogue
-from zoo_export_checks import assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
+from zoo_export_checks import column_params, assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.paddle
 
@@ -28,19 +28,7 @@ PAPER_PARAMS_M = {
 BIG_DEFINITIONS = {"vit_b_16", "unet", "xception65", "darknet53"}
 
 
-def _column_params():
-    params = []
-    for cell in catalogue.cells(framework="paddle"):
-        marks = [getattr(pytest.mark, m) for m in cell.marks]
-        if cell.model not in SMOKE:
-            marks.append(pytest.mark.slow)
-        if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
-            marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
-        params.append(pytest.param(cell.model, marks=marks, id=cell.model))
-    return params
-
-
-@pytest.mark.parametrize("model", _column_params())
+@pytest.mark.parametrize("model", column_params("paddle", SMOKE))
 def test_paddle_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa: F811
     case = export_cell("paddle", model, zoo_cache_dir, opset=13)
     assert_matches_ort(case)

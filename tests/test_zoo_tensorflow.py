@@ -21,7 +21,7 @@ import pytest
 
 from harness.versions import framework_env
 from zoo import catalogue
-from zoo_export_checks import assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
+from zoo_export_checks import column_params, assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.tensorflow
 
@@ -43,19 +43,7 @@ BIG_DEFINITIONS = {"alexnet", "vit_b_16", "unet", "xception65", "darknet53", "se
 PROBE_TIMEOUT = 1200
 
 
-def _column_params():
-    params = []
-    for cell in catalogue.cells(framework="tensorflow"):
-        marks = [getattr(pytest.mark, m) for m in cell.marks]
-        if cell.model not in SMOKE:
-            marks.append(pytest.mark.slow)
-        if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
-            marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
-        params.append(pytest.param(cell.model, marks=marks, id=cell.model))
-    return params
-
-
-@pytest.mark.parametrize("model", _column_params())
+@pytest.mark.parametrize("model", column_params("tensorflow", SMOKE))
 def test_tensorflow_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa: F811
     case = export_cell("tensorflow", model, zoo_cache_dir, opset=13)
     with open(os.path.join(case, "meta.json")) as f:

@@ -23,6 +23,26 @@ from zoo import catalogue
 EXPORT_TIMEOUT = 1800  # vgg16/vit_b_16 on a loaded 2-core machine
 
 
+def column_params(framework: str, smoke: tuple) -> list:
+    """One pytest param per catalogue cell of ``framework`` (model id as the value).
+
+    Only the ``smoke`` cells run in the default suite; the rest are marked slow (the full
+    column is what `make matrix` runs anyway). Exporter-side xfails are strict xfails;
+    unavailable cells are left out.
+    """
+    params = []
+    for cell in catalogue.cells(framework=framework):
+        if cell.unavailable:
+            continue
+        marks = [getattr(pytest.mark, framework)] + [getattr(pytest.mark, m) for m in cell.marks]
+        if cell.model not in smoke:
+            marks.append(pytest.mark.slow)
+        if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
+            marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
+        params.append(pytest.param(cell.model, marks=marks, id=cell.model))
+    return params
+
+
 @pytest.fixture(scope="session")
 def zoo_cache_dir(tmp_path_factory):
     return os.environ.get("ZOO_CACHE_DIR") or str(tmp_path_factory.mktemp("zoo-cache"))
