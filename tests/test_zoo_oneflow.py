@@ -14,28 +14,14 @@ import pytest
 
 from harness.versions import framework_env
 from zoo import catalogue
-from zoo_export_checks import assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
+from zoo_export_checks import column_params, assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.oneflow
 
 SMOKE = ("squeezenet1_1",)  # small, and quick to export: alexnet takes 15-80 s for its 61M weights
 
 
-def _column_params():
-    params = []
-    for cell in catalogue.cells(framework="oneflow"):
-        if cell.unavailable:
-            continue
-        marks = [getattr(pytest.mark, m) for m in cell.marks]
-        if cell.model not in SMOKE:
-            marks.append(pytest.mark.slow)
-        if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
-            marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
-        params.append(pytest.param(cell.model, marks=marks, id=cell.model))
-    return params
-
-
-@pytest.mark.parametrize("model", _column_params())
+@pytest.mark.parametrize("model", column_params("oneflow", SMOKE))
 def test_oneflow_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa: F811
     case = export_cell("oneflow", model, zoo_cache_dir, opset=13)
     assert_matches_ort(case)
