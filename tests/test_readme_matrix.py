@@ -36,7 +36,8 @@ def test_readme_table_is_generated_from_the_committed_results():
 @needs_results
 def test_table_and_catalogue_list_the_same_architectures():
     section = markdown.readme_section(README.read_text())
-    rows = set(re.findall(r"^\| ([^|*][^|]*?) \| ", section, flags=re.M)) - {"Architecture", "package"}
+    table = section[section.index("| Architecture |"): section.index("| **pass / total**")]
+    rows = set(re.findall(r"^\| ([^|]+?) \| ", table, flags=re.M)) - {"Architecture"}
     assert rows == _catalogue_architectures()
 
 
