@@ -46,6 +46,7 @@ class ExporterSpec:
         files += [os.path.join(ZOO_DIR, f) for f in ("export.py", "inputs.py")]
         if builder == "zoo":
             files += glob.glob(os.path.join(ZOO_DIR, "models", framework, "**", "*.py"), recursive=True)
+            files.append(os.path.join(ZOO_DIR, "models", "registry.py"))
         return files
 
 

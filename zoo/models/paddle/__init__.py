@@ -5,34 +5,9 @@ Each module registers its factories with `@register("<variant>")`; the catalogue
 """
 from __future__ import annotations
 
-import importlib
+from ..registry import ModelRegistry
 
-_MODULES = ("resnet_variants", "regnet", "efficientnet", "shufflenet_v1", "xception", "dpn",
-            "darknet", "ghostnet", "repvgg", "unet", "vit")
-_REGISTRY: dict = {}
-
-
-def register(name: str):
-    def add(factory):
-        if name in _REGISTRY:
-            raise ValueError(f"paddle zoo model {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
-    return add
-
-
-def _load_all() -> None:
-    for module in _MODULES:
-        importlib.import_module(f"{__name__}.{module}")
-
-
-def names() -> list:
-    _load_all()
-    return sorted(_REGISTRY)
-
-
-def create(name: str, **kwargs):
-    _load_all()
-    if name not in _REGISTRY:
-        raise KeyError(f"no paddle zoo model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
+_REGISTRY = ModelRegistry("paddle", __name__, (
+    "resnet_variants", "regnet", "efficientnet", "shufflenet_v1", "xception", "dpn",
+    "darknet", "ghostnet", "repvgg", "unet", "vit"))
+register, names, create = _REGISTRY.register, _REGISTRY.names, _REGISTRY.create

@@ -7,34 +7,9 @@ factory takes `input_shape` (H, W, C) and returns a `keras.Model` that outputs l
 """
 from __future__ import annotations
 
-import importlib
+from ..registry import ModelRegistry
 
-_MODULES = ("classic", "resnet_family", "dpn", "darknet", "shufflenet", "ghostnet", "repvgg",
-            "regnet", "xception65", "unet", "vit")
-_REGISTRY: dict = {}
-
-
-def register(name: str):
-    def add(factory):
-        if name in _REGISTRY:
-            raise ValueError(f"tensorflow zoo model {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
-    return add
-
-
-def _load_all() -> None:
-    for module in _MODULES:
-        importlib.import_module(f"{__name__}.{module}")
-
-
-def names() -> list:
-    _load_all()
-    return sorted(_REGISTRY)
-
-
-def create(name: str, **kwargs):
-    _load_all()
-    if name not in _REGISTRY:
-        raise KeyError(f"no tensorflow zoo model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
+_REGISTRY = ModelRegistry("tensorflow", __name__, (
+    "classic", "resnet_family", "dpn", "darknet", "shufflenet", "ghostnet", "repvgg",
+    "regnet", "xception65", "unet", "vit"))
+register, names, create = _REGISTRY.register, _REGISTRY.names, _REGISTRY.create
