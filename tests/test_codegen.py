@@ -162,15 +162,19 @@ def _many_ops_model():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
-def test_helper_model_codegen_matches_converted_and_ort(tmp_path):
-    model = _many_ops_model()
-    x = np.random.default_rng(4).standard_normal((1, 3, 8, 8)).astype(np.float32)
-    path = converter.codegen(model, str(tmp_path / "gen"))
+def _assert_codegen_matches_converted_and_ort(model, x, out_dir):
+    """Generated module == converted module (exactly), and both match ONNX Runtime."""
+    path = converter.codegen(model, str(out_dir))
     generated = _outputs(_import(path).load()(flow.tensor(x)))
     _assert_same(generated, _outputs(converter.convert(model)(flow.tensor(x))))
     reference = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     for g, r in zip(generated, reference):
         np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)
+
+
+def test_helper_model_codegen_matches_converted_and_ort(tmp_path):
+    x = np.random.default_rng(4).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    _assert_codegen_matches_converted_and_ort(_many_ops_model(), x, tmp_path / "gen")
 
 
 def test_ops_without_emitter_are_listed_at_once(tmp_path):
@@ -235,9 +239,4 @@ def test_more_emitters_match_converted_and_ort(tmp_path):
     model = _more_ops_model()
     onnx.checker.check_model(model)
     x = np.random.default_rng(6).standard_normal((1, 4, 6, 6)).astype(np.float32)
-    path = converter.codegen(model, str(tmp_path / "gen"))
-    generated = _outputs(_import(path).load()(flow.tensor(x)))
-    _assert_same(generated, _outputs(converter.convert(model)(flow.tensor(x))))
-    reference = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
-    for g, r in zip(generated, reference):
-        np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)
+    _assert_codegen_matches_converted_and_ort(model, x, tmp_path / "gen")
