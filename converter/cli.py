@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from .numerics import error_stats
+
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_MODEL = 0, 1, 2, 3
 EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED, EXIT_CODEGEN = 4, 5, 6, 7
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5     # DESIGN §4 fp32 defaults
@@ -149,13 +151,8 @@ def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: 
         return float("inf"), float("inf"), float("inf"), False
     if actual.size == 0:
         return 0.0, 0.0, 0.0, True
+    max_abs, max_rel, min_atol, _ = error_stats(actual, reference, rtol)
     a, r = actual.astype(np.float64), reference.astype(np.float64)
-    diff = np.abs(a - r)
-    finite = np.isfinite(diff)
-    max_abs = float(diff[finite].max()) if finite.any() else 0.0
-    max_rel = float((diff[finite] / np.maximum(np.abs(r[finite]), np.finfo(np.float64).tiny)).max()) \
-        if finite.any() else 0.0
-    min_atol = float(np.maximum(diff[finite] - rtol * np.abs(r[finite]), 0).max()) if finite.any() else 0.0
     passed = bool(np.all(np.isfinite(a) == np.isfinite(r))
                   and np.allclose(a, r, rtol=rtol, atol=atol, equal_nan=True))
     return max_abs, max_rel, min_atol, passed

@@ -28,6 +28,8 @@ import onnx
 from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
+from .numerics import error_stats
+
 DATA_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
 CLAIMED_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "tests", "conformance_claimed.txt")
@@ -133,16 +135,8 @@ def compare(actual: list, expected: list, rtol: float, atol: float) -> tuple:
 
 
 def _errors(a: np.ndarray, e: np.ndarray) -> tuple:
-    a64, e64 = a.astype(np.float64), e.astype(np.float64)
-    both = np.isfinite(a64) & np.isfinite(e64)
-    mismatched_special = ~both & ~((a64 == e64) | (np.isnan(a64) & np.isnan(e64)))
-    if np.any(mismatched_special):
-        return float("inf"), float("inf")
-    if not np.any(both):
-        return 0.0, 0.0
-    diff = np.abs(a64[both] - e64[both])
-    rel = diff / np.maximum(np.abs(e64[both]), np.finfo(np.float64).tiny)
-    return float(diff.max()), float(rel.max())
+    ab, rel, _, specials_match = error_stats(a, e, rtol=0.0)
+    return (ab, rel) if specials_match else (float("inf"), float("inf"))
 
 
 # --- one case (runs inside a worker process) --------------------------------------------------
@@ -176,7 +170,7 @@ def run_case(case: dict) -> dict:
                 out = module(*args)
             outs = list(out) if isinstance(out, tuple) else [out]
             actual = [_to_numpy(o, flow) for o in outs]   # OneFlow is async: errors surface here
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - any run-time failure is this case's fail:run record
             return {"status": "fail:run", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": times}
         problem, ab, rel = compare(actual, expected, case["rtol"], case["atol"])
         if problem:
