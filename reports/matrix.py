@@ -25,10 +25,10 @@ class Column:
 
 @dataclass
 class Matrix:
-    rows: list                        # architecture names, in first-seen order
-    models: dict                      # architecture -> {framework: model id}
+    rows: list                        # row labels: the architecture, "Arch (model)" for a second model
+    models: dict                      # row label -> {framework: model id}
     columns: list
-    cells: dict                       # (architecture, Column) -> record
+    cells: dict                       # (row label, Column) -> record
     with_opset: bool
     counts: dict                      # kind -> number, over every cell
     column_counts: dict               # Column -> {kind: number}
@@ -44,14 +44,10 @@ def kind(status: str) -> str:
 def build(runset) -> Matrix:
     rows, models, cells, cols = [], {}, {}, set()
     for rec in runset.finals:
-        arch = rec.get("architecture") or rec["model"]
-        if arch not in models:
-            rows.append(arch)
-            models[arch] = {}
-        models[arch].setdefault(rec["framework"], rec["model"])
+        row = _row_for(rec, rows, models)
         col = Column(rec["framework"], rec["device"], int(rec["opset"]))
         cols.add(col)
-        cells[(arch, col)] = rec
+        cells[(row, col)] = rec
     fw_rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
     columns = sorted(cols, key=lambda c: (fw_rank.get(c.framework, 99), c.framework, c.device != "cpu",
                                           c.device, c.opset))
@@ -63,6 +59,21 @@ def build(runset) -> Matrix:
         column_counts[col][k] = column_counts[col].get(k, 0) + 1
     return Matrix(rows, models, columns, cells, len({c.opset for c in columns}) > 1, counts,
                   column_counts, _environment(runset.finals), _run_info(runset), list(runset.unfinished))
+
+
+def _row_for(rec: dict, rows: list, models: dict) -> str:
+    """The row a record belongs to. Cells are keyed by (framework, model, opset, device): a
+    second model of one architecture in one framework gets its own row, never overwrites."""
+    arch = rec.get("architecture") or rec["model"]
+    for row in rows:
+        if (row == arch or row.startswith(f"{arch} (")) and \
+                models[row].get(rec["framework"], rec["model"]) == rec["model"]:
+            models[row][rec["framework"]] = rec["model"]
+            return row
+    row = arch if arch not in models else f"{arch} ({rec['model']})"
+    rows.append(row)
+    models[row] = {rec["framework"]: rec["model"]}
+    return row
 
 
 def _environment(finals) -> dict:

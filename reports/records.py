@@ -4,17 +4,41 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+# A case is one (framework, model, opset, device): the key of every cell (docs/design.md §3).
+CASE_KEYS = ("framework", "model", "opset", "device")
+
 
 @dataclass
 class RunSet:
-    finals: list = field(default_factory=list)    # one per case id, the newest wins
+    finals: list = field(default_factory=list)    # one per case key, the newest wins
     runs: list = field(default_factory=list)      # {"event": "run", command, commit, time, ...}
-    unfinished: list = field(default_factory=list)  # case ids started but never finished
+    unfinished: list = field(default_factory=list)  # case records started but never finished
     sources: list = field(default_factory=list)
+    duplicates: list = field(default_factory=list)  # case keys with more than one final record
 
 
 class RecordError(ValueError):
     """A results file cannot be read; names the file and line."""
+
+
+def case_key(rec: dict) -> tuple:
+    return tuple(rec[k] if k != "opset" else int(rec[k]) for k in CASE_KEYS)
+
+
+def _checked(rec, where: str) -> dict:
+    """The record, or RecordError naming ``where`` (file:line) and what is wrong with it."""
+    if not isinstance(rec, dict):
+        raise RecordError(f"{where}: a record is a JSON object, got a JSON {type(rec).__name__}")
+    if rec.get("event") in ("final", "started"):
+        needed = ("case", *CASE_KEYS) if rec["event"] == "final" else ("case",)
+        missing = [k for k in needed if k not in rec]
+        if missing:
+            raise RecordError(f"{where}: {rec['event']} record lacks {', '.join(missing)}")
+        try:
+            int(rec.get("opset", 0))
+        except (TypeError, ValueError):
+            raise RecordError(f"{where}: opset {rec['opset']!r} is not a number") from None
+    return rec
 
 
 def load(paths) -> RunSet:
@@ -31,17 +55,20 @@ def load(paths) -> RunSet:
                 if not line.strip():
                     continue
                 try:
-                    rec = json.loads(line)
+                    rec = _checked(json.loads(line), f"{path}:{n}")
                 except json.JSONDecodeError as e:
                     raise RecordError(f"{path}:{n}: not a JSON record ({e.msg})") from None
                 event = rec.get("event")
                 if event == "final":
-                    by_case.pop(rec["case"], None)      # keep insertion order of the newest
-                    by_case[rec["case"]] = rec
+                    key = case_key(rec)
+                    if by_case.pop(key, None) is not None:   # keep insertion order of the newest
+                        out.duplicates.append(key)
+                    by_case[key] = rec
                 elif event == "started":
                     started.setdefault(rec["case"], rec)
                 elif event == "run":
                     out.runs.append(rec)
     out.finals = list(by_case.values())
-    out.unfinished = [started[c] for c in started if c not in by_case]
+    done = {r["case"] for r in out.finals}
+    out.unfinished = [started[c] for c in started if c not in done]
     return out

@@ -82,3 +82,27 @@ def test_bad_inputs_are_clear(tmp_path, capsys):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
         markdown.replace_readme_section(readme.read_text(), "x")
+
+
+def test_two_models_of_one_architecture_get_two_rows(tmp_path):
+    path = tmp_path / "r.jsonl"
+    recs = [_rec("torch", "resnet50", "ResNet", "pass", max_abs=1e-6), _rec("torch", "resnet18", "ResNet", "fail:run"),
+            _rec("paddle", "resnet50", "ResNet", "pass", max_abs=2e-6)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    m = build(load([path]))
+    assert m.rows == ["ResNet", "ResNet (resnet18)"]
+    assert m.models == {"ResNet": {"torch": "resnet50", "paddle": "resnet50"}, "ResNet (resnet18)": {"torch": "resnet18"}}
+    assert sum(1 for _ in m.cells) == 3
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('[1, 2]', "JSON list"),
+    ('{"event": "final", "framework": "torch", "model": "m", "opset": 13, "device": "cpu"}', "lacks case"),
+    ('{"event": "final", "case": "c", "framework": "torch", "opset": 13, "device": "cpu"}', "lacks model"),
+])
+def test_hostile_records_exit_2_naming_file_and_line(tmp_path, capsys, line, problem):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(_rec("torch", "resnet50", "ResNet", "pass")) + "\n" + line + "\n")
+    assert main(["--results", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{path}:2" in err and problem in err
