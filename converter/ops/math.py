@@ -115,8 +115,8 @@ _VARIADIC = {
 }
 
 
-def _register_simple(op_type, versions, fn):
-    @register(op_type, *versions)
+def _register_simple(op_type, versions, fn, notes=""):
+    @register(op_type, *versions, notes=notes)
     def build(ctx):
         return fn
     build.__name__ = op_type.lower()
@@ -126,13 +126,28 @@ for _op, (_versions, _fn) in _VARIADIC.items():
     _register_simple(_op, _versions, _fn)
 
 
+def _neg(x):
+    # OneFlow 0.9's neg returns float32 for integer inputs (int64 beyond 2**24 would round):
+    # subtracting from zero stays in the input dtype, exactly, as ONNX requires.
+    if x.dtype in INT_DTYPES:
+        return flow.zeros_like(x) - x
+    return flow.neg(x)
+
+
+def _sign(x):
+    # Same float32 result as neg for integers in OneFlow 0.9; ONNX keeps the input dtype.
+    if x.dtype in INT_DTYPES:
+        return (x > 0).to(x.dtype) - (x < 0).to(x.dtype)
+    return flow.sign(x)
+
+
 def _round_half_even(x):
     # flow.round already rounds halves to even, like ONNX Round.
     return flow.round(x)
 
 
 _UNARY = {
-    "Neg": ((1, 6, 13), flow.neg),
+    "Neg": ((1, 6, 13), _neg),
     "Abs": ((1, 6, 13), flow.abs),
     "Sqrt": ((1, 6, 13), flow.sqrt),
     "Exp": ((1, 6, 13), flow.exp),
@@ -141,7 +156,7 @@ _UNARY = {
     "Floor": ((1, 6, 13), flow.floor),
     "Ceil": ((1, 6, 13), flow.ceil),
     "Round": ((11, 22), _round_half_even),
-    "Sign": ((9, 13), flow.sign),
+    "Sign": ((9, 13), _sign),
     "Erf": ((9, 13), flow.erf),
     "Sin": ((7, 22), flow.sin),
     "Cos": ((7, 22), flow.cos),
@@ -156,5 +171,10 @@ _UNARY = {
     "Atanh": ((9, 22), flow.atanh),
 }
 
+_UNARY_NOTES = {
+    "Neg": "integer inputs keep their dtype, exactly (OneFlow's own neg returns float32 for them)",
+    "Sign": "integer inputs keep their dtype, exactly (OneFlow's own sign returns float32 for them)",
+}
+
 for _op, (_versions, _fn) in _UNARY.items():
-    _register_simple(_op, _versions, fp16_via_fp32(_fn))
+    _register_simple(_op, _versions, fp16_via_fp32(_fn), _UNARY_NOTES.get(_op, ""))
