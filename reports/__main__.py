@@ -1,5 +1,8 @@
-"""python -m reports --results FILE... --out DIR [--readme README.md]
+"""python -m reports --results FILE... --out DIR [--readme README.md] [--history DIR]
+   python -m reports diff OLD NEW      (what changed; see reports/diff.py)
 
+Repeated --results FILE... give earlier runs, oldest first (the last one is the matrix); they and
+the runs in --history DIR (reports/history.py) add a per-cell history to the HTML page.
 Writes DIR/support_matrix.md, support_matrix.json and support_matrix.html from harness
 result records; with --readme, rewrites the README section between the support-matrix
 markers with the same table.
@@ -11,12 +14,14 @@ import json
 import os
 import sys
 
+from . import history as history_mod
 from . import html_page, markdown
 from .matrix import build, to_json
 from .records import RecordError, load
 
 
-def generate(results, out_dir: str, readme: str | None = None) -> dict:
+def generate(results, out_dir: str, readme: str | None = None, history=()) -> dict:
+    """history: result files of earlier runs, one list per run, oldest first."""
     runset = load(results)
     if not runset.finals:
         raise RecordError(f"no final case records in {', '.join(map(str, results))}")
@@ -33,7 +38,8 @@ def generate(results, out_dir: str, readme: str | None = None) -> dict:
     with open(paths["json"], "w") as f:
         json.dump(to_json(m), f, indent=2, sort_keys=True)
     with open(paths["html"], "w") as f:
-        f.write(html_page.render(m))
+        trend = history_mod.section_html(m, history_mod.load([*history, results])) if history else ""
+        f.write(html_page.render(m, history_html=trend))
     if readme:
         with open(readme) as f:
             text = f.read()
@@ -46,13 +52,20 @@ def generate(results, out_dir: str, readme: str | None = None) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["diff"]:
+        from .diff import main as diff_main
+        return diff_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m reports", description=__doc__.splitlines()[0])
-    ap.add_argument("--results", nargs="+", required=True, help="harness result files (JSON lines)")
+    ap.add_argument("--results", nargs="+", action="append", required=True,
+                    help="harness result files (JSON lines) of one run; repeat for earlier runs, oldest first")
+    ap.add_argument("--history", help="directory of earlier runs for the HTML history (reports/history.py)")
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--readme", help="README to update between the support-matrix markers")
     args = ap.parse_args(argv)
     try:
-        paths = generate(args.results, args.out, args.readme)
+        earlier = (history_mod.runs_in(args.history) if args.history else []) + args.results[:-1]
+        paths = generate(args.results[-1], args.out, args.readme, earlier)
     except (RecordError, ValueError) as e:
         print(f"reports: error: {e}", file=sys.stderr)
         return 2

@@ -95,17 +95,22 @@ def error_chart_svg(m: Matrix) -> str:
     return "\n".join(out)
 
 
-def render(m: Matrix, title: str = "ONNX → OneFlow support matrix") -> str:
+def table(m: Matrix, table_id: str, td) -> str:
+    """An HTML table with the matrix's rows and columns; td(row, column, record) -> '<td>…</td>'."""
     head = "".join(f"<th>{_e(c.title(m.with_opset))}</th>" for c in m.columns)
-    body = []
-    for arch in m.rows:
-        tds = []
-        for col in m.columns:
-            rec = m.cells.get((arch, col))
-            k = _status_kind(rec)
-            text = "—" if rec is None else ("pass" if k in ("pass", "xpass") else rec.get("status"))
-            tds.append(f'<td style="background:{COLORS.get(k, "#d93025")}22" title="{_e(_tooltip(rec))}">{_e(text)}</td>')
-        body.append(f"<tr><th>{_e(arch)}</th>{''.join(tds)}</tr>")
+    body = "".join(f"<tr><th>{_e(row)}</th>{''.join(td(row, col, m.cells.get((row, col))) for col in m.columns)}</tr>"
+                   for row in m.rows)
+    return f'<table id="{table_id}"><tr><th>Architecture</th>{head}</tr>\n{body}\n</table>'
+
+
+def _matrix_td(row, col, rec) -> str:
+    k = _status_kind(rec)
+    text = "—" if rec is None else ("pass" if k in ("pass", "xpass") else rec.get("status"))
+    return f'<td style="background:{COLORS.get(k, "#d93025")}22" title="{_e(_tooltip(rec))}">{_e(text)}</td>'
+
+
+def render(m: Matrix, title: str = "ONNX → OneFlow support matrix", history_html: str = "") -> str:
+    """history_html: reports/history.py's section, placed right after the heatmap."""
     env = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in m.environment.items())
     run = m.run
     footer = " · ".join(_e(f"{k}: {v}") for k, v in run.items() if v)
@@ -122,10 +127,8 @@ h2 {{ margin-top: 1.6em; }}
 <p id="summary">{_e(render_summary(m))}</p>
 <h2>Status heatmap</h2>
 {heatmap_svg(m)}
-<h2>Matrix</h2>
-<table id="matrix"><tr><th>Architecture</th>{head}</tr>
-{''.join(body)}
-</table>
+{history_html}<h2>Matrix</h2>
+{table(m, "matrix", _matrix_td)}
 <h2>Max abs error per cell (log scale)</h2>
 {error_chart_svg(m)}
 <h2>Environment</h2>

@@ -1,0 +1,134 @@
+"""`python -m reports diff`: what changed between two runs, its exit codes, and bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.diff import main
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "reports" / "results" / "cpu-opset13.jsonl"
+
+
+def _rec(fw, model, status="pass", **kw):
+    rec = {"event": "final", "case": f"{fw}-{model}-opset13-cpu", "framework": fw, "model": model,
+           "architecture": model, "opset": 13, "device": "cpu", "status": status, "error": None, "reason": None,
+           "max_abs": 1e-6 if status == "pass" else None, "cached": True,
+           "seconds": {"export": 0.5, "convert": 2.0, "run": 0.3, "total": 4.0}}
+    rec.update(kw)
+    return rec
+
+
+def _write(path, recs):
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return str(path)
+
+
+def _diff(tmp_path, base, new, *extra, capsys):
+    code = main([_write(tmp_path / "base.jsonl", base), _write(tmp_path / "new.jsonl", new), "--json", *extra])
+    out = json.loads(capsys.readouterr().out)
+    return code, {(c["category"], c["case"]) for c in out["changes"]}, out
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "reports", "diff", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(not RESULTS.exists(), reason="no committed results")
+def test_committed_results_against_themselves_then_one_parity_failure(tmp_path):
+    same = _cli(RESULTS, RESULTS)
+    assert same.returncode == 0, same.stderr
+    assert "no changes" in same.stdout
+    lines = RESULTS.read_text().splitlines()
+    victim = None
+    for i, line in enumerate(lines):
+        rec = json.loads(line)
+        if rec.get("event") == "final" and rec["status"] == "pass":
+            rec.update(status="fail:parity", stage="parity", max_abs=0.25, error="outputs differ")
+            lines[i], victim = json.dumps(rec), rec["case"]
+            break
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join(lines) + "\n")
+    proc = _cli(RESULTS, broken)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressions = proc.stdout.split("Regressions", 1)[1].split("####", 1)[0]
+    assert f"`{victim}` | pass | fail:parity" in regressions
+    assert "no changes" not in proc.stdout
+
+
+def test_regressions_fail_the_run(tmp_path, capsys):
+    base = [_rec("torch", "a"), _rec("torch", "b", "xfail:export", reason="exporter bug"), _rec("torch", "c")]
+    new = [_rec("torch", "a", "crash:run", error="SIGSEGV"), _rec("torch", "b", "fail:convert", error="no Foo"),
+           _rec("torch", "c")]
+    code, changes, out = _diff(tmp_path, base, new, capsys=capsys)
+    assert code == 1 and out["regressed"]
+    assert changes == {("regression", "torch-a-opset13-cpu"), ("regression", "torch-b-opset13-cpu")}
+
+
+def test_converter_gate_regression_counts_when_recorded(tmp_path, capsys):
+    gate = {"max_abs": 2e-6, "max_rel": 1e-5, "ok": True}
+    base = [_rec("paddle", "a", oneflow_vs_ort=gate)]
+    new = [_rec("paddle", "a", oneflow_vs_ort={**gate, "max_abs": 1e-4, "ok": False})]
+    code, changes, _ = _diff(tmp_path, base, new, capsys=capsys)
+    assert code == 1 and ("regression", "paddle-a-opset13-cpu") in changes
+
+
+def test_fix_new_xpass_expected_change_new_and_removed_cells_pass(tmp_path, capsys):
+    base = [_rec("torch", "fixed", "fail:convert", error="no Foo"), _rec("torch", "stale", "xfail:ort", reason="r"),
+            _rec("torch", "moved", "xfail:ort", reason="exporter bug"), _rec("torch", "gone")]
+    new = [_rec("torch", "fixed"), _rec("torch", "stale", "xpass", reason="r"),
+           _rec("torch", "moved", "xfail:export", reason="exporter bug"), _rec("paddle", "added")]
+    code, changes, _ = _diff(tmp_path, base, new, capsys=capsys)
+    assert code == 0
+    assert changes == {("fix", "torch-fixed-opset13-cpu"), ("xpass", "torch-stale-opset13-cpu"),
+                       ("expected", "torch-moved-opset13-cpu"), ("removed", "torch-gone-opset13-cpu"),
+                       ("new", "paddle-added-opset13-cpu")}
+
+
+def test_error_and_time_growth_are_reported_above_their_floors(tmp_path, capsys):
+    base = [_rec("torch", "grew", max_abs=1e-6), _rec("torch", "noise", max_abs=1e-9),
+            _rec("torch", "nine", max_abs=1e-6),
+            _rec("torch", "slow", seconds={"convert": 3.0, "run": 0.2, "export": 0.5, "total": 4.0}),
+            _rec("torch", "cold", seconds={"export": 0.5, "total": 3.0})]
+    new = [_rec("torch", "grew", max_abs=2e-5), _rec("torch", "noise", max_abs=5e-8),
+           _rec("torch", "nine", max_abs=9e-6),
+           _rec("torch", "slow", seconds={"convert": 7.0, "run": 0.9, "export": 0.5, "total": 8.4}),
+           _rec("torch", "cold", cached=False, seconds={"export": 40.0, "total": 43.0})]
+    code, changes, out = _diff(tmp_path, base, new, capsys=capsys)
+    assert code == 0                       # growth is reported; parity still holds
+    assert changes == {("error_growth", "torch-grew-opset13-cpu"), ("time_growth", "torch-slow-opset13-cpu")}
+    detail = {c["case"]: c["detail"] for c in out["changes"]}
+    assert "1.0e-06 → 2.0e-05 (20×" in detail["torch-grew-opset13-cpu"]
+    assert "convert 3.0 s → 7.0 s" in detail["torch-slow-opset13-cpu"]
+    assert "run " not in detail["torch-slow-opset13-cpu"]        # 0.2 -> 0.9 s: under the 1 s floor
+
+
+def test_unchanged_shard_sets_markdown(tmp_path):
+    cpu = [_rec("torch", "a"), _rec("paddle", "b", "skip:unavailable", reason="no such model")]
+    cuda = [_rec("torch", "a", device="cuda", case="torch-a-opset13-cuda")]
+    files = [_write(tmp_path / "cpu.jsonl", cpu), _write(tmp_path / "cuda.jsonl", cuda)]
+    proc = _cli("--base", files[0], "--base", files[1], "--new", files[1], "--new", files[0])
+    assert proc.returncode == 0 and "no changes" in proc.stdout and "3 cells" in proc.stdout
+    proc = _cli("--base", files[0], "--base", files[1], "--new", files[0])
+    assert proc.returncode == 0 and "Removed cells (1)" in proc.stdout and "torch-a-opset13-cuda" in proc.stdout
+
+
+def test_bad_input_exits_2_naming_file_and_line(tmp_path):
+    good = _write(tmp_path / "good.jsonl", [_rec("torch", "a")])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(_rec("torch", "a")) + "\n{not json\n")
+    proc = _cli(good, broken)
+    assert proc.returncode == 2 and f"{broken}:2" in proc.stderr, proc.stderr
+    keyless = _rec("torch", "b")
+    del keyless["device"]
+    nokey = _write(tmp_path / "nokey.jsonl", [{"event": "run", "commit": "abc"}, _rec("torch", "a"), keyless])
+    proc = _cli(nokey, good)
+    assert proc.returncode == 2 and f"{nokey}:3: final record lacks device" in proc.stderr, proc.stderr
+    empty = _write(tmp_path / "empty.jsonl", [{"event": "run", "commit": "abc"}])
+    assert _cli(good, empty).returncode == 2
+    proc = _cli(good, tmp_path / "missing.jsonl")
+    assert proc.returncode == 2 and "missing.jsonl" in proc.stderr
+    assert _cli(good).returncode == 2                # one side only
