@@ -1,4 +1,5 @@
 """The CI workflows pass actionlint, and call the commands the README documents."""
+import json
 import os
 import shutil
 import subprocess
@@ -36,3 +37,103 @@ def test_workflows_use_the_documented_commands():
     assert "make test" in pr and "make smoke" in pr
     assert "--device cuda" in nightly and "--readme README.md" in nightly
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+# --- nightly: the diff against the committed results (reports/diff.py) ---------------------------
+
+def _nightly_steps() -> list:
+    import yaml
+
+    return yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"]["matrix"]["steps"]
+
+
+def _index(steps, pred) -> int:
+    return next(i for i, s in enumerate(steps) if pred(s))
+
+
+def _run_step(step, cwd, tmp_path) -> tuple:
+    """Run a step's script as GitHub does (bash -e); returns (exit code, job summary, step outputs)."""
+    summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
+    summary.write_text("")
+    output.write_text("")
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return proc.returncode, summary.read_text(), outputs, proc.stderr
+
+
+def test_nightly_publishes_the_diff_before_failing_on_it():
+    steps = _nightly_steps()
+    checkout = steps[_index(steps, lambda s: s.get("uses", "").startswith("actions/checkout"))]
+    assert checkout["with"]["fetch-depth"] == 0          # the committed history of reports/results/
+    diff = _index(steps, lambda s: s.get("id") == "diff")
+    upload = _index(steps, lambda s: "upload-artifact" in s.get("uses", ""))
+    pr = _index(steps, lambda s: "gh pr" in s.get("run", ""))
+    fail = _index(steps, lambda s: "steps.diff.outputs.status" in str(s.get("if", "")))
+    assert diff < upload < fail and diff < pr < fail
+    assert "python -m reports diff" in steps[diff]["run"] and "$GITHUB_STEP_SUMMARY" in steps[diff]["run"]
+    assert "always()" in steps[diff]["if"] and "always()" in steps[fail]["if"]
+    assert "--body-file" in steps[pr]["run"] and "diff.md" in steps[pr]["run"]
+    assert "--history out/history" in steps[_index(steps, lambda s: "--readme README.md" in s.get("run", ""))]["run"]
+
+
+def _results_with_one_parity_failure(path):
+    lines = (ROOT / "reports" / "results" / "cpu-opset13.jsonl").read_text().splitlines()
+    for i, line in enumerate(lines):
+        rec = json.loads(line)
+        if rec.get("event") == "final" and rec["status"] == "pass":
+            rec.update(status="fail:parity", max_abs=0.25, error="outputs differ")
+            lines[i] = json.dumps(rec)
+            path.write_text("\n".join(lines) + "\n")
+            return rec["case"]
+
+
+def test_nightly_diff_step_summary_and_status(tmp_path):
+    step = _nightly_steps()[_index(_nightly_steps(), lambda s: s.get("id") == "diff")]
+    work = tmp_path / "w"
+    (work / "out" / "base").mkdir(parents=True)
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    committed = ROOT / "reports" / "results" / "cpu-opset13.jsonl"
+    shutil.copy(committed, work / "out" / "base" / "cpu-opset13.jsonl")
+    shutil.copy(committed, work / "out" / "results-cpu.jsonl")
+    code, summary, outputs, err = _run_step(step, work, tmp_path)
+    assert (code, outputs.get("status")) == (0, "0") and "no changes" in summary, err
+    case = _results_with_one_parity_failure(work / "out" / "results-cpu.jsonl")
+    code, summary, outputs, err = _run_step(step, work, tmp_path)
+    assert (code, outputs.get("status")) == (0, "1"), err     # the step publishes; a later step fails the job
+    assert f"`{case}` | pass | fail:parity" in summary
+    assert json.loads((work / "out" / "reports" / "diff.json").read_text())["regressed"] is True
+    (work / "out" / "results-cpu.jsonl").write_text("{not json\n")
+    code, summary, outputs, err = _run_step(step, work, tmp_path)
+    assert outputs.get("status") == "2" and "results-cpu.jsonl:1" in summary
+
+
+def test_nightly_history_from_committed_results(tmp_path):
+    steps = _nightly_steps()
+    keep = steps[_index(steps, lambda s: "out/history" in s.get("run", "") and "git log" in s.get("run", ""))]
+    reports = steps[_index(steps, lambda s: "--readme README.md" in s.get("run", ""))]
+    repo = tmp_path / "repo"
+    (repo / "reports" / "results").mkdir(parents=True)
+    (repo / ".venv").symlink_to(ROOT / ".venv")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    committed = (ROOT / "reports" / "results" / "cpu-opset13.jsonl").read_text()
+    for n, text in enumerate([committed, committed.replace('"status": "pass"', '"status": "fail:run"', 1)]):
+        (repo / "reports" / "results" / "cpu-opset13.jsonl").write_text(text)
+        (repo / "other.txt").write_text(str(n))
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", f"run {n}"], check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "unrelated"], check=True)
+    code, _, _, err = _run_step(keep, repo, tmp_path)
+    assert code == 0, err
+    runs = sorted(p.name for p in (repo / "out" / "history").iterdir())
+    assert len(runs) == 2 and runs[0].startswith("01-") and runs[1].startswith("02-")
+    assert (repo / "out" / "history" / runs[0] / "cpu-opset13.jsonl").read_text() == committed
+    assert (repo / "out" / "base" / "cpu-opset13.jsonl").read_text().count('"status": "fail:run"') == 1
+    _results_with_one_parity_failure(repo / "out" / "results-cpu.jsonl")
+    shutil.copy(repo / "out" / "results-cpu.jsonl", repo / "out" / "results-cuda.jsonl")
+    (repo / "README.md").write_text("<!-- support-matrix:start -->\n<!-- support-matrix:end -->\n")
+    code, _, _, err = _run_step(reports, repo, tmp_path)
+    assert code == 0, err
+    assert "History (3 runs" in (repo / "out" / "reports" / "support_matrix.html").read_text()
