@@ -25,7 +25,7 @@ def test_uint8_unary_keeps_dtype(op):
 
 @pytest.mark.parametrize("base, exponent", [
     (np.int32, np.int32), (np.int64, np.int64), (np.int32, np.float32), (np.int64, np.float32),
-    (np.float32, np.int64), (np.float32, np.float32)])
+    (np.float32, np.int64), (np.float32, np.float32), (np.float32, np.float16), (np.float16, np.float32)])
 def test_pow_output_has_the_base_dtype(base, exponent):
     rng = np.random.default_rng(1)
     a = rng.integers(-4, 5, (2, 3)).astype(base)

@@ -189,13 +189,20 @@ def _no_legacy_broadcast(e):
         raise e.unsupported("legacy broadcast=1 (opset < 7)")
 
 
-_BINARY = {"Add": "flow.add", "Sub": "flow.sub", "Mul": "flow.mul", "Pow": "flow.pow"}
+_BINARY = {"Add": "flow.add", "Sub": "flow.sub", "Mul": "flow.mul"}
 
 
 @emitter(*_BINARY)
 def binary(e):
     _no_legacy_broadcast(e)
     return f"{_BINARY[e.ctx.op_type]}({e.arg(0)}, {e.arg(1)})"
+
+
+@emitter("Pow")
+def pow_(e):
+    _no_legacy_broadcast(e)
+    e.helper("_int_pow")   # the converter's own pow, which calls it
+    return f"{e.helper('_pow')}({e.arg(0)}, {e.arg(1)})"
 
 
 @emitter("Div")
@@ -255,18 +262,15 @@ def identity(e):
 # --- linear ---------------------------------------------------------------------------------
 @emitter("Gemm")
 def gemm(e):
-    alpha, beta = e.attr("alpha", 1.0), e.attr("beta", 1.0)
-    trans_a, trans_b = e.attr("transA", 0), e.attr("transB", 0)
-    b, c = e.const(1), e.const(2)
-    if not trans_a and b is not None and b.ndim == 2 and b.dtype == np.float32 and (
-            not e.ctx.has_input(2) or (c is not None and c.size in (1, b.shape[0 if trans_b else 1]))):
-        # Same folding as the converter: alpha into W, beta into the bias.
-        w = ((b if trans_b else b.T) * np.float32(alpha)).astype(np.float32)
-        bias = None if c is None else np.broadcast_to(
-            c.reshape(-1) * np.float32(beta), (w.shape[0],)).astype(np.float32)
+    from ..ops.linear import gemm_linear_weights
+    folded = gemm_linear_weights(e.ctx)   # the converter's own folding rule, not a copy
+    if folded is not None:
+        w, bias = folded
         layer = e.layer(f"nn.Linear({w.shape[1]}, {w.shape[0]}, bias={bias is not None})",
                         weight=w, bias=bias)
         return f"{layer}({e.arg(0)})"
+    alpha, beta = e.attr("alpha", 1.0), e.attr("beta", 1.0)
+    trans_a, trans_b = e.attr("transA", 0), e.attr("transB", 0)
     return (f"{e.helper('_gemm')}({e.arg(0)}, {e.arg(1)}, {e.arg(2)}, {_float(alpha)}, {_float(beta)}, "
             f"{bool(trans_a)}, {bool(trans_b)})")
 
@@ -277,6 +281,9 @@ def matmul(e):
     if b is not None and b.ndim == 2 and b.dtype == np.float32 and (e.ctx.input_rank(0) or 0) >= 2:
         layer = e.layer(f"nn.Linear({b.shape[0]}, {b.shape[1]}, bias=False)", weight=b.T)
         return f"{layer}({e.arg(0)})"
+    ranks = (e.ctx.input_rank(0), e.ctx.input_rank(1))
+    if None in ranks or min(ranks) < 2:
+        return f"{e.helper('_matmul')}({e.arg(0)}, {e.arg(1)})"
     return f"flow.matmul({e.arg(0)}, {e.arg(1)})"
 
 

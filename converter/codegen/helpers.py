@@ -6,10 +6,15 @@ standalone. Each expresses one ONNX rule that has no single OneFlow call.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 
 import oneflow as flow
 import oneflow.nn.functional as F
+
+# Handler functions that are self-contained are pasted as they are: one implementation.
+from ..ops.linear import matmul_nd as _matmul  # noqa: F401
+from ..ops.math import int_pow as _int_pow, pow_typed as _pow  # noqa: F401
 
 
 def _same_pads(x, kernel, stride, dilation, upper):
@@ -80,6 +85,17 @@ def _batch_norm(x, scale, bias, mean, var, eps):
 
 
 def source_of(names) -> str:
-    """Source text of the named helpers, for pasting into a generated module."""
+    """Source text of the named helpers, for pasting into a generated module (a function
+    imported from a handler module is renamed to the helper's name, and its own calls to
+    other helpers use theirs)."""
     module = sys.modules[__name__]
-    return "".join("\n\n" + inspect.getsource(getattr(module, n)) for n in names)
+    renames = {getattr(module, n).__name__: n for n in dir(module)
+               if n.startswith("_") and inspect.isfunction(getattr(module, n))}
+    out = []
+    for n in names:
+        src = inspect.getsource(getattr(module, n))
+        for original, alias in renames.items():
+            if original != alias:
+                src = re.sub(rf"\b{original}\(", f"{alias}(", src)
+        out.append("\n\n" + src)
+    return "".join(out)

@@ -17,41 +17,93 @@ def _linear(weight_out_in: np.ndarray, bias) -> flow.nn.Linear:
     return layer
 
 
-@register("Gemm", 1, 6, 7, 9, 11, 13)
-def gemm(ctx):
-    alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
-    trans_a, trans_b = ctx.attr("transA", 0), ctx.attr("transB", 0)
-    b, c = ctx.const(1), ctx.const(2)
-    if not trans_a and b is not None and b.ndim == 2 and b.dtype == np.float32 and (
-            not ctx.has_input(2) or (c is not None and c.size in (1, b.shape[0 if trans_b else 1]))):
-        w = (b if trans_b else b.T) * np.float32(alpha)
-        n = w.shape[0]
-        bias = None if c is None else np.broadcast_to(c.reshape(-1) * np.float32(beta), (n,)).astype(np.float32)
-        ctx.claim(1, 2)
-        return _linear(w.astype(np.float32), bias)
+def gemm_bias(c, n: int, beta: float):
+    """C as a per-column Linear bias of length ``n``, or None when its broadcast over the
+    (M, N) product is not provably per-column: only a scalar, (1,), (N,), (1, 1) or (1, N)
+    is. A (M, 1) C is per-row, even when M == N, and must stay an addition."""
+    if c.ndim > 2 or (c.ndim >= 1 and c.shape[-1] not in (1, n)) or (c.ndim == 2 and c.shape[0] != 1):
+        return None
+    return np.broadcast_to(c.reshape(-1) * np.float32(beta), (n,)).astype(np.float32)
 
+
+def gemm_linear_weights(ctx):
+    """(weight (N, K), bias or None) when Gemm folds into a Linear layer, else None.
+
+    Needs a constant float32 B and no transA; alpha goes into the weight, beta into the bias."""
+    alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
+    trans_b = ctx.attr("transB", 0)
+    b, c = ctx.const(1), ctx.const(2)
+    if ctx.attr("transA", 0) or b is None or b.ndim != 2 or b.dtype != np.float32:
+        return None
+    w = ((b if trans_b else b.T) * np.float32(alpha)).astype(np.float32)
+    if not ctx.has_input(2):
+        return w, None
+    bias = None if c is None else gemm_bias(c, w.shape[0], beta)
+    return None if bias is None else (w, bias)
+
+
+def _gemm_run(alpha, beta, trans_a, trans_b):
     def run(a, b, c=None):
+        if a.ndim != 2 or b.ndim != 2:
+            raise ValueError(f"Gemm needs 2-D A and B, got shapes {list(a.shape)} and {list(b.shape)}")
         if trans_a:
             a = a.transpose(0, 1)
         if trans_b:
             b = b.transpose(0, 1)
+        _check_inner(a.shape, b.shape)
         y = flow.matmul(a, b)
         if alpha != 1.0:
             y = y * alpha
         if c is not None:
             y = y + (c * beta if beta != 1.0 else c)
         return y
-
     return run
 
 
-@register("MatMul", 1, 9, 13)
+@register("Gemm", 1, 6, 7, 9, 11, 13,
+          notes="a constant C folds into the Linear bias only when its broadcast is per-column "
+                "(scalar, (N,), (1, N)); a (M, 1) C stays a per-row addition")
+def gemm(ctx):
+    folded = gemm_linear_weights(ctx)
+    if folded is not None:
+        ctx.claim(1, 2)
+        return _linear(*folded)
+    return _gemm_run(ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0), ctx.attr("transA", 0), ctx.attr("transB", 0))
+
+
+def _check_inner(a_shape, b_shape):
+    if a_shape[-1] != b_shape[-2]:
+        raise ValueError(f"inner dimensions differ: {list(a_shape)} x {list(b_shape)}")
+
+
+def matmul_nd(a, b):
+    """numpy matmul semantics (ONNX MatMul), validated before OneFlow sees the shapes: its
+    broadcast matmul aborts the process (a C++ CHECK) on a 1-D operand beside an N-D one
+    and on batch dims that do not broadcast, and refuses two 1-D operands.
+    Self-contained: codegen pastes it into generated modules."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"MatMul operands must have rank >= 1, got shapes {list(a.shape)} and {list(b.shape)}")
+    squeeze_a, squeeze_b = a.ndim == 1, b.ndim == 1
+    a = a.unsqueeze(0) if squeeze_a else a
+    b = b.unsqueeze(-1) if squeeze_b else b
+    broadcast = all(da == db or 1 in (da, db) for da, db in zip(reversed(a.shape[:-2]), reversed(b.shape[:-2])))
+    if a.shape[-1] != b.shape[-2] or not broadcast:
+        raise ValueError(f"MatMul shapes do not match: {list(a.shape)} x {list(b.shape)}")
+    y = flow.matmul(a, b)
+    if not (squeeze_a or squeeze_b):
+        return y
+    shape = list(y.shape[:-2]) + [y.shape[-2]] * (not squeeze_a) + [y.shape[-1]] * (not squeeze_b)
+    return y.reshape(shape)
+
+
+@register("MatMul", 1, 9, 13, notes="numpy matmul semantics, 1-D operands included; shapes are "
+                                    "validated before OneFlow (whose matmul aborts on some mismatches)")
 def matmul(ctx):
     b = ctx.const(1)
     if b is not None and b.ndim == 2 and b.dtype == np.float32 and (ctx.input_rank(0) or 0) >= 2:
         ctx.claim(1)
         return _linear(b.T, None)
-    return flow.matmul
+    return matmul_nd
 
 
 @register("Einsum", 12)

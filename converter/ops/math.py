@@ -51,18 +51,22 @@ for _op, _fn in _BINARY.items():
     _register_binary(_op, _fn)
 
 
-@fp16_via_fp32
-def _pow(base, exponent):
-    # Output has the base's type. Integer bases with float exponents go through float64,
-    # which holds every int32 exactly; the result truncates as a C cast would.
-    if base.dtype in INT_DTYPES:
-        if exponent.dtype in INT_DTYPES:
-            return _int_pow(base, exponent.to(base.dtype))
+def pow_typed(base, exponent):
+    """ONNX Pow: the output has the base's dtype, whatever the exponent's.
+
+    Integer bases with integer exponents are exact (repeated squaring); with float exponents
+    they go through float64, which holds every int32 exactly, and truncate as a C cast would.
+    float16 computes in float32. Self-contained: codegen pastes it into generated modules."""
+    ints = (flow.int8, flow.uint8, flow.int32, flow.int64)
+    if base.dtype in ints:
+        if exponent.dtype in ints:
+            return int_pow(base, exponent.to(base.dtype))
         return flow.pow(base.to(flow.float64), exponent.to(flow.float64)).to(base.dtype)
-    return flow.pow(base, exponent.to(base.dtype))
+    compute = flow.float32 if base.dtype == flow.float16 else base.dtype
+    return flow.pow(base.to(compute), exponent.to(compute)).to(base.dtype)
 
 
-def _int_pow(base, exponent):
+def int_pow(base, exponent):
     """Exact integer power by repeated squaring (OneFlow's pow returns float for ints)."""
     base, exponent = flow.broadcast_tensors(base, exponent)
     result = flow.ones_like(base)
@@ -75,9 +79,9 @@ def _int_pow(base, exponent):
     return result
 
 
-@register("Pow", 1, 7, 12, 13, 15)
+@register("Pow", 1, 7, 12, 13, 15, notes="output dtype = the base's (spec); integer powers are exact")
 def pow_(ctx):
-    return _legacy_broadcast(ctx, _pow) if ctx.version < 7 else _pow
+    return _legacy_broadcast(ctx, pow_typed) if ctx.version < 7 else pow_typed
 
 
 @fp16_via_fp32
