@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 
-from .markdown import render_summary
+from .markdown import patch_note, render_summary
 from .matrix import Matrix, kind
 
 COLORS = {"pass": "#2e9e44", "xpass": "#8bc34a", "fail": "#d93025", "crash": "#7b1fa2",
@@ -32,6 +32,8 @@ def _tooltip(rec) -> str:
     for key in ("reason", "error"):
         if rec.get(key):
             parts.append(str(rec[key])[:300])
+    if patch_note(rec):
+        parts.append(patch_note(rec))
     return "\n".join(parts)
 
 
@@ -106,6 +108,8 @@ def table(m: Matrix, table_id: str, td) -> str:
 def _matrix_td(row, col, rec) -> str:
     k = _status_kind(rec)
     text = "—" if rec is None else ("pass" if k in ("pass", "xpass") else rec.get("status"))
+    if rec is not None and k in ("pass", "xpass") and rec.get("exporter_patches"):
+        text += " (patched)"  # the tooltip names the upstream bug and the patch
     return f'<td style="background:{COLORS.get(k, "#d93025")}22" title="{_e(_tooltip(rec))}">{_e(text)}</td>'
 
 

@@ -9,7 +9,8 @@ from .matrix import Matrix, kind
 START = "<!-- support-matrix:start -->"
 END = "<!-- support-matrix:end -->"
 
-LEGEND = ("✅ pass (hover: max abs error) · ❌ fails at the named stage (crash/timeout say so) · "
+LEGEND = ("✅ pass (hover: max abs error) · ✅ patched: passes with an exporter patch (the note names "
+          "the upstream bug and the patch) · ❌ fails at the named stage (crash/timeout say so) · "
           "⚠️ expected failure (known, with reason) · ⏭ skipped (reason in the note) · "
           "— no record")
 SYMBOL = {"pass": "✅", "xpass": "✅", "fail": "❌", "crash": "❌", "timeout": "❌", "infra": "❌",
@@ -38,6 +39,22 @@ class _Notes:
         return f"<sup>[{self.items.index(text) + 1}](#matrix-note-{self.items.index(text) + 1})</sup>"
 
 
+def patch_note(rec) -> str:
+    """The exporter patches that changed this cell's export (zoo/frameworks/patches), with the
+    upstream bug each one fixes; "" when the stock exporter was used as is."""
+    names = rec.get("exporter_patches") or []
+    if not names:
+        return ""
+    from zoo.frameworks.patches import BY_NAME
+
+    parts = []
+    for name in names:
+        p = BY_NAME.get(name)
+        parts.append(f"patch {name} ({p.exporter}{p.versions}): upstream bug: {p.bug}; fix: {p.fix}"
+                     if p else f"patch {name}")
+    return "exported with " + "; ".join(parts)
+
+
 def cell(rec, notes: _Notes) -> str:
     if rec is None:
         return "—"
@@ -48,6 +65,9 @@ def cell(rec, notes: _Notes) -> str:
     if k in ("pass", "xpass"):
         tip = f"{model}: max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}"
         text = f'<span title="{html.escape(tip)}">{symbol}</span>'
+        if rec.get("exporter_patches"):
+            # no model name: one note serves every cell a patch fixed
+            text += " patched" + notes.ref(patch_note(rec))
         if k == "xpass":
             text += " xpass" + notes.ref(f"{model}: passes but is marked as an expected failure — "
                                          f"stale entry: {rec.get('reason') or ''}")

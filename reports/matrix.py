@@ -116,5 +116,5 @@ def _cell_json(rec):
     if rec is None:
         return None
     keys = ("case", "model", "status", "stage", "error", "reason", "max_abs", "max_rel", "min_tolerance",
-            "top5", "tolerance", "seconds")
+            "top5", "tolerance", "seconds", "exporter_patches")
     return {k: rec.get(k) for k in keys}
