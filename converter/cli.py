@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .numerics import error_stats
+from .numerics import compare_output, compare_outputs
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_MODEL = 0, 1, 2, 3
 EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED, EXIT_CODEGEN = 4, 5, 6, 7
@@ -32,6 +32,9 @@ def parse_args(argv):
     ap.add_argument("model", help="path of the .onnx file")
     ap.add_argument("--out", help="directory for the weights (flow.save of the state_dict)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--fold-limit", type=_byte_size, default=None, metavar="BYTES",
+                    help="largest tensor computed at conversion time (constant folding), e.g. 64M or "
+                         "1G; bigger ones are computed when the model runs (default 256M)")
     ap.add_argument("--check", action="store_true",
                     help="compare with ONNX Runtime on seeded random inputs")
     ap.add_argument("--graph", action="store_true",
@@ -49,6 +52,22 @@ def parse_args(argv):
     if args.codegen and not args.out:
         ap.error("--codegen needs --out DIR")
     return args
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _byte_size(text: str) -> int:
+    """'268435456', '256M', '1G' -> bytes (binary units)."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS and t[-1:] else ""
+    try:
+        value = int(float(t[:-1] if unit else t) * _UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 268435456, 256M, 1G)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size cannot be negative")
+    return value
 
 
 def main(argv=None) -> int:
@@ -76,11 +95,15 @@ def main(argv=None) -> int:
     if problems:
         return _fail(EXIT_UNSUPPORTED, UnsupportedOperatorError(problems, graph.source))
 
-    if args.device == "cuda" and not flow.cuda.is_available():
-        return _fail(EXIT_DEVICE, "--device cuda: OneFlow reports no usable CUDA device on this machine "
-                                  "(oneflow.cuda.is_available() is False); use --device cpu")
+    from .errors import DeviceError
+    from .folding import DEFAULT_FOLD_LIMIT_BYTES
     try:
-        module = api.convert_loaded(graph, device=args.device)
+        api.resolve_device(args.device)
+    except DeviceError as e:
+        return _fail(EXIT_DEVICE, f"--device {args.device}: {e}")
+    fold_limit = DEFAULT_FOLD_LIMIT_BYTES if args.fold_limit is None else args.fold_limit
+    try:
+        module = api.convert_loaded(graph, device=args.device, fold_limit_bytes=fold_limit)
     except UnsupportedOperatorError as e:
         return _fail(EXIT_UNSUPPORTED, e)
     except ConverterError as e:
@@ -121,6 +144,9 @@ def _print_summary(graph, module, seconds: float) -> None:
 
 def random_inputs(specs, seed: int) -> tuple[dict, list]:
     """Seeded inputs from the module's input specs; dynamic dims become 1 (and are reported)."""
+    from .errors import TensorTooLarge
+    from .folding import check_alloc
+
     rng = np.random.default_rng(seed)
     feeds, notes = {}, []
     for spec in specs:
@@ -129,6 +155,10 @@ def random_inputs(specs, seed: int) -> tuple[dict, list]:
         if spec.dtype is None:
             raise ValueError(f"input {spec.name!r} has no declared element type")
         shape = tuple(1 if d is None else d for d in spec.shape)
+        try:   # the input, its float64 draw and ORT's copy: refuse what cannot fit, before numpy tries
+            check_alloc(shape, np.float64, f"random input {spec.name!r}")
+        except TensorTooLarge as e:
+            raise ValueError(str(e)) from None
         if any(d is None for d in spec.shape):
             notes.append(f"input {spec.name!r}: dynamic dims set to 1 -> shape {shape}")
         dt = np.dtype(spec.dtype)
@@ -145,17 +175,10 @@ def random_inputs(specs, seed: int) -> tuple[dict, list]:
 
 
 def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: float):
-    """(max abs error, max rel error, smallest passing atol at ``rtol``, passed) with
-    np.allclose semantics, reference second."""
-    if actual.shape != reference.shape:
-        return float("inf"), float("inf"), float("inf"), False
-    if actual.size == 0:
-        return 0.0, 0.0, 0.0, True
-    max_abs, max_rel, min_atol, _ = error_stats(actual, reference, rtol)
-    a, r = actual.astype(np.float64), reference.astype(np.float64)
-    passed = bool(np.all(np.isfinite(a) == np.isfinite(r))
-                  and np.allclose(a, r, rtol=rtol, atol=atol, equal_nan=True))
-    return max_abs, max_rel, min_atol, passed
+    """(max abs error, max rel error, smallest passing atol at ``rtol``, passed): the
+    project's one comparison (converter.numerics)."""
+    p = compare_output("output", actual, reference, rtol, atol)
+    return p.max_abs, p.max_rel, p.min_atol, p.passed
 
 
 def _check(graph, module, args) -> int:
@@ -194,14 +217,19 @@ def _check(graph, module, args) -> int:
     ok = True
     print(f"check vs ONNX Runtime (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}"
           f"{', nn.Graph' if args.graph else ''}):")
-    for name, got, ref in zip(module.output_names, outs, reference):
-        got = got.numpy()
-        ref = np.asarray(ref)
-        max_abs, max_rel, min_atol, passed = output_errors(got, ref, args.rtol, args.atol)
-        ok &= passed
-        scale = float(np.abs(ref).max()) if ref.size else 0.0
-        print(f"  {name}: shape {tuple(got.shape)} max_abs={max_abs:.3g} max_rel={max_rel:.3g} "
-              f"passing atol>={min_atol:.3g} (reference max |value| {scale:.3g}) {'ok' if passed else 'FAIL'}")
+    # Pairs by name: a missing or extra output is a failing row, never dropped by zip().
+    got = {f"output {i}": o.numpy() for i, o in enumerate(outs)}
+    ref = {f"output {i}": np.asarray(r) for i, r in enumerate(reference)}
+    for row, name in zip(compare_outputs(got, ref, args.rtol, args.atol),
+                         list(module.output_names) + [f"(extra {n})" for n in got if n not in ref]):
+        ok &= row.passed
+        if row.error and not row.shape_ok:
+            print(f"  {name}: {row.error} FAIL")
+            continue
+        scale = float(np.nanmax(np.abs(ref[row.name]), initial=0.0)) if ref[row.name].size else 0.0
+        print(f"  {name}: shape {tuple(got[row.name].shape)} max_abs={row.max_abs:.3g} max_rel={row.max_rel:.3g} "
+              f"passing atol>={row.min_atol:.3g} (reference max |value| {scale:.3g}) {'ok' if row.passed else 'FAIL'}"
+              + (f" ({row.error})" if row.error else ""))
     print("check passed" if ok else "check FAILED")
     return EXIT_OK if ok else EXIT_CHECK_FAILED
 

@@ -1,6 +1,6 @@
 """The ONNX backend conformance suite, run through the converter, one isolated case at a time.
 
-    python -m converter.conformance [--filter REGEX] [--jobs N] [--json OUT] [--update-claimed]
+    python -m converter.conformance [--filter REGEX] [--jobs N] [--json OUT] [--update-claimed [--allow-drop]]
 
 Cases are the node tests shipped in the installed onnx wheel (``backend/test/data/node``)
 and its 9 ``light`` models. Outputs are compared as onnx's own backend runner does: same
@@ -28,7 +28,7 @@ import onnx
 from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
-from .numerics import error_stats
+from .numerics import compare_output
 
 DATA_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
 CLAIMED_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -117,26 +117,18 @@ def compare(actual: list, expected: list, rtol: float, atol: float) -> tuple:
                 return f"output {i}{problem[len('output'):] if problem.startswith('output') else ': ' + problem}", ab, rel
             worst_abs, worst_rel = max(worst_abs, ab or 0.0), max(worst_rel, rel or 0.0)
             continue
-        a = np.asarray(a)
-        e = np.asarray(e)
-        if a.dtype != e.dtype:
-            return f"output {i}: dtype {a.dtype}, expected {e.dtype}", None, None
-        if a.shape != e.shape:
-            return f"output {i}: shape {a.shape}, expected {e.shape}", None, None
-        if not np.issubdtype(e.dtype, np.number):
-            if a.tolist() != e.tolist():
-                return f"output {i}: {int(np.sum(a != e))} of {e.size} elements differ", None, None
+        # The project's one comparison (converter.numerics), with onnx's exact-dtype rule.
+        p = compare_output(f"output {i}", a, e, rtol, atol, check_dtype=True)
+        numeric = np.issubdtype(np.asarray(e).dtype, np.number) and np.asarray(a).dtype == np.asarray(e).dtype
+        if not p.shape_ok or not numeric:
+            if not p.passed:
+                return p.error or f"output {i}: values differ", None, None
             continue
-        ab, rel = _errors(a, e)
-        worst_abs, worst_rel = max(worst_abs, ab), max(worst_rel, rel)
-        if not np.all(np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)):
-            return f"output {i}: max abs error {ab:.3g}, max rel error {rel:.3g}", ab, rel
+        worst_abs, worst_rel = max(worst_abs, p.max_abs), max(worst_rel, p.max_rel)
+        if not p.passed:
+            return (p.error or f"output {i}: max abs error {p.max_abs:.3g}, max rel error {p.max_rel:.3g}"), \
+                p.max_abs, p.max_rel
     return "", worst_abs, worst_rel
-
-
-def _errors(a: np.ndarray, e: np.ndarray) -> tuple:
-    ab, rel, _, specials_match = error_stats(a, e, rtol=0.0)
-    return (ab, rel) if specials_match else (float("inf"), float("inf"))
 
 
 # --- one case (runs inside a worker process) --------------------------------------------------
@@ -287,6 +279,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", dest="json_out", help="write every case's record and the summary here")
     ap.add_argument("--update-claimed", action="store_true",
                     help=f"rewrite {os.path.relpath(CLAIMED_FILE)} for the cases run: claim exactly those that passed")
+    ap.add_argument("--allow-drop", action="store_true",
+                    help="with --update-claimed: drop claimed cases that now fail (each is printed)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every case, not only failures")
     args = ap.parse_args(argv)
 
@@ -321,10 +315,25 @@ def main(argv=None) -> int:
             json.dump({"versions": _versions(), "filter": args.filter, "wall_s": elapsed,
                        "summary": summary, "cases": results}, f, indent=1)
     if args.update_claimed:
-        ran = set(results)
-        kept = [n for n in read_claimed() if n not in ran]
-        write_claimed(kept + [n for n, r in results.items() if r["status"] == "pass"])
-        print(f"updated {CLAIMED_FILE}")
+        return update_claimed(results, args.allow_drop)
+    return 0
+
+
+def update_claimed(results: dict, allow_drop: bool, path: str | None = None) -> int:
+    """Claim exactly the cases that passed among those run. A claimed case that now fails
+    is never dropped silently: each is printed, and without ``allow_drop`` nothing is written."""
+    path = path or CLAIMED_FILE
+    claimed = read_claimed(path)
+    dropped = [n for n in claimed if n in results and results[n]["status"] != "pass"]
+    for n in dropped:
+        print(f"claimed case now {results[n]['status']}: {n}  {_headline(results[n])}")
+    if dropped and not allow_drop:
+        print(f"refusing to drop {len(dropped)} claimed case(s) from {path}: fix them, or re-run with "
+              f"--allow-drop to drop them", file=sys.stderr)
+        return 1
+    kept = [n for n in claimed if n not in results]
+    write_claimed(kept + [n for n, r in results.items() if r["status"] == "pass"], path)
+    print(f"updated {path}" + (f" (dropped {len(dropped)})" if dropped else ""))
     return 0
 
 

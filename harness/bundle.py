@@ -63,6 +63,27 @@ def discard(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+class BundleError(ValueError):
+    """A bundle cannot be read; the message names the file."""
+
+
+META_KEYS = ("case", "status", "device")
+
+
 def load_meta(path: str) -> dict:
-    with open(os.path.join(path, "meta.json")) as f:
-        return json.load(f)
+    meta_path = os.path.join(path, "meta.json")
+    if not os.path.isdir(path):
+        raise BundleError(f"{path}: no such bundle directory")
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except OSError as e:
+        raise BundleError(f"{meta_path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BundleError(f"{meta_path}: not JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise BundleError(f"{meta_path}: expected a JSON object, got a JSON {type(meta).__name__}")
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise BundleError(f"{meta_path}: lacks {', '.join(missing)}")
+    return meta

@@ -46,14 +46,16 @@ class Case:
     architecture: str
     opset: int
     device: str
-    tolerance: Tolerance = Tolerance()
-    xfail: Optional[dict] = None          # {"stage": ..., "reason": ...}
+    tolerance: Tolerance = Tolerance()    # the source gate: source vs ONNX Runtime (exporter)
+    xfail: Optional[dict] = None          # {"stage": ..., "reason": ...}, the row for this opset
     unavailable: Optional[str] = None     # why the framework cannot build this model
     classifier: bool = True
     marks: tuple = ()
     seed: int = DEFAULT_SEED
     # A case directory made elsewhere (tests build tiny ONNX models): no export stage.
     prepared_dir: Optional[str] = field(default=None, compare=False)
+    # The converter gate: OneFlow vs ONNX Runtime (docs/design.md §4).
+    converter_tolerance: Tolerance = Tolerance()
 
     @property
     def case_id(self) -> str:
@@ -90,9 +92,10 @@ def _legacy_cells():
                    "task": "classification", "marks": entry.get("marks", []), **spec}
 
 
-def tolerance_for(cell_tolerance, device: str) -> Tolerance:
-    """Resolve a cell's tolerance for ``device``: a row naming the device wins over a row
-    without one; no row means the default (DESIGN §4)."""
+def tolerance_for(cell_tolerance, device: str, gate: str = "source") -> Tolerance:
+    """Resolve a cell's tolerance of ``gate`` for ``device``: a row naming the device wins
+    over a row without one; no row means the default (docs/design.md §4). Rows without a
+    ``gate`` are source-gate rows: they never loosen the converter's gate."""
     if not cell_tolerance:
         return Tolerance()
     rows = cell_tolerance
@@ -100,13 +103,23 @@ def tolerance_for(cell_tolerance, device: str) -> Tolerance:
         rows = [{**v, "device": k} for k, v in rows.items()]     # {"cpu": {...}, "cuda": {...}}
     if isinstance(rows, dict):
         rows = [rows]
+    rows = [r for r in rows if r.get("gate", "source") == gate]
     own = [r for r in rows if r.get("device") == device]
-    generic = [r for r in rows if not r.get("device")]
+    generic = [r for r in rows if r.get("device") in (None, "any")]
     chosen = (own or generic or [None])[0]
     if chosen is None:
         return Tolerance()
     return Tolerance(float(chosen.get("rtol", DEFAULT_RTOL)), float(chosen.get("atol", DEFAULT_ATOL)),
                      str(chosen.get("reason", "")))
+
+
+def xfail_for(rows, opset: int) -> Optional[dict]:
+    """The catalogue's xfail row that applies at ``opset`` (rows without ``opsets`` apply
+    at every opset), or None."""
+    for row in ([rows] if isinstance(rows, dict) else rows or []):
+        if row.get("opsets") is None or opset in row["opsets"]:
+            return row
+    return None
 
 
 def case_from_cell(cell: dict, opset: int, device: str) -> Case:
@@ -118,7 +131,8 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
     return Case(
         framework=framework, model=model, architecture=cell.get("architecture", model),
         opset=opset, device=device, tolerance=tolerance_for(cell.get("tolerance"), device),
-        xfail=cell.get("xfail") or None, unavailable=cell.get("unavailable") or None,
+        converter_tolerance=tolerance_for(cell.get("tolerance"), device, "converter"),
+        xfail=xfail_for(cell.get("xfail"), opset), unavailable=cell.get("unavailable") or None,
         classifier=bool(cell.get("classifier", task == "classification")),
         marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)))
 

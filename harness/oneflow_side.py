@@ -1,12 +1,15 @@
 """Process B of a case: ONNX Runtime, convert, run OneFlow, compare. No source framework.
 
     python -m harness.oneflow_side CASE_DIR [--device cpu] [--work-dir DIR]
-                                   [--rtol R --atol A] [--classifier] [--divergence]
+                                   [--rtol R --atol A] [--converter-rtol R --converter-atol A]
+                               [--classifier] [--divergence]
 
 CASE_DIR holds what ``zoo.export`` wrote (model.onnx, inputs.npz, expected.npz, meta.json).
-Stages (DESIGN §2): ``ort`` (ORT vs the source framework: blames the exporter), ``convert``,
-``run`` (writes oneflow_<device>.npz), ``parity`` (OneFlow vs the source framework: blames
-the converter). The parent follows the stages through protocol lines (harness.procs); the
+Stages (docs/design.md §2): ``ort`` (ORT vs the source framework: blames the exporter),
+``convert``, ``run`` (writes oneflow_<device>.npz), ``parity`` (OneFlow vs ORT: blames the
+converter; OneFlow vs the source is recorded too). The converter runs even when ORT
+disagrees with the source; the status then stays ``fail:ort`` and ``converter`` says whether
+OneFlow matched ORT. The parent follows the stages through protocol lines (harness.procs); the
 last stdout line is the result as plain JSON. Exit 0 on pass.
 
 HARNESS_TEST_PLUGINS (comma-separated module names) is imported after the converter; tests
@@ -26,7 +29,7 @@ import traceback
 
 import numpy as np
 
-from .parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
+from .parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
 from .procs import emit
 
 SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle", "tf2onnx", "paddle2onnx")
@@ -84,16 +87,9 @@ def run_module(module, inputs: dict, device: str) -> dict:
     return {n: o.numpy() for n, o in zip(module.output_names, outs)}
 
 
-def parity_of(actual: dict, expected: dict, rtol: float, atol: float, classifier: bool) -> list:
-    rows = []
-    for name, ref in expected.items():
-        if name not in actual:
-            rows.append({"name": name, "shape_ok": False, "passed": False, "max_abs": float("inf"),
-                         "max_rel": float("inf"), "min_atol": float("inf"), "top5_agreement": None,
-                         "error": f"no output named {name!r} (has {sorted(actual)})"})
-            continue
-        rows.append(compare(name, actual[name], ref, rtol, atol, classifier).to_dict())
-    return rows
+def parity_of(actual: dict, reference: dict, rtol: float, atol: float, classifier: bool) -> list:
+    """Per-output rows (dicts); a missing or extra output is a failing row."""
+    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier)]
 
 
 def summarize(rows: list) -> dict:
@@ -105,11 +101,18 @@ def summarize(rows: list) -> dict:
             "top5": min(top5) if top5 else None}
 
 
+def gate(rows: list, rtol: float, atol: float) -> dict:
+    """One comparison's verdict as a record carries it: worst numbers, tolerance, ok."""
+    worst = summarize(rows)
+    return {"max_abs": worst["max_abs"], "max_rel": worst["max_rel"], "min_atol": worst["min_atol"],
+            "rtol": rtol, "atol": atol, "ok": all(r["passed"] for r in rows) and bool(rows)}
+
+
 def describe_failure(rows: list, rtol: float, atol: float) -> str:
     bad = [r for r in rows if not r["passed"]]
-    parts = [r.get("error") or (f"{r['name']}: shape mismatch" if not r["shape_ok"] else
+    parts = [r.get("error") or
              f"{r['name']}: max_abs {r['max_abs']:.3g}, max_rel {r['max_rel']:.3g}, needs atol "
-             f"{r['min_atol']:.3g} at rtol {rtol:g} (allowed atol {atol:g})") for r in bad]
+             f"{r['min_atol']:.3g} at rtol {rtol:g} (allowed atol {atol:g})" for r in bad]
     return "; ".join(parts)
 
 
@@ -132,13 +135,21 @@ class Stages:
             self.seconds[stage] = round(time.perf_counter() - t, 3)
 
 
+# What the record says about the converter on a case (docs/design.md §3).
+CONVERTER_MATCHES, CONVERTER_DIFFERS, CONVERTER_UNTESTED = "matches ORT", "differs from ORT", "untested"
+
+
 def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, rtol: float = DEFAULT_RTOL,
-               atol: float = DEFAULT_ATOL, classifier: bool = False, divergence: bool = False) -> dict:
-    import converter
+               atol: float = DEFAULT_ATOL, classifier: bool = False, divergence: bool = False,
+               converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL) -> dict:
+    """Two gates (docs/design.md §4): source vs ORT with (rtol, atol) blames the exporter;
+    OneFlow vs ORT with the converter's own tolerance blames the converter. The converter
+    runs whenever ORT produced outputs, even when ORT disagrees with the source."""
     import onnx
     import onnxruntime
 
     import oneflow as flow
+    from converter import convert    # loads the handler registry before any test plugin patches it
 
     for name in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
         importlib.import_module(name)
@@ -148,30 +159,44 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
     model_path = os.path.join(case_dir, "model.onnx")
     result = {"case": case_dir, "device": device, "status": "pass", "stage": None, "error": None,
               "traceback": None, "tolerance": {"rtol": rtol, "atol": atol},
+              "converter_tolerance": {"rtol": converter_rtol, "atol": converter_atol},
+              "converter": CONVERTER_UNTESTED,
               "versions": {"oneflow": flow.__version__, "onnx": onnx.__version__,
                            "onnxruntime": onnxruntime.__version__}}
     stages = Stages()
+    exporter_failure = None
     try:
         ort_out = stages.run("ort", run_ort, model_path, inputs, device)
         np.savez(os.path.join(work_dir, "ort.npz"), **ort_out)
         result["ort_parity"] = parity_of(ort_out, expected, rtol, atol, classifier)
-        if not all(r["passed"] for r in result["ort_parity"]):
-            result.update(summarize(result["ort_parity"]))
-            raise StageFailed("ort", "ONNX Runtime disagrees with the source framework (exporter): "
-                              + describe_failure(result["ort_parity"], rtol, atol))
-        module = stages.run("convert", converter.convert, model_path, device=device)
-        of_out = stages.run("run", run_module, module, inputs, device)
+        result["ort_vs_source"] = gate(result["ort_parity"], rtol, atol)
+        result.update(summarize(result["ort_parity"]))
+        if not result["ort_vs_source"]["ok"]:
+            exporter_failure = StageFailed("ort", "ONNX Runtime disagrees with the source framework (exporter): "
+                                           + describe_failure(result["ort_parity"], rtol, atol))
+        try:
+            module = stages.run("convert", convert, model_path, device=device)
+            of_out = stages.run("run", run_module, module, inputs, device)
+        except StageFailed as e:
+            result["converter"] = f"fails at {e.stage}"
+            raise exporter_failure or e
         np.savez(os.path.join(work_dir, f"oneflow_{device}.npz"), **of_out)
 
         def parity():
+            result["oneflow_vs_ort_outputs"] = parity_of(of_out, ort_out, converter_rtol, converter_atol, classifier)
             result["oneflow_parity"] = parity_of(of_out, expected, rtol, atol, classifier)
-            result["oneflow_vs_ort"] = parity_of(of_out, ort_out, rtol, atol, classifier)
+            result["oneflow_vs_ort"] = gate(result["oneflow_vs_ort_outputs"], converter_rtol, converter_atol)
+            result["oneflow_vs_source"] = gate(result["oneflow_parity"], rtol, atol)
             result.update(summarize(result["oneflow_parity"]))
-            if not all(r["passed"] for r in result["oneflow_parity"]):
+            result["converter"] = CONVERTER_MATCHES if result["oneflow_vs_ort"]["ok"] else CONVERTER_DIFFERS
+            if exporter_failure:
+                raise exporter_failure
+            if not result["oneflow_vs_ort"]["ok"]:
                 if divergence:
-                    result["divergence"] = locate_divergence(model_path, inputs, module, device, rtol, atol)
-                raise StageFailed("parity", "OneFlow disagrees with the source framework: "
-                                  + describe_failure(result["oneflow_parity"], rtol, atol))
+                    result["divergence"] = locate_divergence(model_path, inputs, module, device,
+                                                             converter_rtol, converter_atol)
+                raise StageFailed("parity", "OneFlow disagrees with ONNX Runtime (converter): " + describe_failure(
+                    result["oneflow_vs_ort_outputs"], converter_rtol, converter_atol))
         stages.run("parity", parity)
     except StageFailed as e:
         result.update(status=f"fail:{e.stage}", stage=e.stage, error=e.error, traceback=e.traceback or None)
@@ -199,8 +224,10 @@ def main(argv=None) -> int:
     ap.add_argument("case_dir")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--work-dir", help="where ort.npz and oneflow_<device>.npz go (default: CASE_DIR)")
-    ap.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
-    ap.add_argument("--atol", type=float, default=DEFAULT_ATOL)
+    ap.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="source vs ORT gate")
+    ap.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="source vs ORT gate")
+    ap.add_argument("--converter-rtol", type=float, default=DEFAULT_RTOL, help="OneFlow vs ORT gate")
+    ap.add_argument("--converter-atol", type=float, default=DEFAULT_ATOL, help="OneFlow vs ORT gate")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")
     args = ap.parse_args(argv)
@@ -211,7 +238,7 @@ def main(argv=None) -> int:
     emit({"event": "stage", "stage": "startup"})
     try:
         result = check_case(args.case_dir, args.device, args.work_dir, args.rtol, args.atol,
-                            args.classifier, args.divergence)
+                            args.classifier, args.divergence, args.converter_rtol, args.converter_atol)
     except Exception as e:  # noqa: BLE001 - outside any stage: the plumbing, not the model
         result = {"case": args.case_dir, "device": args.device, "status": "infra", "stage": None,
                   "error": f"OneFlow side: {type(e).__name__}: {e}", "traceback": traceback.format_exc()}

@@ -15,7 +15,9 @@ import sys
 
 from . import bundle as bundles
 from . import status as st
+from .cases import Tolerance
 from .cuda_preflight import preflight
+from .parity import DEFAULT_ATOL, DEFAULT_RTOL
 from .paths import REPO_ROOT
 from .procs import run_staged
 from .runner import classify, oneflow_env, oneflow_side_command
@@ -46,7 +48,11 @@ def main(argv=None) -> int:
     ap.add_argument("--device", choices=["cpu", "cuda"], help="override the recorded device")
     ap.add_argument("--timeout", action="append", default=[], metavar="STAGE=SECONDS")
     args = ap.parse_args(argv)
-    meta = bundles.load_meta(args.bundle)
+    try:
+        meta = bundles.load_meta(args.bundle)
+    except bundles.BundleError as e:
+        print(f"harness repro: error: {e}", file=sys.stderr)
+        return 2
     print(f"{meta['case']}: recorded {meta['status']} at {meta.get('stage')}: {meta.get('error')}")
     if meta.get("stage") in ("build", "export"):
         return rerun_export(meta)
@@ -57,10 +63,12 @@ def main(argv=None) -> int:
             print(f"cannot re-run on cuda: {pf.reason}")
             return 1
     tol = meta.get("tolerance") or {}
+    ctol = meta.get("converter_tolerance") or {}
     work = os.path.join(os.path.abspath(args.bundle), "repro")
     os.makedirs(work, exist_ok=True)
-    cmd = oneflow_side_command(os.path.abspath(args.bundle), device, work, tol.get("rtol", 1e-3),
-                               tol.get("atol", 1e-5), bool(meta.get("classifier")), divergence=True)
+    cmd = oneflow_side_command(os.path.abspath(args.bundle), device, work, tol.get("rtol", DEFAULT_RTOL),
+                               tol.get("atol", DEFAULT_ATOL), bool(meta.get("classifier")), divergence=True,
+                               converter_tolerance=Tolerance(ctol.get("rtol", DEFAULT_RTOL), ctol.get("atol", DEFAULT_ATOL)))
     child = run_staged(cmd, oneflow_env(device), parse_timeouts(args.timeout), "startup", cwd=REPO_ROOT)
     status, stage, error, traceback = classify(child)
     print(f"now: {status}" + (f" at {stage}: {error}" if status != st.PASS else ""))

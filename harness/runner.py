@@ -2,7 +2,7 @@
 
     export (process A, source framework)  ->  ort, convert, run, parity (process B, OneFlow)
 
-Every outcome becomes a status (DESIGN §3): a stage error is ``fail:<stage>``, a signal
+Every outcome becomes a status (docs/design.md §3): a stage error is ``fail:<stage>``, a signal
 ``crash:<stage>``, an overrun ``timeout:<stage>``; a failure of the OneFlow process before
 any stage (import, plumbing) is ``infra``. Known failures become ``xfail:<stage>``, and a
 known failure that passes is ``xpass``.
@@ -27,7 +27,7 @@ from .paths import DEFAULT_OUT, REPO_ROOT, bundles_dir, cache_dir
 from .procs import run_staged
 from .versions import framework_env
 
-# Errors that are the machine's fault, not the model's (DESIGN §3: infra).
+# Errors that are the machine's fault, not the model's (docs/design.md §3: infra).
 INFRA_MARKERS = ("No space left on device", "MemoryError", "Cannot allocate memory")
 # Seconds per stage. "startup" is the OneFlow process importing its libraries.
 DEFAULT_TIMEOUTS = {"export": 900, "startup": 180, "ort": 300, "convert": 300, "run": 600, "parity": 300}
@@ -79,6 +79,8 @@ def _base_record(case) -> dict:
             "max_abs": None, "max_rel": None, "min_tolerance": None, "top5": None,
             "tolerance": {"rtol": case.tolerance.rtol, "atol": case.tolerance.atol,
                           "reason": case.tolerance.reason or None},
+            "converter_tolerance": {"rtol": case.converter_tolerance.rtol, "atol": case.converter_tolerance.atol,
+                                    "reason": case.converter_tolerance.reason or None},
             "seconds": {}, "versions": {}, "cached": None, "bundle": None}
 
 
@@ -107,12 +109,13 @@ def _run(case, opts: RunOptions) -> dict:
     with open(os.path.join(case_dir, "meta.json")) as f:
         export_meta = json.load(f)
     rec["versions"].update(export_meta.get("versions", {}))
+    rec["exporter_patches"] = export_meta.get("exporter_patches", [])  # zoo/frameworks/patches
     classifier = bool(export_meta.get("classifier", case.classifier))
 
     # --- process B: ort, convert, run, parity --------------------------------------------
     bundles.prepare(bundle_dir)
     cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
-                               classifier)
+                               classifier, converter_tolerance=case.converter_tolerance)
     child = run_staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
     done = child.done or {}
     rec["seconds"].update({k: v for k, v in child.stage_seconds.items() if k != "startup"})
@@ -120,6 +123,10 @@ def _run(case, opts: RunOptions) -> dict:
     rec["versions"].update(done.get("versions", {}))
     for key in ("max_abs", "max_rel", "top5"):
         rec[key] = done.get(key)
+    # The two gates' verdicts and what the converter did (docs/design.md §4), where they exist.
+    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter"):
+        if done.get(key) is not None:
+            rec[key] = done[key]
     if done.get("min_atol") is not None:
         rec["min_tolerance"] = {"rtol": case.tolerance.rtol, "atol": done["min_atol"]}
     status, stage, error, tb = classify(child)
@@ -127,8 +134,8 @@ def _run(case, opts: RunOptions) -> dict:
     return _finish(rec, case, status, bundle_dir=bundle_dir, opts=opts, case_dir=case_dir,
                    extra={"command": _shell(cmd), "export_command": _shell(export_command) if export_command else None,
                           "traceback": tb, "export_meta": export_meta, "case_dir": case_dir,
-                          "classifier": classifier, "parity": {k: done.get(k) for k in
-                                                               ("ort_parity", "oneflow_parity", "oneflow_vs_ort")}})
+                          "classifier": classifier, "parity": {k: done.get(k) for k in (
+                              "ort_parity", "oneflow_parity", "oneflow_vs_ort_outputs")}})
 
 
 def _finish(rec: dict, case, status: str, reason=None, bundle_dir=None, opts=None, case_dir=None, extra=None) -> dict:
@@ -171,7 +178,7 @@ def classify(child) -> tuple:
         error = f"{stage} did not finish within {child.timeout_seconds:.0f} s"
         tb = child.stderr_tail
     elif child.signal_name == "SIGKILL":
-        # Not our timeout kill: the kernel's OOM killer is the usual sender (DESIGN §3: infra).
+        # Not our timeout kill: the kernel's OOM killer is the usual sender (docs/design.md §3: infra).
         status, tb = st.INFRA, child.stderr_tail
         error = f"OneFlow-side process killed by SIGKILL during {stage} (out of memory?)"
     elif child.signal_name:
@@ -193,9 +200,11 @@ def classify(child) -> tuple:
 
 
 def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
-                         classifier: bool, divergence: bool = False) -> list:
+                         classifier: bool, divergence: bool = False, converter_tolerance=None) -> list:
     cmd = [sys.executable, "-m", "harness.oneflow_side", case_dir, "--device", device,
            "--work-dir", work_dir, "--rtol", repr(rtol), "--atol", repr(atol)]
+    if converter_tolerance is not None:
+        cmd += ["--converter-rtol", repr(converter_tolerance.rtol), "--converter-atol", repr(converter_tolerance.atol)]
     return cmd + (["--classifier"] if classifier else []) + (["--divergence"] if divergence else [])
 
 

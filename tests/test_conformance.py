@@ -69,7 +69,7 @@ def test_crash_and_hang_cost_only_their_case():
     ([np.float32([1.0, 2.0])], [np.float32([1.01, 2.0])], "max abs error"),
     ([np.float32([np.nan, 1.0])], [np.float32([np.nan, 1.0])], ""),           # NaNs equal
     ([np.float32([np.inf])], [np.float32([np.inf])], ""),
-    ([np.float32([np.inf])], [np.float32([-np.inf])], "max abs error"),
+    ([np.float32([np.inf])], [np.float32([-np.inf])], "NaN/inf"),          # inf must meet inf of its sign
     ([np.float64([1.0])], [np.float32([1.0])], "dtype float64"),
     ([np.float32([[1.0]])], [np.float32([1.0])], "shape (1, 1)"),
     ([np.float32(1.0)], [np.float32([1.0])], "shape ()"),
@@ -112,3 +112,26 @@ def test_cli_writes_records_and_claims_only_what_passed(tmp_path, monkeypatch):
     assert run["summary"]["counts"]["pass"] == 1 and run["summary"]["total"] == 2
     # Cases not in this run keep their claim; cases run are claimed exactly when they passed.
     assert conformance.read_claimed(str(claimed)) == ["node/test_abs", "node/test_zzz_not_run"]
+
+
+def test_update_claimed_prints_every_drop_and_refuses_without_allow_drop(tmp_path, capsys):
+    path = tmp_path / "claimed.txt"
+    conformance.write_claimed(["node/a", "node/b", "node/c", "node/z"], str(path))
+    results = {"node/a": {"status": "pass"}, "node/b": {"status": "fail:run", "error": "boom"},
+               "node/c": {"status": "crash", "error": "SIGABRT"}, "node/d": {"status": "pass"}}
+    before = path.read_text()
+    assert conformance.update_claimed(results, allow_drop=False, path=str(path)) == 1
+    out = capsys.readouterr()
+    assert "fail:run: node/b" in out.out and "crash: node/c" in out.out and "--allow-drop" in out.err
+    assert path.read_text() == before                      # nothing written
+    assert conformance.update_claimed(results, allow_drop=True, path=str(path)) == 0
+    assert conformance.read_claimed(str(path)) == ["node/a", "node/d", "node/z"]   # z was not run: kept
+
+
+def test_compare_counts_outputs_and_matches_nan_and_inf_exactly():
+    ref = [np.array([1.0, np.nan, np.inf], np.float32)]
+    assert conformance.compare([ref[0].copy()], ref, 1e-3, 1e-7)[0] == ""
+    assert "NaN/inf" in conformance.compare([np.array([1.0, 0.0, np.inf], np.float32)], ref, 1e-3, 1e-7)[0]
+    assert "NaN/inf" in conformance.compare([np.array([1.0, np.nan, -np.inf], np.float32)], ref, 1e-3, 1e-7)[0]
+    assert "2 outputs, expected 1" in conformance.compare([ref[0], ref[0]], ref, 1e-3, 1e-7)[0]
+    assert "dtype" in conformance.compare([ref[0].astype(np.float64)], ref, 1e-3, 1e-7)[0]

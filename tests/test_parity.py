@@ -1,5 +1,11 @@
+"""The project's one comparison (converter.numerics), as the harness, the CLI's --check and
+the conformance runner use it."""
+import subprocess
+import sys
+
 import numpy as np
 
+from converter.numerics import compare_output, compare_outputs
 from harness.parity import compare
 
 
@@ -25,7 +31,33 @@ def test_compare_shape_mismatch_and_nan_fail():
     assert not compare("y", np.array([np.nan, 1.0]), np.array([0.0, 1.0])).passed
 
 
+def test_one_nan_rule_nan_where_nan_inf_same_sign():
+    ref = np.array([np.nan, np.inf, -np.inf, 1.0])
+    same = compare_output("y", ref.copy(), ref)
+    assert same.passed and same.max_abs == 0.0
+    assert not compare_output("y", np.array([0.0, np.inf, -np.inf, 1.0]), ref).passed    # NaN lost
+    assert not compare_output("y", np.array([np.nan, -np.inf, -np.inf, 1.0]), ref).passed  # inf sign
+    assert not compare_output("y", np.array([np.nan, np.inf, -np.inf, np.nan]), ref).passed  # NaN invented
+    assert "NaN/inf" in compare_output("y", np.array([np.nan, 1.0, -np.inf, 1.0]), ref).error
+
+
+def test_missing_and_extra_outputs_fail_by_name_and_by_position():
+    a = np.ones(2)
+    rows = compare_outputs({"y": a, "extra": a}, {"y": a, "z": a})
+    assert [(r.name, r.passed) for r in rows] == [("y", True), ("z", False), ("extra", False)]
+    assert "missing output 'z'" in rows[1].error and "extra output 'extra'" in rows[2].error
+    assert [r.passed for r in compare_outputs([a], [a, a])] == [True, False]
+    assert [r.passed for r in compare_outputs([a, a], [a])] == [True, False]
+
+
 def test_top5_agreement():
     ref = np.arange(10, dtype=np.float32)[None]
     p = compare("logits", ref, ref, classifier=True)
     assert p.top5_agreement == 1.0
+
+
+def test_comparison_imports_without_oneflow():
+    # The harness parent and reports import it: converter's package init must not pull OneFlow in.
+    code = "import sys, converter.numerics, harness.parity, harness.cases; print('oneflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
