@@ -34,25 +34,41 @@ class ResizeMode:
 
 
 def _source_coordinate(x, in_n, out_m, scale, cmode, roi):
-    """Where output cell ``x`` samples the input (ONNX coordinate_transformation_mode)."""
-    out_w = scale * in_n
+    """Where output cell ``x`` samples the input (ONNX coordinate_transformation_mode).
+
+    ``out_m`` is the integer output length, as in the spec text, ONNX Runtime and PyTorch
+    (ONNX's Python reference uses the fractional ``scale * in_n`` for align_corners,
+    pytorch_half_pixel and tf_crop_and_resize: we do not follow it there). The arithmetic
+    is float32's, as ONNX Runtime's: a nearest cell that lands on .5 in float32 but not in
+    float64 (10 x 2.3f, half_pixel) then rounds the same way."""
+    f = np.float32   # numpy < 2 promotes float32 scalars with Python numbers to float64: wrap all
+    x, n, m, scale = f(x), f(in_n), f(out_m), f(scale)
+    one, half = f(1), f(0.5)
     if cmode == "align_corners":
-        return 0.0 if out_w == 1 else x * (in_n - 1) / (out_w - 1)
-    if cmode == "asymmetric":
-        return x / scale
-    if cmode == "tf_crop_and_resize":
-        start, end = roi
-        if out_w == 1:
-            return (end - start) * (in_n - 1) / 2 + start * (in_n - 1)
-        return x * (end - start) * (in_n - 1) / (out_w - 1) + start * (in_n - 1)
-    if cmode == "pytorch_half_pixel":
-        return -0.5 if out_w == 1 else (x + 0.5) / scale - 0.5
-    if cmode == "half_pixel":
-        return (x + 0.5) / scale - 0.5
-    if cmode == "half_pixel_symmetric":
-        offset = in_n / 2 * (1 - out_m / out_w)
-        return offset + (x + 0.5) / scale - 0.5
-    raise ValueError(f"coordinate_transformation_mode {cmode!r}")
+        pos = f(0) if out_m == 1 else x * (n - one) / (m - one)
+    elif cmode == "asymmetric":
+        pos = x / scale
+    elif cmode == "tf_crop_and_resize":
+        start, end = f(roi[0]) * (n - one), f(roi[1]) * (n - one)   # in input cells, as ORT
+        pos = half * (start + end) if out_m == 1 else start + x * (end - start) / (m - one)
+    elif cmode == "pytorch_half_pixel":
+        pos = (x + half) / scale - half if out_m > 1 else f(0)
+    elif cmode == "half_pixel":
+        pos = (x + half) / scale - half
+    elif cmode == "half_pixel_symmetric":
+        offset = n * half * (one - m / (scale * n))    # output_width_int / output_width
+        pos = offset + (x + half) / scale - half
+    else:
+        raise ValueError(f"coordinate_transformation_mode {cmode!r}")
+    return float(pos)
+
+
+def scaled_length(in_n: int, scale) -> int:
+    """floor(input * scale) in float32, as ONNX Runtime and onnx shape inference compute it
+    (float64 would give 22 for 10 x 2.3f, they give 23). The roi does not shrink it: the
+    spec text's ``floor(input * (roi_end - roi_start) * scale)`` is followed by neither
+    ORT nor ONNX's reference nor shape inference, so a model's declared shape agrees with this."""
+    return int(np.floor(np.float32(in_n) * np.float32(scale)))
 
 
 def _nearest_index(pos, nearest_mode):
@@ -134,7 +150,9 @@ def axis_table(in_n: int, out_m: int, scale: float, spec: ResizeMode, roi: tuple
 def _resample_axis(x, axis, in_n, out_m, scale, spec, roi):
     table, outside = axis_table(in_n, out_m, float(scale), spec, tuple(roi))
     if spec.mode == "nearest":
-        y = flow.index_select(x, axis, flow.tensor(table, device=x.device))
+        # OneFlow 0.9 has no uint8 gather kernel: gather its exact int32 copy.
+        source = x.to(flow.int32) if x.dtype == flow.uint8 else x
+        y = flow.index_select(source, axis, flow.tensor(table, device=x.device)).to(x.dtype)
     else:
         moved = flow.movedim(x, axis, -1)
         w = flow.tensor(table.T, dtype=x.dtype, device=x.device)
@@ -161,18 +179,18 @@ def resize(x, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
     out_shape = list(in_shape)
     if sizes is not None:
         for a, s in zip(axes, sizes):
-            factor[a] = s / in_shape[a]
+            factor[a] = float(np.float32(s) / np.float32(in_shape[a]))   # float32, as ORT
             out_shape[a] = int(s)
         if spec.aspect_policy != "stretch":
             pick = min if spec.aspect_policy == "not_larger" else max
-            common = pick(factor[a] for a in axes)
-            for a in axes:
-                factor[a] = common
-                out_shape[a] = int(common * in_shape[a] + 0.5)
+            common = np.float32(pick(factor[a] for a in axes))
+            for a in axes:   # round half up of the float32 product (ORT: 5/6 * 9 -> 7.5 -> 8)
+                factor[a] = float(common)
+                out_shape[a] = math.floor(float(common * np.float32(in_shape[a])) + 0.5)
     else:
         for a, s in zip(axes, scales):
             factor[a] = float(s)
-            out_shape[a] = int(float(s) * in_shape[a])
+            out_shape[a] = scaled_length(in_shape[a], s)
     dtype = x.dtype
     if spec.mode != "nearest" and dtype in INT_DTYPES + (flow.float16,):
         x = x.to(flow.float64 if dtype in INT_DTYPES else flow.float32)
@@ -200,7 +218,16 @@ def _resize_check(ctx):
     return None
 
 
-@register("Resize", 10, 11, 13, 18, 19, check=_resize_check)
+_RESIZE_NOTES = (
+    "coordinates use the integer output length (spec text, ORT, PyTorch; ONNX's Python reference "
+    "uses the fractional one, so test_resize_downsample_scales_{linear,cubic}_align_corners, made by it, "
+    "differ); output length floor(float32 in x float32 scale) and float32 coordinates as ORT "
+    "(the roi does not shrink the length: ORT and shape inference, not the spec text); "
+    "tf_crop_and_resize crops an axis whose scale is 1 (spec, reference; ORT skips it); "
+    "tf_half_pixel_for_nn unsupported")
+
+
+@register("Resize", 10, 11, 13, 18, 19, check=_resize_check, notes=_RESIZE_NOTES)
 def resize_op(ctx):
     require(ctx, _resize_check)
     mode = ctx.attr("mode", "nearest")
@@ -237,7 +264,8 @@ def _upsample_check(ctx):
     return None if _upsample_mode(ctx) in ("nearest", "linear") else f"mode={ctx.attr('mode')!r}"
 
 
-@register("Upsample", 1, 7, 9, 10, check=_upsample_check)
+@register("Upsample", 1, 7, 9, 10, check=_upsample_check,
+          notes="output length floor(float32 in x float32 scale), as ORT")
 def upsample(ctx):
     require(ctx, _upsample_check)
     mode = _upsample_mode(ctx)
