@@ -1,12 +1,22 @@
 """Export one catalogue cell to ONNX in a process that imports only its source framework.
 
-    python -m zoo.export --framework F --model M --opset N (--out DIR | --cache-dir DIR) [--seed S]
+    python -m zoo.export --framework F --model M --opset N [--opset N2 ...] (--out DIR | --cache-dir DIR) [--seed S]
+    python -m zoo.export --cache-key      # the key of the whole export cache (CI caches)
 
 Writes model.onnx, inputs.npz (keys = ONNX graph input names), expected.npz (keys = ONNX
 graph output names; the source framework's own outputs) and meta.json. With --cache-dir
-the case directory is content-addressed (zoo/cache.py) and a re-run reuses it. The last
-stdout line is JSON: {"ok": true, "dir": ..., "cached": bool} or
-{"ok": false, "stage": "build"|"export", "error": ..., "traceback": ...} (exit code 1).
+the case directory is content-addressed (zoo/cache.py) and a re-run reuses it.
+
+Build once, export many: with several --opset the model is built, and its reference
+computed, once; every opset is exported from the same weights and inputs into its own case
+directory (its own cache entry; a hit exports nothing). Each opset's answer is a protocol
+line as soon as it is known (``@@harness {"event": "export", "opset": N, ...}``, the
+harness's child protocol, harness/procs.py), preceded by a ``stage`` event that restarts the
+harness's export clock, so each opset has its own time budget and a crash is blamed on the
+opset in flight. The last stdout line is JSON: with one opset {"ok": true, "dir": ...,
+"cached": bool} or {"ok": false, "stage": "build"|"export", "error": ..., "traceback": ...};
+with several {"ok": all ok, "results": [the answers without tracebacks]}. Exit code 1 when
+an opset failed. With --out and several opsets, opset N goes to DIR/opsetN.
 """
 from __future__ import annotations
 
@@ -27,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cache, catalogue
+from .frameworks import patches
 from .inputs import check_outputs, make_inputs
 
 DEFAULT_SEED = 0
@@ -53,10 +64,13 @@ class ExporterSpec:
 EXPORTERS = {
     "torch": ExporterSpec("zoo.frameworks.torch_exporter", ("torch", "torchvision", "timm")),
     "tensorflow": ExporterSpec("zoo.frameworks.tensorflow_exporter", ("tensorflow", "keras", "tf2onnx"),
+                               extra_code=("frameworks/patches/__init__.py", "frameworks/patches/tf2onnx.py"),
                                pure_python_protobuf=True),
-    "paddle": ExporterSpec("zoo.frameworks.paddle_exporter", ("paddlepaddle", "paddle2onnx")),
+    "paddle": ExporterSpec("zoo.frameworks.paddle_exporter", ("paddlepaddle", "paddle2onnx"),
+                           extra_code=("frameworks/patches/__init__.py", "frameworks/patches/paddle2onnx.py")),
     "oneflow": ExporterSpec("zoo.frameworks.oneflow_exporter", ("oneflow", "flowvision", "oneflow-onnx"),
-                            extra_code=("oneflow_compat.py",)),
+                            extra_code=("oneflow_compat.py", "frameworks/patches/__init__.py",
+                                        "frameworks/patches/oneflow_onnx.py")),
 }
 SOURCE_MODULES = ("torch", "tensorflow", "paddle", "oneflow")
 
@@ -95,6 +109,8 @@ def case_key(cell, opset: int, seed: int) -> dict:
         "input": cell.input.as_dict(),
         "versions": {d: _installed_version(d) for d in spec.distributions + ("onnx", "numpy")},
         "code": cache.hash_files(spec.code_files(cell.builder, cell.framework)),
+        # patched and stock exports of the same cell are different files (--no-exporter-patches)
+        "exporter_patches": [p.name for p in patches.selected(cell.framework)],
         # tolerance/xfail change how a case is judged, not its files: no re-export for them.
         "entry": {k: v for k, v in cell.as_dict().items() if k not in ("xfail", "tolerance")},
     }
@@ -112,12 +128,24 @@ def _graph_io(onnx_path: str):
     return ([i.name for i in graph.input if i.name not in init_names], [o.name for o in graph.output])
 
 
-def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED) -> dict:
-    """Build, run and export ``cell`` into ``out_dir``; raise StageError on failure."""
+@dataclass
+class Built:
+    """A built model, its inputs and the source framework's reference outputs: what every
+    opset of one (framework, model) shares."""
+    exporter: object
+    net: object
+    inputs: list
+    expected: list
+    seconds: float
+    prepared: object = None      # the exporter's per-model export preparation (prepare_export)
+    exports: int = 0             # opsets exported from it so far
+
+
+def build_cell(cell, seed: int = DEFAULT_SEED) -> Built:
+    """Build ``cell`` and run it once (its reference); raise StageError("build")."""
     if cell.unavailable:
         raise StageError("build", ValueError(f"{cell.id} is unavailable: {cell.unavailable}"))
     spec = EXPORTERS[cell.framework]
-    os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
     with _stage("build"):
         exporter = importlib.import_module(spec.module)
@@ -130,12 +158,28 @@ def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED) -> dic
         check_outputs(expected, [f"output {i}" for i in range(len(expected))])
         if isinstance(cell.outputs, int) and len(expected) != cell.outputs:
             raise ValueError(f"{cell.id}: the catalogue expects {cell.outputs} outputs, the model gave {len(expected)}")
-    built = time.perf_counter()
+    return Built(exporter, net, inputs, expected, round(time.perf_counter() - t0, 3))
+
+
+def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED, built: Built = None) -> dict:
+    """Export ``cell`` at ``opset`` into ``out_dir`` (building it unless ``built`` is given);
+    raise StageError on failure."""
+    built = built or build_cell(cell, seed)
+    exporter, net, inputs, expected = built.exporter, built.net, built.inputs, built.expected
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.perf_counter()
     with _stage("export"):
         import onnx
 
+        del patches._fired[:]  # which patches fired is per exported graph, not per process
         onnx_path = os.path.join(out_dir, "model.onnx")
-        exporter.export(net, inputs, onnx_path, opset)
+        prepare = getattr(exporter, "prepare_export", None)  # e.g. TensorFlow: trace + freeze once
+        if prepare is None:
+            exporter.export(net, inputs, onnx_path, opset)
+        else:
+            if built.prepared is None:
+                built.prepared = prepare(net, inputs)
+            exporter.export(net, inputs, onnx_path, opset, prepared=built.prepared)
         onnx.checker.check_model(onnx_path)
         in_names, out_names = _graph_io(onnx_path)
         if len(in_names) != len(inputs):
@@ -148,6 +192,8 @@ def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED) -> dic
         np.savez(os.path.join(out_dir, "expected.npz"), **dict(zip(out_names, expected)))
         versions = {"python": platform.python_version(), "onnx": onnx.__version__, **exporter.versions()}
     done = time.perf_counter()
+    reused = built.exports > 0
+    built.exports += 1
     meta = {
         "framework": cell.framework, "model": cell.model, "architecture": cell.architecture,
         "task": cell.task, "classifier": cell.classifier, "builder": cell.builder, "variant": cell.variant,
@@ -158,9 +204,13 @@ def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED) -> dic
         "input_shapes": [list(x.shape) for x in inputs],
         "output_shapes": [list(np.shape(y)) for y in expected],
         "versions": versions,
-        "seconds": {"build": round(built - t0, 3), "export": round(done - built, 3)},
+        # build: paid by the first opset exported from this build only (build once, export many)
+        "seconds": {"build": 0.0 if reused else built.seconds, "export": round(done - t0, 3)},
+        "build_reused": reused,
         # Proof of isolation (DESIGN §2): the frameworks this export process imported.
         "frameworks_in_process": sorted(m for m in SOURCE_MODULES if m in sys.modules),
+        # the exporter patches that changed this graph (zoo/frameworks/patches)
+        "exporter_patches": patches.fired(),
         "tolerance": _tolerances(cell),
         "xfail": cell.xfail.as_dict() if cell.xfail else None,
         "marks": list(cell.marks),
@@ -170,19 +220,83 @@ def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED) -> dic
     return meta
 
 
-def cached_export(cell, opset: int, cache_dir: str, seed: int = DEFAULT_SEED) -> tuple:
-    """(case directory, cached?) — exports only when the content key misses."""
+def _cache_slot(cell, opset: int, cache_dir: str, seed: int) -> tuple:
     with _stage("build"):  # e.g. the framework's exporter module is missing
         key = case_key(cell, opset, seed)
-    name = cache.case_name(cell.framework, cell.model, opset, seed, cache.digest(key))
+    return key, cache.case_name(cell.framework, cell.model, opset, seed, cache.digest(key))
+
+
+def cached_export(cell, opset: int, cache_dir: str, seed: int = DEFAULT_SEED, built: Built = None) -> tuple:
+    """(case directory, cached?) — exports only when the content key misses."""
+    key, name = _cache_slot(cell, opset, cache_dir, seed)
     hit = cache.lookup(cache_dir, name)
     if hit:
         return hit, True
     with cache.publishing(cache_dir, name) as slot:
-        export_case(cell, opset, slot["tmp"], seed)
+        export_case(cell, opset, slot["tmp"], seed, built)
         with open(os.path.join(slot["tmp"], "cache_key.json"), "w") as f:
             json.dump(key, f, indent=2)
     return slot["dir"], False
+
+
+def export_many(cell, opsets, seed: int = DEFAULT_SEED, cache_dir: str = None, out: str = None,
+                report=lambda answer: None) -> list:
+    """Export ``cell`` at every opset from one build (built only if some opset misses the
+    cache); one answer dict per opset, each also passed to ``report`` as soon as it is known."""
+    answers, built, build_error = [], None, None
+    for opset in opsets:
+        _protocol({"event": "stage", "stage": "export", "opset": opset})  # a fresh time budget
+        try:
+            if build_error:
+                raise build_error
+            if cache_dir:
+                _, name = _cache_slot(cell, opset, cache_dir, seed)
+                hit = cache.lookup(cache_dir, name)
+                if hit:
+                    answer = {"ok": True, "dir": os.path.abspath(hit), "cached": True}
+                    answers.append(_answered(answer, opset, report))
+                    continue
+            if built is None:
+                try:
+                    built = build_cell(cell, seed)
+                    _protocol({"event": "built", "seconds": built.seconds})  # later deaths: one opset's
+                except StageError as e:
+                    build_error = e  # every remaining opset fails at build, without rebuilding
+                    raise
+            if cache_dir:
+                out_dir, cached = cached_export(cell, opset, cache_dir, seed, built)
+            else:
+                out_dir, cached = (out if len(opsets) == 1 else os.path.join(out, f"opset{opset}")), False
+                export_case(cell, opset, out_dir, seed, built)
+            answer = {"ok": True, "dir": os.path.abspath(out_dir), "cached": cached}
+        except StageError as e:
+            print(e.trace, file=sys.stderr)
+            answer = {"ok": False, "stage": e.stage, "error": f"{type(e.error).__name__}: {e.error}",
+                      "traceback": e.trace}
+        answers.append(_answered(answer, opset, report))
+    return answers
+
+
+def _answered(answer: dict, opset: int, report) -> dict:
+    answer["opset"] = opset
+    report(answer)
+    return answer
+
+
+def _protocol(event: dict) -> None:
+    # harness/procs.py's child protocol; the harness restarts a stage clock on "stage" events
+    print("@@harness " + json.dumps(event), flush=True)
+
+
+def export_cache_key() -> str:
+    """One key for the whole export cache: every exporter's installed versions and the zoo's
+    code and catalogue. CI caches key on it (a miss there only costs a cold export)."""
+    dists = sorted({d for spec in EXPORTERS.values() for d in spec.distributions} | {"onnx", "numpy"})
+    code = glob.glob(os.path.join(ZOO_DIR, "**", "*.py"), recursive=True)
+    code += glob.glob(os.path.join(ZOO_DIR, "*.yaml"))
+    material = {"versions": {d: _installed_version(d) for d in dists}, "code": cache.hash_files(code),
+                "python": platform.python_version()}
+    return "zoo-export-" + cache.digest(material)[:20]
 
 
 def _set_protobuf_backend(framework: str) -> None:
@@ -196,34 +310,42 @@ def _set_protobuf_backend(framework: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m zoo.export", description=__doc__.split("\n")[1])
-    ap.add_argument("--framework", required=True, choices=sorted(EXPORTERS))
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--cache-key", action="store_true", help="print the whole export cache's key and exit")
+    ap.add_argument("--framework", choices=sorted(EXPORTERS))
+    ap.add_argument("--model")
+    ap.add_argument("--opset", type=int, action="append", default=[],
+                    help="ONNX opset (repeatable: one build, every opset; default 13)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    where = ap.add_mutually_exclusive_group(required=True)
+    where = ap.add_mutually_exclusive_group()
     where.add_argument("--out", help="write the case here (no caching)")
     where.add_argument("--cache-dir", help="content-addressed cache root; reuse a matching case")
     ap.add_argument("--catalogue", default=catalogue.CATALOGUE_PATH, help="catalogue file (tests use edited copies)")
+    ap.add_argument("--no-exporter-patches", action="store_true",
+                    help="export with the stock exporters (zoo/frameworks/patches not applied)")
     args = ap.parse_args(argv)
+    if args.cache_key:
+        print(export_cache_key())
+        return 0
+    if not (args.framework and args.model and (args.out or args.cache_dir)):
+        ap.error("--framework, --model and one of --out / --cache-dir are required")
+    if args.no_exporter_patches:
+        os.environ[patches.ENV] = "0"
     _set_protobuf_backend(args.framework)
+    opsets = list(dict.fromkeys(args.opset or [13]))
     try:
         cell = catalogue.load(args.catalogue).cell(args.framework, args.model)
     except (KeyError, catalogue.CatalogueError) as e:
         print(json.dumps({"ok": False, "stage": "build", "error": str(e.args[0]), "traceback": ""}))
         return 2
-    try:
-        if args.cache_dir:
-            out_dir, cached = cached_export(cell, args.opset, args.cache_dir, args.seed)
-        else:
-            export_case(cell, args.opset, args.out, args.seed)
-            out_dir, cached = args.out, False
-    except StageError as e:
-        print(e.trace, file=sys.stderr)
-        print(json.dumps({"ok": False, "stage": e.stage, "error": f"{type(e.error).__name__}: {e.error}",
-                          "traceback": e.trace}))
-        return 1
-    print(json.dumps({"ok": True, "dir": os.path.abspath(out_dir), "cached": cached}))
-    return 0
+    answers = export_many(cell, opsets, args.seed, args.cache_dir, args.out,
+                          report=lambda a: _protocol({"event": "export", **a}))
+    ok = all(a["ok"] for a in answers)
+    if len(answers) == 1:
+        print(json.dumps({k: v for k, v in answers[0].items() if k != "opset"}))
+    else:
+        print(json.dumps({"ok": ok, "results": [{k: v for k, v in a.items() if k != "traceback"}
+                                                for a in answers]}))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""OneFlow, the round trip: flowvision builders, BatchNorm randomisation, oneflow-onnx export.
+"""OneFlow, the round trip: flowvision / zoo builders, BatchNorm randomisation, oneflow-onnx export.
 
 ``import oneflow`` needs OneFlow's CUDA 11 libraries even on CPU. The zoo must not import
 ``converter`` (which preloads them), and it need not: ``_oneflow_internal``'s RPATH is
@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from zoo import oneflow_compat
+from zoo.frameworks import patches
 
 oneflow_compat.apply()  # before flowvision's import: it needs the shims at import time
 
@@ -50,8 +51,12 @@ def build(builder: str, variant: str, seed: int, **kwargs) -> "flow.nn.Module":
             raise ValueError(f"flowvision {flowvision.__version__} has no model {variant!r}")
         # pretrained=False: random weights, nothing downloaded.
         model = ModelCreator.create_model(variant, pretrained=False, **kwargs)
+    elif builder == "zoo":
+        from zoo.models.oneflow import create
+
+        model = create(variant, **kwargs)
     else:
-        raise ValueError(f"unknown OneFlow builder {builder!r} (known: flowvision)")
+        raise ValueError(f"unknown OneFlow builder {builder!r} (known: flowvision, zoo)")
     randomize_batchnorm(model, seed)
     return model.eval()
 
@@ -89,6 +94,7 @@ def export(model, inputs: list, path: str, opset: int) -> None:
     from oneflow_onnx.oneflow2onnx.flow2onnx import Export
 
     oneflow_compat.cheapen_weight_access()
+    patches.apply("oneflow")  # the pinned oneflow-onnx's conversion bugs (zoo/frameworks/patches)
     graph = _ExportGraph(model)
     # Traced at the batch size we run: a dynamic batch would still leave a fixed Reshape.
     with flow.no_grad():

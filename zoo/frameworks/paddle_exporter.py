@@ -114,9 +114,20 @@ def export(model, inputs: list, path: str, opset: int) -> None:
         except Exception as e:  # dy2static errors are long; keep type + message
             raise PaddleExportError(f"paddle.jit.save failed: {type(e).__name__}: {e}") from e
         _paddle2onnx_in_child(prefix, path, opset)
+        _post_export_patches(prefix + ".json", path)
     names = OUTPUT_NAMES.get(type(model).__name__)
     if names:
         _rename_outputs(path, names)
+
+
+def _post_export_patches(program_json: str, path: str) -> None:
+    """paddle2onnx is C++: its fixes (zoo/frameworks/patches) rewrite the exported graph."""
+    from zoo.frameworks import patches
+    from zoo.frameworks.patches import paddle2onnx as fixes
+
+    patches.apply("paddle")
+    for fix in fixes.POST_EXPORT:
+        fix(program_json, path)
 
 
 def _rename_outputs(path: str, names: tuple) -> None:

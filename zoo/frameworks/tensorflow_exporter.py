@@ -123,14 +123,61 @@ def _grouped_convs_traced_inline():
         backend_nn.conv = xla_wrapped
 
 
-def export(model, inputs: list, path: str, opset: int) -> None:
+def export(model, inputs: list, path: str, opset: int, prepared: "FrozenForExport" = None) -> None:
     import tf2onnx
+
+    from zoo.frameworks import patches
+
+    patches.apply("tensorflow")  # the pinned tf2onnx's missing handlers (zoo/frameworks/patches)
+    if prepared is not None and prepared.frozen is not None:
+        prepared.convert(path, opset)
+        return
 
     # Keras 3 needs an explicit input_signature (DESIGN §7); batch fixed to the run's.
     names = [INPUT_NAME] if len(inputs) == 1 else [f"{INPUT_NAME}_{i}" for i in range(len(inputs))]
     signature = tuple(tf.TensorSpec(x.shape, tf.as_dtype(x.dtype), name=n) for x, n in zip(inputs, names))
-    with _grouped_convs_traced_inline():
+    with _grouped_convs_traced_inline(), (prepared.capturing() if prepared else contextlib.nullcontext()):
         tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=path)
+
+
+class FrozenForExport:
+    """Trace and freeze once, convert per opset (zoo.export's build once, export many).
+
+    tf2onnx's from_keras traces the model, freezes it to a GraphDef, then hands that to its
+    opset-specific converter (`_convert_common`). The first export records that hand-over;
+    later opsets call the converter on the same frozen graph, so they skip tracing and
+    freezing (the graph is the very one from_keras would make: measured identical).
+    """
+
+    def __init__(self):
+        self.frozen = None       # (frozen GraphDef, the converter's other arguments)
+
+    @contextlib.contextmanager
+    def capturing(self):
+        import tf2onnx.convert as convert
+
+        original = convert._convert_common
+
+        def recording(frozen_graph, **kwargs):
+            self.frozen = (frozen_graph, {k: v for k, v in kwargs.items() if k not in ("opset", "output_path")})
+            return original(frozen_graph, **kwargs)
+
+        convert._convert_common = recording
+        try:
+            yield
+        finally:
+            convert._convert_common = original
+
+    def convert(self, path: str, opset: int) -> None:
+        import tf2onnx.convert as convert
+
+        frozen_graph, kwargs = self.frozen
+        with tf.device("/cpu:0"):  # as from_keras does
+            convert._convert_common(frozen_graph, opset=opset, output_path=path, **kwargs)
+
+
+def prepare_export(model, inputs: list) -> FrozenForExport:
+    return FrozenForExport()
 
 
 def versions() -> dict:
