@@ -12,23 +12,30 @@ setup:
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The CPU support matrix: every catalogue cell, opset 13, CPU (harness defaults). One JSON
-# record per case in $(OUT)/results.jsonl; failing cases leave repro bundles in $(OUT)/bundles.
+# The CPU support matrix: every catalogue cell at each of MATRIX_OPSETS on MATRIX_DEVICE,
+# strict (a stale xfail row fails the run). One JSON record per case in $(OUT)/results.jsonl;
+# failing cases leave repro bundles in $(OUT)/bundles. Only a complete run (one final record
+# per catalogue cell per opset and device; `python -m harness complete`) replaces the
+# committed results, one file per slice: reports/results/<device>-opset<N>.jsonl. Then the
+# reports, from every committed results file: the README section and
+# out/reports/support_matrix.{md,json,html}. The harness's exit status (non-zero on
+# unexpected failures or an xpass) is kept, after the reports are written. Selectors in
+# MATRIX_ARGS (--model, --framework) make an incomplete run: it is refused, nothing is copied.
+MATRIX_OPSETS ?= 13
+MATRIX_DEVICE ?= cpu
 MATRIX_ARGS ?= --jobs 2
-# Then the reports, from this very run: the committed results file (reports/results/), the
-# README section, and out/reports/support_matrix.{md,json,html}. The harness's exit status
-# (non-zero on unexpected failures) is kept, after the reports are written.
-MATRIX_RESULTS ?= reports/results/cpu-opset13.jsonl
+MATRIX_RESULTS_DIR ?= reports/results
 matrix: setup
-	$(PY) -m harness matrix --results $(OUT)/results.jsonl --out $(OUT) $(MATRIX_ARGS); \
+	$(PY) -m harness matrix --strict --results $(OUT)/results.jsonl --out $(OUT) --device $(MATRIX_DEVICE) \
+		$(foreach o,$(MATRIX_OPSETS),--opset $(o)) $(MATRIX_ARGS); \
 	status=$$?; \
-	mkdir -p $(dir $(MATRIX_RESULTS)) && cp $(OUT)/results.jsonl $(MATRIX_RESULTS) && \
-	$(PY) -m reports --results $(MATRIX_RESULTS) --out $(OUT)/reports --readme README.md && \
+	$(PY) -m harness complete $(OUT)/results.jsonl --publish $(MATRIX_RESULTS_DIR) && \
+	$(PY) -m reports --results $(MATRIX_RESULTS_DIR)/*.jsonl --out $(OUT)/reports --readme README.md && \
 	exit $$status
 
-# Regenerate the reports and the README section from the committed results file.
+# Regenerate the reports and the README section from the committed results files.
 reports: setup
-	$(PY) -m reports --results $(MATRIX_RESULTS) --out $(OUT)/reports --readme README.md
+	$(PY) -m reports --results $(MATRIX_RESULTS_DIR)/*.jsonl --out $(OUT)/reports --readme README.md
 
 # A small zoo subset for pull requests: one small model per source framework, CPU.
 SMOKE_ARGS ?= --model squeezenet --model mobilenet_v2 --jobs 2

@@ -1,4 +1,4 @@
-"""python -m harness matrix|repro|preflight ... (see each command's --help)."""
+"""python -m harness matrix|repro|preflight|complete ... (see each command's --help)."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +7,7 @@ COMMANDS = {
     "matrix": "harness.matrix",
     "repro": "harness.repro",
     "preflight": "harness.cuda_preflight",
+    "complete": "harness.complete",
 }
 
 

@@ -1,6 +1,7 @@
 """``python -m harness matrix``: run the selected cases with a live progress bar, write the
-records, print a summary, exit non-zero on unexpected failures (xfails don't count; xpasses
-are flagged but don't fail the run)."""
+records, print a summary, exit non-zero on unexpected failures (xfails don't count). An
+xpass (a stale xfail row) is flagged; with --strict (nightly, `make matrix`) it fails the run
+too (docs/design.md §3)."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
     ap.add_argument("--cache-dir", help="export cache (default OUT/cache)")
     ap.add_argument("--timeout", action="append", default=[], metavar="STAGE=SECONDS",
                     help="per-stage timeout override (repeatable)")
+    ap.add_argument("--strict", action="store_true", help="an xpass (stale xfail row) fails the run")
     return ap
 
 
@@ -83,7 +85,17 @@ def main(argv=None) -> int:
     for case_id in records.close_unfinished(args.results):
         console.print(f"[bold red]infra[/] {case_id}: started but never finished")
     print_summary(console, finals, args.results)
-    return 1 if any(st.is_unexpected(r["status"]) for r in finals) else 0
+    stale = [r for r in finals if r["status"] == st.XPASS]
+    if args.strict and stale:
+        for r in stale:
+            console.print(f"[bold magenta]strict: {stale_row(r)}")
+    return 1 if any(st.is_unexpected(r["status"]) for r in finals) or (args.strict and stale) else 0
+
+
+def stale_row(rec: dict) -> str:
+    """Where the stale xfail row lives, for the message that fails a strict run."""
+    return (f"{rec['case']} passed: remove or re-scope its xfail row, zoo/catalogue.yaml "
+            f"models.{rec['model']}.frameworks.{rec['framework']}.xfail (opset {rec['opset']}; {rec.get('reason')})")
 
 
 def print_summary(console: Console, finals: list, results_path: str) -> None:

@@ -6,7 +6,7 @@ import html
 import math
 
 from .markdown import patch_note, render_summary
-from .matrix import Matrix, kind
+from .matrix import Matrix, converter_short, converter_verdict, kind
 
 COLORS = {"pass": "#2e9e44", "xpass": "#8bc34a", "fail": "#d93025", "crash": "#7b1fa2",
           "timeout": "#ef6c00", "infra": "#6d4c41", "xfail": "#f9ab00", "skip": "#9e9e9e", None: "#eeeeee"}
@@ -27,6 +27,8 @@ def _tooltip(rec) -> str:
     if rec is None:
         return "no record"
     parts = [f"{rec.get('model')} — {rec.get('status')}"]
+    if converter_verdict(rec):
+        parts.append(converter_verdict(rec))
     if rec.get("max_abs") is not None:
         parts.append(f"max abs {rec['max_abs']:.2e}, max rel {rec.get('max_rel') or 0:.2e}")
     for key in ("reason", "error"):
@@ -110,6 +112,8 @@ def _matrix_td(row, col, rec) -> str:
     text = "—" if rec is None else ("pass" if k in ("pass", "xpass") else rec.get("status"))
     if rec is not None and k in ("pass", "xpass") and rec.get("exporter_patches"):
         text += " (patched)"  # the tooltip names the upstream bug and the patch
+    if rec is not None and converter_verdict(rec):
+        text += f" ({converter_short(rec)})"
     return f'<td style="background:{COLORS.get(k, "#d93025")}22" title="{_e(_tooltip(rec))}">{_e(text)}</td>'
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 import html
 import re
 
-from .matrix import Matrix, kind
+from .matrix import Matrix, converter_short, converter_verdict, kind
 
 START = "<!-- support-matrix:start -->"
 END = "<!-- support-matrix:end -->"
 
 LEGEND = ("✅ pass (hover: max abs error) · ✅ patched: passes with an exporter patch (the note names "
           "the upstream bug and the patch) · ❌ fails at the named stage (crash/timeout say so) · "
-          "⚠️ expected failure (known, with reason) · ⏭ skipped (reason in the note) · "
+          "⚠️ expected failure (known, with reason) · an ort failure is an exporter bug: it says whether "
+          "the converter still matched ONNX Runtime on the exported model · ⏭ skipped (reason in the note) · "
           "— no record")
 SYMBOL = {"pass": "✅", "xpass": "✅", "fail": "❌", "crash": "❌", "timeout": "❌", "infra": "❌",
           "xfail": "⚠️", "skip": "⏭"}
@@ -78,6 +79,10 @@ def cell(rec, notes: _Notes) -> str:
         return symbol + notes.ref(f"skipped ({stage}): {rec.get('reason') or rec.get('error') or ''}")
     label = stage if k in ("fail", "xfail") else status
     why = rec.get("reason") if k == "xfail" else rec.get("error")
+    verdict = converter_verdict(rec)
+    if verdict:   # an exporter bug: did the converter still match ORT on the exporter's model?
+        label += f" ({converter_short(rec)})"
+        why = f"{verdict}. {why or ''}"
     if k == "fail" and stage == "parity":
         why = f"max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}; {why or ''}"
     return f"{symbol} {label}" + notes.ref(f"{model} ({status}): {why or 'no detail recorded'}")

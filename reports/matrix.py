@@ -41,6 +41,25 @@ def kind(status: str) -> str:
     return (status or "infra").split(":", 1)[0]
 
 
+# What an exporter-bug cell (ORT disagrees with the source) says about the converter: the
+# harness still converts the exporter's model and gates OneFlow against ORT (docs/design.md §4).
+CONVERTER_SHORT = {"matches ORT": "converter ✅", "differs from ORT": "converter ❌", "untested": "converter untested"}
+
+
+def converter_verdict(rec: dict):
+    """"exporter bug; converter matches ORT" (or differs / untested / fails at a stage) for a
+    cell that failed at the ort stage; None for every other cell."""
+    status = rec.get("status") or ""
+    if kind(status) not in ("fail", "xfail") or status.split(":", 1)[-1] != "ort":
+        return None
+    return f"exporter bug; converter {rec.get('converter') or 'untested'}"
+
+
+def converter_short(rec: dict) -> str:
+    """The verdict as a cell label: "converter ✅", "converter ❌", "converter untested", ..."""
+    return CONVERTER_SHORT.get(rec.get("converter") or "untested", f"converter {rec.get('converter')}")
+
+
 def build(runset) -> Matrix:
     rows, models, cells, cols = [], {}, {}, set()
     for rec in runset.finals:
@@ -116,5 +135,6 @@ def _cell_json(rec):
     if rec is None:
         return None
     keys = ("case", "model", "status", "stage", "error", "reason", "max_abs", "max_rel", "min_tolerance",
-            "top5", "tolerance", "seconds", "exporter_patches")
-    return {k: rec.get(k) for k in keys}
+            "top5", "tolerance", "seconds", "exporter_patches", "converter", "ort_vs_source", "oneflow_vs_ort",
+            "oneflow_vs_source", "converter_tolerance")
+    return {**{k: rec.get(k) for k in keys}, "verdict": converter_verdict(rec)}

@@ -1,6 +1,7 @@
 """``python -m harness matrix`` end to end on tiny hand-made cases (the catalogue selection is
 replaced by prepared cases; runner, records, summary and exit code are real): xfails and
-xpasses don't fail the run, xpasses are flagged, an unexpected failure does. ~20 s."""
+xpasses don't fail the run (but do with --strict), xpasses are flagged, an unexpected failure
+does. ~30 s."""
 import dataclasses
 
 from harness import matrix, records
@@ -33,3 +34,12 @@ def test_matrix_exit_code_follows_unexpected_failures_only(tmp_path, monkeypatch
     code, finals, out = _run_matrix(monkeypatch, tmp_path, [prepared_case(tmp_path, "relu_wrong")], capsys)
     assert code == 1 and [r["status"] for r in finals] == ["fail:parity"]
     assert "fail:parity" in out and "bundles" in out
+
+
+def test_strict_run_fails_on_an_xpass_naming_the_stale_row(tmp_path, monkeypatch, capsys):
+    known = {"stage": "parity", "reason": "known wrong Relu", "opsets": [13]}
+    stale = dataclasses.replace(prepared_case(tmp_path, "relu"), xfail=known)
+    monkeypatch.setattr(matrix, "select", lambda *selectors: [stale])
+    code = matrix.main(["--results", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "out"), "--strict"])
+    out = capsys.readouterr().out
+    assert code == 1 and "strict:" in out and "models.conv_relu.frameworks.onnx.xfail" in out, out

@@ -106,3 +106,25 @@ def test_hostile_records_exit_2_naming_file_and_line(tmp_path, capsys, line, pro
     assert main(["--results", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"{path}:2" in err and problem in err
+
+
+def test_exporter_bug_cells_say_what_the_converter_did(tmp_path):
+    """'exporter bug; converter matches ORT' is a different cell from '...; converter untested'."""
+    path = tmp_path / "r.jsonl"
+    gate = {"max_abs": 1e-7, "max_rel": 1e-6, "min_atol": 0.0, "rtol": 1e-3, "atol": 1e-5, "ok": True}
+    recs = [_rec("oneflow", "vit_b_16", "ViT", "xfail:ort", reason="bug A", converter="matches ORT",
+                 oneflow_vs_ort=gate),
+            _rec("oneflow", "googlenet", "GoogLeNet", "xfail:ort", reason="bug B", converter="untested"),
+            _rec("paddle", "darknet53", "DarkNet", "fail:ort", error="bug C", converter="differs from ORT")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    generate([path], str(tmp_path / "out"))
+    md = (tmp_path / "out" / "support_matrix.md").read_text()
+    assert "⚠️ ort (converter ✅)" in md and "⚠️ ort (converter untested)" in md and "❌ ort (converter ❌)" in md
+    assert "exporter bug; converter matches ORT" in md and "exporter bug; converter untested" in md
+    data = json.loads((tmp_path / "out" / "support_matrix.json").read_text())
+    verdicts = {c["model"]: c["verdict"] for row in data["rows"] for c in row["cells"].values() if c}
+    assert verdicts == {"vit_b_16": "exporter bug; converter matches ORT",
+                        "googlenet": "exporter bug; converter untested",
+                        "darknet53": "exporter bug; converter differs from ORT"}
+    page = (tmp_path / "out" / "support_matrix.html").read_text()
+    assert "exporter bug; converter matches ORT" in page and "(converter untested)" in page
