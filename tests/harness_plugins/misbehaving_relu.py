@@ -5,7 +5,9 @@ HARNESS_TEST_PLUGINS=tests.harness_plugins.misbehaving_relu. Relu nodes named
 
 * ``relu_segfault`` crash the process while the module is being built (convert stage),
 * ``relu_hang``     never finish building (convert stage),
-* ``relu_wrong``    convert to leaky_relu(0.1): wrong for negative inputs (parity stage);
+* ``relu_wrong``    convert to leaky_relu(0.1): wrong for negative inputs (parity stage),
+* ``relu_offset``   convert to relu(x) + 1e-4: a small converter bug that a loose
+                    source-side tolerance would hide, but the OneFlow-vs-ORT gate catches;
 
 every other Relu converts with the real handler, so an unnamed model is unaffected.
 """
@@ -38,6 +40,8 @@ def _wrap(real_build):
             MISBEHAVIOUR[ctx.name]()
         if ctx.name == "relu_wrong":
             return lambda x: flow.nn.functional.leaky_relu(x, 0.1)
+        if ctx.name == "relu_offset":
+            return lambda x: flow.relu(x) + 1e-4
         return real_build(ctx)
 
     return build
