@@ -21,6 +21,10 @@ _AVGPOOL = {1: flow.nn.AvgPool1d, 2: flow.nn.AvgPool2d, 3: flow.nn.AvgPool3d}
 _CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
+_CEIL_NOTES = ("ceil_mode keeps a last window past the input up to opset 21 (output-shape formula, ORT, "
+               "shape inference; ONNX's reference drops it for MaxPool){}; such a window gives {}")
+
+
 class PoolGeometry:
     """kernel/strides/dilations/pads/ceil_mode of one pooling node, and the window layout."""
 
@@ -32,13 +36,23 @@ class PoolGeometry:
         self.auto_pad = ctx.attr("auto_pad", "NOTSET")
         self.pads = list(ctx.attr("pads") or [0] * (2 * nd))
         self.ceil = bool(ctx.attr("ceil_mode", 0)) if ceil else False
+        # Up to opset 21 the output-shape formula keeps a last ceil_mode window that starts in
+        # the end padding or past the input (ONNX Runtime does too); MaxPool-22 and
+        # AveragePool-22 drop it (their spec text; LpPool-22 says nothing, so keeps it).
+        self.drop_padding_windows = ctx.version >= 22 and ctx.op_type in ("MaxPool", "AveragePool")
 
     @property
-    def native(self) -> bool:
-        """OneFlow's own layer computes exactly this window layout."""
+    def native_pads(self) -> bool:
+        """OneFlow's own layer takes these pads (symmetric, at most half the kernel)."""
         n = self.nd
         return self.auto_pad in ("NOTSET", "VALID") and self.pads[:n] == self.pads[n:] \
             and all(2 * p <= k for p, k in zip(self.pads[:n], self.kernel))
+
+    @property
+    def native(self) -> bool:
+        """OneFlow's own layer computes exactly this window layout (its ceil_mode drops a
+        window starting in the end padding, as only version 22 does)."""
+        return self.native_pads and (not self.ceil or self.drop_padding_windows)
 
     @property
     def padding(self) -> list:
@@ -54,12 +68,34 @@ class PoolGeometry:
             padded = n + b + e
             if self.ceil:
                 out = math.ceil((padded - span) / s) + 1
-                if (out - 1) * s >= n + b:   # a window may not start inside the end padding
+                if self.drop_padding_windows and (out - 1) * s >= n + b:
                     out -= 1
             else:
                 out = (padded - span) // s + 1
             extra.append(max(0, (out - 1) * s + span - padded))
         return begins, ends, extra
+
+
+def empty_window_mask(geo, in_size, begins, ends, extra, device):
+    """Boolean (1, 1, *out) mask of windows that cover no input cell (ceil_mode windows past
+    the input, kept up to opset 21), or None when there are none."""
+    masks = []
+    for n, k, s, d, b, e, x in zip(in_size, geo.kernel, geo.stride, geo.dilation, begins, ends, extra):
+        out = (n + b + e + x - ((k - 1) * d + 1)) // s + 1
+        masks.append(np.array([not any(b <= i * s + j * d < n + b for j in range(k)) for i in range(out)]))
+    if not any(m.any() for m in masks):
+        return None
+    full = np.zeros([len(m) for m in masks], dtype=bool)
+    for axis, m in enumerate(masks):
+        full |= m.reshape([-1 if a == axis else 1 for a in range(len(masks))])
+    return flow.tensor(full[None, None], device=device)
+
+
+def _lowest(dtype):
+    """The value ONNX Runtime gives a max over no input cell: the dtype's lowest finite value."""
+    if dtype in INT_DTYPES:
+        return float(np.iinfo(flow.tensor([], dtype=dtype).numpy().dtype).min)
+    return float(np.finfo({flow.float16: np.float16, flow.float64: np.float64}.get(dtype, np.float32)).min)
 
 
 def _exact_float(x):
@@ -96,14 +132,16 @@ def _max_pool_check(ctx):
     geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
     if geo.nd not in _MAXPOOL:
         return f"{geo.nd}-D MaxPool (OneFlow has 1/2/3-D)"
-    if _register_indices(ctx) and not geo.native:
+    if _register_indices(ctx) and not geo.native_pads:
         return "the Indices output with padding OneFlow's MaxPool cannot express"
     if _register_indices(ctx) and ctx.attr("storage_order", 0) and geo.nd != 2:
         return "storage_order=1 Indices outside 2-D"
     return None
 
 
-@register("MaxPool", 1, 8, 10, 11, 12, 22, check=_max_pool_check)
+@register("MaxPool", 1, 8, 10, 11, 12, 22, check=_max_pool_check, notes=_CEIL_NOTES.format(
+    ", version 22 drops it (spec)", "the dtype's lowest value, as ORT's Indices/column paths (its 2-D "
+    "rows hold stale values); its Indices entry is refused (undefined)"))
 def max_pool(ctx):
     require(ctx, _max_pool_check)
     geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
@@ -115,6 +153,11 @@ def max_pool(ctx):
 
         def run_with_indices(x):
             dtype = x.dtype
+            if geo.ceil and not geo.drop_padding_windows:
+                begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
+                if empty_window_mask(geo, list(x.shape[2:]), begins, ends, extra, x.device) is not None:
+                    raise ValueError("ceil_mode keeps a window that covers no input cell: its Indices "
+                                     "entry is undefined (ONNX Runtime returns garbage there)")
             y, idx = pool(_exact_float(x))
             return y.to(dtype), _onnx_indices(idx, list(x.shape), storage_order)
 
@@ -132,16 +175,21 @@ def max_pool(ctx):
     pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, dilation=geo.dilation)
 
     def run(x):
-        dtype = x.dtype
-        begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
-        ends = [e + x_ for e, x_ in zip(ends, extra)]
-        x = F.pad(_exact_float(x), flow_pad_arg(begins, ends), value=float("-inf"))
-        return pool(x).to(dtype)
+        dtype, in_size = x.dtype, list(x.shape[2:])
+        begins, ends, extra = geo.explicit_pads(in_size)
+        padded = F.pad(_exact_float(x), flow_pad_arg(begins, [e + x_ for e, x_ in zip(ends, extra)]),
+                       value=float("-inf"))
+        y = pool(padded)
+        empty = empty_window_mask(geo, in_size, begins, ends, extra, x.device)
+        if empty is not None:
+            y = flow.where(empty, flow.full_like(y, _lowest(dtype)), y)
+        return y.to(dtype)
 
     return run
 
 
-@register("AveragePool", 1, 7, 10, 11, 19, 22)
+@register("AveragePool", 1, 7, 10, 11, 19, 22, notes=_CEIL_NOTES.format(
+    ", version 22 drops it (spec; the reference keeps it)", "0 as ORT 19 (the reference gives NaN)"))
 def average_pool(ctx):
     geo = PoolGeometry(ctx, dilations=ctx.version >= 19, ceil=ctx.version >= 10)
     if geo.nd not in _AVGPOOL:
@@ -160,7 +208,9 @@ def average_pool(ctx):
             return total / math.prod(geo.kernel)
         valid = flow.ones([1, 1] + list(x.shape[2:]), dtype=x.dtype, device=x.device)
         count = _window_sum(valid, geo, begins, ends, extra)
-        return total / count
+        # A ceil_mode window past the input averages nothing: 0, as ONNX Runtime (the
+        # reference gives NaN).
+        return total / flow.clamp(count, min=1)
 
     return run
 
@@ -172,7 +222,8 @@ def _lp_p(ctx):
     return int(p)
 
 
-@register("LpPool", 1, 2, 11, 18, 22)
+@register("LpPool", 1, 2, 11, 18, 22, notes=_CEIL_NOTES.format(
+    ", version 22 too (its text drops nothing)", "0"))
 def lp_pool(ctx):
     geo = PoolGeometry(ctx, dilations=ctx.version >= 18, ceil=ctx.version >= 18)
     if geo.nd not in _CONV_FN:

@@ -1,0 +1,117 @@
+"""Pooling with ceil_mode (issue 9): up to opset 21 the ONNX output-shape formula keeps a last
+window that starts in the end padding or past the input (ONNX Runtime and onnx shape inference
+do); opset 22 drops it. A kept window that covers no input gives the dtype's lowest value
+(MaxPool) or 0 (AveragePool, LpPool), as ONNX Runtime's consistent paths do: ORT 1.19's 2-D
+MaxPool and AveragePool-11 kernels fill such a *row* with stale values, so the 2-D tests with
+an empty row compare with onnx shape inference for the shape and with these values."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx.reference import ReferenceEvaluator
+
+from semantics_check import assert_outputs, check_against_ort, node_model, run_converted
+
+rng = np.random.default_rng(5)
+
+
+def x_of(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# (input shape, attributes): each keeps a ceil_mode window that covers no input cell.
+EMPTY_LAST = {
+    "1d": ((1, 2, 5), dict(kernel_shape=[2], strides=[2], pads=[1, 1])),
+    "2d_width_only": ((1, 2, 6, 5), dict(kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])),
+    "2d_asymmetric": ((1, 1, 6, 7), dict(kernel_shape=[3, 3], strides=[2, 3], pads=[0, 1, 1, 2])),
+    "3d": ((1, 1, 4, 5, 3), dict(kernel_shape=[2, 2, 2], strides=[2, 2, 2], pads=[0, 0, 1, 0, 0, 1])),
+}
+
+
+@pytest.mark.parametrize("opset", [12, 19, 21])
+@pytest.mark.parametrize("case", EMPTY_LAST)
+def test_max_pool_keeps_the_last_ceil_window_up_to_opset_21(case, opset):
+    shape, attrs = EMPTY_LAST[case]
+    check_against_ort("MaxPool", {"x": x_of(*shape)}, opset=opset, ceil_mode=1, **attrs)
+
+
+@pytest.mark.parametrize("opset", [12, 21])
+def test_max_pool_empty_last_row_follows_shape_inference(opset):
+    # ORT 1.19's 2-D MaxPool fills an empty last *row* with the row above (its columns, and its
+    # Indices variant, give the lowest value): compare with shape inference and the lowest value.
+    x = x_of(1, 1, 5, 6)
+    model = node_model("MaxPool", {"x": x}, opset=opset, ceil_mode=1, kernel_shape=[2, 2], strides=[2, 2],
+                       pads=[1, 0, 1, 0])
+    got = run_converted(model, {"x": x})[0]
+    declared = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert list(got.shape) == declared == [1, 1, 4, 3]
+    assert (got[:, :, -1] == np.finfo(np.float32).min).all()
+    np.testing.assert_array_equal(got[0, 0, 1:3], x[0, 0, 1:5].reshape(2, 2, 3, 2).max(axis=(1, 3)))
+
+
+@pytest.mark.parametrize("include_pad", [0, 1])
+@pytest.mark.parametrize("case", EMPTY_LAST)
+def test_average_pool_keeps_the_last_ceil_window_up_to_opset_21(case, include_pad):
+    shape, attrs = EMPTY_LAST[case]
+    check_against_ort("AveragePool", {"x": x_of(*shape)}, opset=19, ceil_mode=1,
+                      count_include_pad=include_pad, **attrs)
+
+
+@pytest.mark.parametrize("case", EMPTY_LAST)
+def test_lp_pool_keeps_the_last_ceil_window(case):
+    shape, attrs = EMPTY_LAST[case]
+    check_against_ort("LpPool", {"x": x_of(*shape)}, opset=19, ceil_mode=1, p=2, **attrs)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_dilated_ceil_windows(op):
+    check_against_ort(op, {"x": x_of(1, 1, 8, 9)}, opset=19, ceil_mode=1, kernel_shape=[2, 3],
+                      strides=[3, 2], pads=[1, 0, 1, 2], dilations=[2, 2])
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_auto_pad_with_ceil_mode(op, auto_pad):
+    check_against_ort(op, {"x": x_of(1, 2, 7, 6)}, opset=19, ceil_mode=1, kernel_shape=[3, 2],
+                      strides=[2, 2], auto_pad=auto_pad)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_opset_22_drops_a_window_that_starts_in_the_padding(op):
+    # ORT 1.19 stops at opset 21. The v22 text drops the window; onnx's reference does for
+    # MaxPool but keeps it (NaN) for AveragePool: compare with its other cells.
+    x = x_of(1, 2, 5, 5)
+    model = node_model(op, {"x": x}, opset=22, ceil_mode=1, kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])
+    got = run_converted(model, {"x": x})
+    assert got[0].shape == (1, 2, 3, 3)
+    assert_outputs(got, [ReferenceEvaluator(model).run(None, {"x": x})[0][:, :, :3, :3]], rtol=1e-5, atol=1e-6)
+
+
+def test_lp_pool_22_keeps_the_window():
+    # LpPool-22's text has no sentence dropping it; the reference keeps it too.
+    x = x_of(1, 2, 5, 5)
+    model = node_model("LpPool", {"x": x}, opset=22, ceil_mode=1, kernel_shape=[2, 2], strides=[2, 2],
+                       pads=[1, 1, 1, 1])
+    assert_outputs(run_converted(model, {"x": x}), ReferenceEvaluator(model).run(None, {"x": x}), rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_indices_with_ceil_mode():
+    check_against_ort("MaxPool", {"x": x_of(1, 2, 7, 7)}, opset=12, n_outputs=2, ceil_mode=1,
+                      kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+
+
+def test_max_pool_indices_of_a_window_without_input_is_a_typed_error():
+    import converter
+    from converter.dtypes import to_tensor
+    model = node_model("MaxPool", {"x": x_of(1, 1, 5, 5)}, opset=12, n_outputs=2, ceil_mode=1,
+                       kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])
+    with pytest.raises(converter.NodeExecutionError, match="maxpool_node"):
+        converter.convert(model)(to_tensor(x_of(1, 1, 5, 5)))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8], ids=lambda d: np.dtype(d).name)
+def test_integer_max_pool_empty_window_is_the_dtype_minimum(dtype):
+    x = rng.integers(0, 100, (1, 1, 5)).astype(dtype)
+    check_against_ort("MaxPool", {"x": x}, opset=12, ceil_mode=1, kernel_shape=[2], strides=[2], pads=[1, 1],
+                      rtol=0, atol=0)
