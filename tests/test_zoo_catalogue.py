@@ -8,6 +8,7 @@ machine, marked torch.
 """
 import copy
 import json
+import re
 import os
 import subprocess
 import sys
@@ -67,6 +68,40 @@ def test_tolerance_and_xfail_need_a_reason():
     _rejects(doc, "models.resnet50.frameworks.torch.xfail", "'reason'")
     doc["models"]["resnet50"]["frameworks"]["torch"]["xfail"] = {"stage": "compile", "reason": "x"}
     _rejects(doc, "xfail.stage", "'compile'")
+
+
+# A measured number: 1.4e-5, 2.6e-05, 0.003 (a bare "3", or the "rtol 1e-3" it was read at, would not do).
+MEASURED = re.compile(r"\d\.\d+(e-?\d+)?")
+
+
+def test_every_tolerance_row_names_its_measurement():
+    """docs/design.md §4: an override is evidence, not a guess. Nothing is recomputed here:
+    the row's reason must carry the measured number it was derived from."""
+    rows = [(c.id, t) for c in CAT.cells() for t in c.tolerances]
+    assert rows, "the catalogue has no tolerance rows at all?"
+    vague = [cid for cid, t in rows if not MEASURED.search(t.reason)]
+    assert not vague, f"tolerance rows whose reason names no measured number: {vague}"
+
+
+def test_xfail_rows_scope_opsets_and_tolerance_rows_their_gate():
+    doc = _doc()
+    cell = doc["models"]["resnet50"]["frameworks"]["torch"]
+    cell["xfail"] = {"stage": "ort", "reason": "x", "opsets": [13, 99]}
+    _rejects(doc, "models.resnet50.frameworks.torch.xfail.opsets", "99")
+    cell["xfail"] = {"stage": "ort", "reason": "x", "opsets": []}
+    _rejects(doc, "xfail.opsets", "non-empty")
+    cell["xfail"] = [{"stage": "ort", "reason": "x", "opsets": [11, 13]}, {"stage": "export", "reason": "y"}]
+    _rejects(doc, "xfail", "more than one xfail row applies at opset 11")
+    cell["xfail"] = [{"stage": "export", "reason": "x", "opsets": [11]}, {"stage": "ort", "reason": "y", "opsets": [13]}]
+    parsed = catalogue.parse(doc, "ok.yaml").cell("torch", "resnet50")
+    assert [parsed.xfail_for(o) and parsed.xfail_for(o).stage for o in (11, 13, 17)] == ["export", "ort", None]
+    cell.pop("xfail")
+    cell["tolerance"] = {"rtol": 1e-3, "atol": 1e-4, "gate": "exporter", "reason": "1e-4 measured"}
+    _rejects(doc, "tolerance.gate", "'exporter'")
+    cell["tolerance"] = [{"rtol": 1e-3, "atol": 2e-5, "reason": "ORT needs 1.4e-5"},
+                         {"rtol": 1e-3, "atol": 3e-5, "gate": "converter", "reason": "OneFlow vs ORT needs 2e-5"}]
+    parsed = catalogue.parse(doc, "ok.yaml").cell("torch", "resnet50")
+    assert parsed.tolerance("cpu").atol == 2e-5 and parsed.tolerance("cpu", "converter").atol == 3e-5
 
 
 def test_values_are_checked():
