@@ -43,6 +43,16 @@ def spatial_pads(auto_pad, pads, x_shape, kernel, stride, dilation):
     return list(pads[:n]), list(pads[n:])
 
 
+def check_windows(x_shape, begins, ends, kernel, dilation) -> None:
+    """Refuse a sliding window that does not fit its padded input (ONNX Runtime refuses it;
+    OneFlow's kernels abort the process on the empty output): ValueError naming the axis."""
+    for axis, (n, b, e, k, d) in enumerate(zip(x_shape[2:], begins, ends, kernel, dilation)):
+        span = (k - 1) * d + 1
+        if n + b + e < span:
+            raise ValueError(f"spatial axis {axis}: input length {n} padded by ({b}, {e}) is shorter "
+                             f"than the dilated kernel ({span}): the output would be empty")
+
+
 INT_DTYPES = (flow.int8, flow.uint8, flow.int32, flow.int64)
 
 

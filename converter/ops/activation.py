@@ -120,8 +120,11 @@ def shrink(ctx):
     lambd, bias = ctx.attr("lambd", 0.5), ctx.attr("bias", 0.0)
 
     def run(x):
-        zero = flow.zeros_like(x)
-        return flow.where(x < -lambd, x + bias, flow.where(x > lambd, x - bias, zero))
+        # Integer inputs: the float attributes meet the integer x in float arithmetic, and the
+        # result is cast back to x's type (ONNX Runtime does the same).
+        xf = x if x.dtype in (flow.float32, flow.float64) else x.to(flow.float64)
+        y = flow.where(xf < -lambd, xf + bias, flow.where(xf > lambd, xf - bias, flow.zeros_like(xf)))
+        return y.to(x.dtype)
 
     return run
 

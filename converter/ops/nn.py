@@ -6,26 +6,36 @@ import oneflow.nn.functional as F
 
 from ..dtypes import to_list
 from ..registry import register
-from ._util import const_param, flow_pad_arg, require, spatial_pads
+from ._util import check_windows, const_param, flow_pad_arg, require, spatial_pads
 
 _CONV = {1: flow.nn.Conv1d, 2: flow.nn.Conv2d, 3: flow.nn.Conv3d}
 _CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 class _PaddedConv(flow.nn.Module):
-    """A native ConvNd; pads that ConvNd cannot express (asymmetric, SAME_*) applied first."""
+    """A native ConvNd behind a geometry check; pads that ConvNd cannot express (asymmetric,
+    SAME_*) applied first, symmetric ones left to the layer (``prepad`` False)."""
 
-    def __init__(self, conv, auto_pad, pads, kernel, stride, dilation):
+    def __init__(self, conv, auto_pad, pads, kernel, stride, dilation, channels, prepad=True):
         super().__init__()
         self.conv = conv
-        self.geometry = (auto_pad, pads, kernel, stride, dilation)
+        self.geometry = (auto_pad, pads, kernel, stride, dilation, channels, prepad)
 
     def forward(self, x, *_):
-        auto_pad, pads, kernel, stride, dilation = self.geometry
+        auto_pad, pads, kernel, stride, dilation, channels, prepad = self.geometry
         begins, ends = spatial_pads(auto_pad, pads, x.shape, kernel, stride, dilation)
-        if any(begins) or any(ends):
+        _check_input(x, channels, begins, ends, kernel, dilation)
+        if prepad and (any(begins) or any(ends)):
             x = F.pad(x, flow_pad_arg(begins, ends))
         return self.conv(x)
+
+
+def _check_input(x, channels, begins, ends, kernel, dilation) -> None:
+    """OneFlow aborts the process on a channel mismatch or an empty output: refuse first."""
+    if x.ndim != len(kernel) + 2 or x.shape[1] != channels:
+        raise ValueError(f"input shape {tuple(x.shape)}: expected rank {len(kernel) + 2} with "
+                         f"{channels} channels (weight shape and group)")
+    check_windows(x.shape, begins, ends, kernel, dilation)
 
 
 class _ConvThenBias(flow.nn.Module):
@@ -71,15 +81,17 @@ def conv(ctx):
         if b is not None:
             layer = _ConvThenBias(layer, b, nd)
         ctx.claim(1, 2)
-        return layer if symmetric else _PaddedConv(layer, auto_pad, pads, kernel, stride, dilation)
+        return _PaddedConv(layer, auto_pad, pads, kernel, stride, dilation, in_per_group * group,
+                           prepad=not symmetric)
 
     conv_fn = _CONV_FN[nd]
 
     def run(x, weight, bias=None):
         kernel = list(weight.shape[2:])
+        begins, ends = spatial_pads(auto_pad, pads, x.shape, kernel, stride, dilation)
+        _check_input(x, weight.shape[1] * group, begins, ends, kernel, dilation)
         if symmetric:
             return conv_fn(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=group)
-        begins, ends = spatial_pads(auto_pad, pads, x.shape, kernel, stride, dilation)
         x = F.pad(x, flow_pad_arg(begins, ends))
         return conv_fn(x, weight, bias, stride=stride, padding=0, dilation=dilation, groups=group)
 

@@ -1,0 +1,206 @@
+"""Differential oracle for the property tests: one drawn ONNX model, run by ONNX Runtime
+and by the converter, compared under one rule.
+
+The converter runs in a long-lived spawned worker (converter/_worker_pool.py's worker) so
+that a OneFlow C++ CHECK failure (SIGABRT) becomes a failed example, not a dead pytest.
+ONNX Runtime runs in the test process: it is the reference and refuses bad models with
+Python exceptions.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import helper
+
+# --- one drawn example -------------------------------------------------------------------
+NP_OF_ONNX = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64,
+              onnx.TensorProto.FLOAT16: np.float16, onnx.TensorProto.INT8: np.int8,
+              onnx.TensorProto.INT16: np.int16, onnx.TensorProto.INT32: np.int32,
+              onnx.TensorProto.INT64: np.int64, onnx.TensorProto.UINT8: np.uint8,
+              onnx.TensorProto.UINT16: np.uint16, onnx.TensorProto.UINT32: np.uint32,
+              onnx.TensorProto.UINT64: np.uint64, onnx.TensorProto.BOOL: np.bool_}
+ONNX_OF_NP = {np.dtype(v): k for k, v in NP_OF_ONNX.items()}
+
+
+@dataclass
+class Example:
+    """A graph of nodes over named inputs (fed at run time) and constants (initializers)."""
+
+    opset: int
+    nodes: list                    # onnx NodeProto
+    inputs: dict                   # name -> np.ndarray fed to both runtimes
+    constants: dict = field(default_factory=dict)   # name -> np.ndarray stored as initializers
+    outputs: Optional[list] = None  # default: every output of the last node
+
+    def describe(self) -> str:
+        ops = " -> ".join(f"{n.op_type}{_attrs(n)}" for n in self.nodes)
+        ins = ", ".join(f"{k}:{v.dtype}{list(v.shape)}" for k, v in self.inputs.items())
+        consts = ", ".join(f"{k}={v.tolist()!r}"[:80] for k, v in self.constants.items())
+        return f"opset {self.opset}: {ops} | inputs {ins}" + (f" | constants {consts}" if consts else "")
+
+
+def _attrs(node) -> str:
+    if not node.attribute:
+        return ""
+    return "{" + ", ".join(f"{a.name}={helper.get_attribute_value(a)!r}" for a in node.attribute) + "}"
+
+
+def build_model(ex: Example) -> Optional[onnx.ModelProto]:
+    """The ModelProto, outputs typed by onnx's strict shape inference; None if ONNX itself
+    rejects the graph (the strategy drew an invalid combination: discarded)."""
+    outs = ex.outputs or [o for o in ex.nodes[-1].output if o]
+    graph = helper.make_graph(
+        ex.nodes, "prop",
+        [helper.make_tensor_value_info(k, ONNX_OF_NP[v.dtype], v.shape) for k, v in ex.inputs.items()],
+        [onnx.ValueInfoProto(name=o) for o in outs],
+        initializer=[onnx.numpy_helper.from_array(v, k) for k, v in ex.constants.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ex.opset)],
+                              producer_name="properties")
+    model.ir_version = 8 if ex.opset <= 18 else 9 if ex.opset <= 20 else 10   # what ORT 1.19 reads
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        onnx.checker.check_model(inferred)
+    except Exception:  # noqa: BLE001 - any ONNX-side rejection: not a model to test
+        return None
+    if any(not o.type.tensor_type.elem_type for o in inferred.graph.output):
+        return None
+    del inferred.graph.value_info[:]
+    return inferred
+
+
+# --- ONNX Runtime (reference) ---------------------------------------------------------------
+@dataclass
+class Result:
+    kind: str           # "ok", "unimplemented" (ORT has no kernel), "refused" (invalid per ORT)
+    outputs: list = None
+    detail: str = ""
+
+
+def run_ort(model: onnx.ModelProto, inputs: dict) -> Result:
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    # No fusions or constant folding: the reference is ORT's kernels, as close to the spec as it gets.
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        return Result("ok", sess.run(None, inputs))
+    except Exception as e:  # noqa: BLE001 - classified below
+        name = type(e).__name__
+        text = f"{name}: {e}"
+        if name == "NotImplemented" or "NOT_IMPLEMENTED" in str(e) or "Could not find an implementation" in str(e):
+            return Result("unimplemented", detail=text)
+        return Result("refused", detail=text)
+
+
+# --- the converter, in a worker process ------------------------------------------------------
+def warm_up() -> None:
+    import converter  # noqa: F401
+
+
+def convert_and_run(item) -> tuple:
+    """(stage, kind, payload): ("ok", "", outputs) or (stage, error class, message)."""
+    import oneflow as flow
+
+    import converter
+    from converter.errors import ConverterError, UnsupportedOperatorError
+
+    model_bytes, inputs = item
+    try:
+        module = converter.convert(onnx.load_from_string(model_bytes))
+    except UnsupportedOperatorError as e:
+        return ("unsupported", type(e).__name__, str(e)[:1500])
+    except ConverterError as e:
+        return ("convert", type(e).__name__, str(e)[:1500])
+    except Exception as e:  # noqa: BLE001 - an untyped error is itself a finding
+        return ("convert-untyped", type(e).__name__, str(e)[:1500])
+    try:
+        with flow.no_grad():
+            out = module(*inputs)
+        outs = list(out) if isinstance(out, tuple) else [out]
+        return ("ok", "", [o.numpy() if isinstance(o, flow.Tensor) else np.asarray(o) for o in outs])
+    except ConverterError as e:
+        return ("run", type(e).__name__, str(e)[:1500])
+    except Exception as e:  # noqa: BLE001
+        return ("run-untyped", type(e).__name__, str(e)[:1500])
+
+
+class IsolatedConverter:
+    """One persistent spawned worker running ``convert_and_run``; replaced after a crash."""
+
+    def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0):
+        from converter import _worker_pool as pool
+        self._pool, self.timeout, self.startup_timeout = pool, timeout, startup_timeout
+        self._ctx = mp.get_context("spawn")
+        self._logs = tempfile.TemporaryDirectory(prefix="prop-worker-")
+        self._worker, self._spawned = None, 0
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    def _start(self):
+        self._spawned += 1
+        w = self._pool._Worker(self._ctx, convert_and_run, warm_up, self._logs.name, self._spawned)
+        while not w.ready:
+            ready = wait([w.conn, w.proc.sentinel], self.startup_timeout)
+            self._pool._check_startup(w, ready, self.startup_timeout)
+        return w
+
+    def __call__(self, model: onnx.ModelProto, inputs: list) -> tuple:
+        if self._worker is None:
+            self._worker = self._start()
+        w = self._worker
+        w.give("example", (model.SerializeToString(), inputs))
+        while True:
+            ready = wait([w.conn, w.proc.sentinel], max(0.0, w.started + self.timeout - time.monotonic()))
+            outcome = self._pool._collect(w, ready, self.timeout)
+            if outcome is None:
+                continue
+            if outcome.kind in ("crash", "timeout"):
+                w.kill()
+                self._worker = None
+                return (outcome.kind, outcome.kind, outcome.detail[-1500:])
+            w.key = None
+            if outcome.kind == "error":
+                return ("worker", "error", outcome.detail[-1500:])
+            return outcome.value
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        self._logs.cleanup()
+
+
+# --- the one comparison rule ------------------------------------------------------------------
+# float32: ORT and OneFlow use different kernels (vectorised exp/tanh, summation order of
+# reductions and convolutions over <= a few hundred terms), a few ulps apart: 1e-4 relative
+# covers ~800 ulps of accumulated reordering; 1e-5 absolute covers results that cancel to ~0.
+# float16 carries 11 bits: 1e-2 is ~10 of its ulps. float64: ONNX float attributes (alpha,
+# lambd, epsilon, ...) are float32, and ORT's double kernels widen them differently or round
+# through float32 (Shrink, ReduceL2, HardSwish): within a float32 half-ulp, 6e-8 relative.
+TOLERANCE = {np.dtype(np.float16): (1e-2, 1e-3), np.dtype(np.float32): (1e-4, 1e-5),
+             np.dtype(np.float64): (1e-7, 1e-12)}
+
+
+def mismatch(actual: list, expected: list) -> str:
+    """'' when equal under the rule, else what differs. The project's one comparison
+    (converter.numerics: NaN where NaN, missing/extra outputs fail) with the dtype checked,
+    integers and bools exact, floats at TOLERANCE for their dtype."""
+    from converter.numerics import compare_output
+    if len(actual) != len(expected):
+        return f"{len(actual)} outputs, expected {len(expected)}"
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        e = np.asarray(e)
+        rtol, atol = TOLERANCE.get(e.dtype, (0.0, 0.0))
+        row = compare_output(f"output {i}", a, e, rtol=rtol, atol=atol, check_dtype=True)
+        if not row.passed:
+            return row.error or (f"output {i}: max abs error {row.max_abs:.3g}, max rel error {row.max_rel:.3g}"
+                                 f"\n got {np.asarray(a)!r}\n expected {e!r}"[:1500])
+    return ""
