@@ -22,7 +22,7 @@ from .numerics import compare_output, compare_outputs
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_MODEL = 0, 1, 2, 3
 EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED, EXIT_CODEGEN = 4, 5, 6, 7
-DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5     # DESIGN §4 fp32 defaults
+DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5     # docs/design.md §4 fp32 defaults
 CHECK_SEED = 0
 
 

@@ -1,7 +1,7 @@
 """Can OneFlow run kernels on this machine's CUDA device? Asked once, in a throw-away process.
 
 OneFlow 0.9.0 reports ``cuda.is_available()`` on GPUs it has no kernels for, and its first
-kernel there aborts the whole process (DESIGN §7: on an H200, "no kernel image is available
+kernel there aborts the whole process (docs/design.md §7: on an H200, "no kernel image is available
 for execution on the device (209)", SIGABRT). So a tiny kernel runs in a child first; when
 it cannot, every CUDA cell is skipped with a reason naming the device, its compute
 capability and the architectures the OneFlow build has.
@@ -101,7 +101,7 @@ def decide(returncode: int, stdout: str, stderr: str) -> Preflight:
 
 def cuda_env() -> dict:
     env = framework_env("oneflow")
-    env["NVIDIA_TF32_OVERRIDE"] = "0"     # DESIGN §4: no TF32 on either side
+    env["NVIDIA_TF32_OVERRIDE"] = "0"     # docs/design.md §4: no TF32 on either side
     return env
 
 

@@ -55,7 +55,7 @@ def export(case, cache_dir: str, timeout: float) -> ExportOutcome:
         out.error = f"build/export did not finish within {timeout:.0f} s"
         return out
     if child.signal_name:
-        # SIGKILL that is not our timeout: the OOM killer, the machine's fault (DESIGN §3).
+        # SIGKILL that is not our timeout: the OOM killer, the machine's fault (docs/design.md §3).
         out.status = st.INFRA if child.signal_name == "SIGKILL" else st.crash("export")
         out.stage = "export"
         out.error = f"export process killed by {child.signal_name}" + (

@@ -1,4 +1,4 @@
-"""The status vocabulary of a case record (DESIGN §3): one final status per case."""
+"""The status vocabulary of a case record (docs/design.md §3): one final status per case."""
 from __future__ import annotations
 
 STAGES = ("build", "export", "ort", "convert", "run", "parity")

@@ -1,6 +1,6 @@
 """Versions of every framework in the environment, each imported in its own process.
 
-Source frameworks must not share a process with OneFlow (DESIGN §2: TensorFlow and OneFlow
+Source frameworks must not share a process with OneFlow (docs/design.md §2: TensorFlow and OneFlow
 in one process segfault), so each probe is a separate interpreter.
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import converter
 
-RTOL, ATOL = 1e-3, 1e-5       # DESIGN §4 fp32 defaults
+RTOL, ATOL = 1e-3, 1e-5       # docs/design.md §4 fp32 defaults
 
 
 def small_cnn(opset: int = 13) -> onnx.ModelProto:

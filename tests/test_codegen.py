@@ -39,7 +39,7 @@ class Tiny(torch.nn.Module):
         return torch.softmax(self.fc(x), dim=1), x
 m = Tiny().eval()
 with torch.no_grad():
-    for bn in (m.b1, m.b2):   # non-trivial statistics (DESIGN section 4)
+    for bn in (m.b1, m.b2):   # non-trivial statistics (docs/design.md §4)
         bn.running_mean.uniform_(-0.5, 0.5); bn.running_var.uniform_(0.5, 2.0)
         bn.weight.uniform_(0.5, 1.5); bn.bias.uniform_(-0.5, 0.5)
 x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 3, 16, 16)).astype(np.float32))

@@ -3,7 +3,7 @@ and ONNX Runtime matches Keras' own outputs (onnx.checker included), plus the ex
 own guarantees.
 
 TensorFlow never runs inside the pytest process: it needs protobuf's pure-Python backend and
-segfaults beside OneFlow (DESIGN §2), so every check that imports it runs in a child process.
+segfaults beside OneFlow (docs/design.md §2), so every check that imports it runs in a child process.
 
 Cost, measured on the shared 2-core machine under load (load average 6-15): the smoke cells
 (squeezenet1_1, mobilenet_v2) ~50 s each on a cold cache (20-40 s of it is `import
@@ -48,7 +48,7 @@ def test_tensorflow_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa:
     case = export_cell("tensorflow", model, zoo_cache_dir, opset=13)
     with open(os.path.join(case, "meta.json")) as f:
         meta = json.load(f)
-    assert meta["frameworks_in_process"] == ["tensorflow"]     # DESIGN §2 isolation
+    assert meta["frameworks_in_process"] == ["tensorflow"]     # docs/design.md §2 isolation
     assert meta["input_spec"]["layout"] == "NHWC"
     assert_matches_ort(case)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One idempotent set-up step: Python 3.9/3.10 interpreter -> .venv (uv) -> pinned set
-# -> per-framework import check. Facts behind each step: shared DESIGN.md §7.
+# -> per-framework import check. Facts behind each step: docs/design.md §7.
 # Re-running with pyproject.toml and this script unchanged only prints the versions.
 set -euo pipefail
 

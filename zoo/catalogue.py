@@ -19,7 +19,7 @@ from .frameworks import patches
 
 CATALOGUE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "catalogue.yaml")
 
-# docs/design.md §1, in its order.
+# docs/design.md §6, in its order.
 ARCHITECTURES = (
     "AlexNet", "VGG", "GoogLeNet", "ResNet", "ResNetV2", "ResNeXt", "SENet", "SE-ResNeXt",
     "MobileNetV1", "MobileNetV2", "MobileNetV3", "RegNet", "DenseNet", "EfficientNet",
