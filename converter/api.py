@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .builder import build_module, inventory_of
-from .errors import UnsupportedOperatorError
+from .errors import DeviceError, UnsupportedOperatorError
+from .folding import DEFAULT_FOLD_LIMIT_BYTES
 from .graph import LoadedGraph, load
 
 
@@ -15,24 +16,51 @@ def inventory_of_loaded(graph: LoadedGraph) -> list:
     return inventory_of(graph)
 
 
-def convert(model, *, device: str = "cpu", check: bool = True, graph: bool = False):
-    """ONNX model (ModelProto or path) -> oneflow.nn.Module in eval mode on ``device``.
+def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
+            fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
+    """ONNX model (ModelProto, bytes or path) -> oneflow.nn.Module in eval mode on ``device``.
 
     With ``graph=True`` the module comes wrapped in a ``oneflow.nn.Graph`` (static execution,
-    compiled on the first call). Raises ModelLoadError / InvalidModelError for bad files or
-    graphs, and one UnsupportedOperatorError listing every operator use the converter cannot
-    express.
+    compiled on the first call). ``fold_limit_bytes`` bounds every tensor computed at
+    conversion time (constant folding): a node whose output would be larger stays a run-time
+    node. Raises ModelLoadError / InvalidModelError for bad files or graphs, DeviceError for
+    an unknown or unusable device, and one UnsupportedOperatorError listing every operator
+    use the converter cannot express.
     """
-    module = convert_loaded(load(model, check=check), device=device)
+    device = resolve_device(device)
+    module = convert_loaded(load(model, check=check), device=device, fold_limit_bytes=fold_limit_bytes)
     if graph:
         from .graph_mode import to_graph
         return to_graph(module)
     return module
 
 
-def convert_loaded(graph: LoadedGraph, *, device: str = "cpu"):
+def convert_loaded(graph: LoadedGraph, *, device="cpu", fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
+    device = resolve_device(device)
     problems = inventory_of(graph)
     if problems:
         raise UnsupportedOperatorError(problems, graph.source)
-    module = build_module(graph)
+    module = build_module(graph, fold_limit_bytes=fold_limit_bytes)
     return module.to(device).eval()
+
+
+def resolve_device(device):
+    """``device`` as a oneflow.device, or DeviceError. A CUDA device OneFlow cannot use must be
+    refused here: the first copy to it would abort the process in a C++ CHECK (docs/design.md)."""
+    import oneflow as flow
+
+    try:
+        dev = device if isinstance(device, flow.device) else flow.device(str(device))
+    except Exception as e:  # noqa: BLE001 - OneFlow raises its own exception types for bad tags
+        raise DeviceError(f"device {device!r} is not a OneFlow device (use 'cpu' or 'cuda[:N]'): "
+                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if dev.type == "cuda":
+        if not flow.cuda.is_available():
+            raise DeviceError(f"device {device!r}: OneFlow reports no usable CUDA device on this machine "
+                              "(oneflow.cuda.is_available() is False); use 'cpu'")
+        count = flow.cuda.device_count()
+        if (dev.index or 0) >= count:
+            raise DeviceError(f"device {device!r}: this machine has {count} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise DeviceError(f"device {device!r}: only 'cpu' and 'cuda' are supported")
+    return dev

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import oneflow as flow
+import onnx.defs
 
 from . import ops  # noqa: F401 - importing registers every handler
 from .context import NodeContext
-from .dtypes import NP_TO_FLOW, to_tensor
-from .folding import Folded
+from .dtypes import NP_TO_FLOW, numpy_dtype, to_tensor
+from .folding import DEFAULT_FOLD_LIMIT_BYTES, Folded, folding_budget, nbytes
 from .errors import ConverterError, NodeBuildError, NodeUnsupported, Unsupported, UnsupportedOperatorError
 from .graph import LoadedGraph, node_label
 from .module import ConvertedModule, Step
@@ -24,8 +25,33 @@ def _opset_for(graph: LoadedGraph, domain: str) -> int:
     return graph.opsets.get(canonical_domain(domain), 0)
 
 
+# Newest opset per domain the installed onnx defines: a newer import may change any operator's
+# semantics, so its nodes are refused rather than converted on trust.
+_NEWEST_OPSET = {"": onnx.defs.onnx_opset_version(), "ai.onnx.ml": onnx.defs.onnx_ml_opset_version()}
+
+
+def _future_opset_problems(graph: LoadedGraph) -> list:
+    problems = []
+    for domain, newest in _NEWEST_OPSET.items():
+        opset = graph.opsets.get(domain, 0)
+        if opset <= newest:
+            continue
+        why = (f"the model imports opset {opset} of {domain or 'ai.onnx'}; the newest this converter "
+               f"(onnx {onnx.__version__}) knows is {newest}")
+        by_op: dict = {}
+        for i, node in enumerate(graph.graph.node):
+            if canonical_domain(node.domain) == domain:
+                by_op.setdefault(node.op_type, []).append(node_label(node, i))
+        problems += [Unsupported(op, domain, opset, 0, why, tuple(nodes)) for op, nodes in by_op.items()] \
+            or [Unsupported("<opset import>", domain, opset, 0, why)]
+    return problems
+
+
 def inventory_of(graph: LoadedGraph) -> list:
     """Every unsupported (op, version, reason) in the graph, grouped, nodes listed."""
+    future = _future_opset_problems(graph)
+    if future:
+        return future
     found: dict = {}
     constants = dict(graph.initializers)
     for i, node in enumerate(graph.graph.node):
@@ -72,13 +98,20 @@ class Plan:
     constants: dict            # value name -> numpy array (initializers and folded values)
 
 
-def build_module(graph: LoadedGraph) -> ConvertedModule:
-    plan = build_plan(graph)
+def build_module(graph: LoadedGraph, *, fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES) -> ConvertedModule:
+    plan = build_plan(graph, fold_limit_bytes=fold_limit_bytes)
     return ConvertedModule(graph, plan.steps, plan.layers, plan.constants)
 
 
-def build_plan(graph: LoadedGraph) -> Plan:
-    """Build every node's handler, fold what is static; codegen reads the same plan."""
+def build_plan(graph: LoadedGraph, *, fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES) -> Plan:
+    """Build every node's handler, fold what is static; codegen reads the same plan.
+
+    No tensor above ``fold_limit_bytes`` is computed at conversion time (folding.py)."""
+    with folding_budget(fold_limit_bytes):
+        return _build_plan(graph, fold_limit_bytes)
+
+
+def _build_plan(graph: LoadedGraph, fold_limit_bytes: int) -> Plan:
     constants = dict(graph.initializers)
     steps: list = []
     layers: dict = {}
@@ -111,8 +144,9 @@ def build_plan(graph: LoadedGraph) -> Plan:
             inputs.pop()
         layer_key = f"n{i}_{node.op_type}" if isinstance(built, flow.nn.Module) else None
         step = Step(label, node.op_type, built, inputs, outputs, layer_key, i)
-        if node.op_type not in NEVER_FOLD and _all_constant(inputs, constants):
-            values = _try_fold(step, constants)
+        if node.op_type not in NEVER_FOLD and _all_constant(inputs, constants) \
+                and _outputs_fit(ctx, fold_limit_bytes):
+            values = _try_fold(step, constants, fold_limit_bytes)
             if values is not None:
                 for name, value in zip(outputs, values):
                     if name:
@@ -130,8 +164,19 @@ def _all_constant(inputs, constants) -> bool:
     return all(name is None or name in constants for name in inputs)
 
 
-def _try_fold(step: Step, constants: dict):
-    """Evaluate a node whose inputs are all constants once, on CPU; None if it fails."""
+def _outputs_fit(ctx: NodeContext, limit: int) -> bool:
+    """False when shape inference already knows an output is above the fold budget."""
+    for i in range(len(ctx.outputs)):
+        info = ctx.output_info(i)
+        if info is not None and info.shape is not None and info.dtype is not None \
+                and all(d is not None for d in info.shape) and nbytes(info.shape, info.dtype) > limit:
+            return False
+    return True
+
+
+def _try_fold(step: Step, constants: dict, limit: int):
+    """Evaluate a node whose inputs are all constants once, on CPU; None if it fails or if
+    a result is above the fold budget (the node then runs at run time)."""
     try:
         args = [None if n is None else to_tensor(constants[n]) for n in step.inputs]
         with flow.no_grad():
@@ -139,6 +184,12 @@ def _try_fold(step: Step, constants: dict):
         outs = out if isinstance(out, (tuple, list)) else (out,)
         if any(o is None or isinstance(o, (list, tuple)) for o in outs):
             return None   # sequences / absent optionals are not numpy constants
+        if sum(nbytes(o.shape, _np_dtype(o)) for o in outs) > limit:
+            return None
         return [o.numpy() if isinstance(o, flow.Tensor) else np.asarray(o) for o in outs]
     except Exception:  # noqa: BLE001 - folding is optional; the node then runs at run time
         return None
+
+
+def _np_dtype(value):
+    return numpy_dtype(value.dtype) if isinstance(value, flow.Tensor) else np.asarray(value).dtype

@@ -54,6 +54,18 @@ class CodegenError(ConverterError):
         super().__init__(f"{source}: {head}{lines}" if head else source)
 
 
+class DeviceError(ConverterError):
+    """The requested device is not a OneFlow device, or is not usable on this machine."""
+
+
+class TensorTooLarge(MemoryError):
+    """A tensor a node would materialise is above its size budget (raised before allocating).
+
+    Not a ConverterError on its own: the builder (NodeBuildError) or the running module
+    (NodeExecutionError) wraps it with the node's name.
+    """
+
+
 class NodeUnsupported(ConverterError):
     """Raised by a handler at build time for an attribute/input combination it cannot express."""
 

@@ -1,13 +1,15 @@
 """Load and validate an ONNX model; collect what the builder needs to know about it."""
 from __future__ import annotations
 
+import math
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 
 from .errors import InvalidModelError, ModelLoadError
 from .registry import canonical_domain
@@ -54,29 +56,80 @@ def _value_info(vi: onnx.ValueInfoProto) -> ValueInfo:
     return ValueInfo(dims, dtype)
 
 
+# protobuf cannot parse a message of 2 GiB or more; bigger models keep their weights in
+# external data files, which count against MAX_EXTERNAL_BYTES (docs/operators.md, "Limits").
+MAX_PROTO_BYTES = 2**31 - 1
+MAX_EXTERNAL_BYTES = 64 * 2**30
+
+
+def _regular_file(path: str, what: str) -> int:
+    """Size of ``path``; ModelLoadError unless it is a regular file (a FIFO, a device such as
+    /dev/zero or a socket would block or read without end)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ModelLoadError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelLoadError(f"{path}: is a directory, expected {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelLoadError(f"{path}: not a regular file (FIFO, device or socket), expected {what}")
+    return st.st_size
+
+
 def read_model(model) -> tuple[onnx.ModelProto, str]:
     """Accept a ModelProto, a path, or bytes; raise ModelLoadError naming the file otherwise."""
     if isinstance(model, onnx.ModelProto):
         return model, "<ModelProto>"
     if isinstance(model, (bytes, bytearray)):
+        if len(model) > MAX_PROTO_BYTES:
+            raise ModelLoadError(f"<bytes>: {len(model)} bytes, above protobuf's 2 GiB message limit")
         try:
             return onnx.load_model_from_string(bytes(model)), "<bytes>"
         except (DecodeError, ValueError, RuntimeError) as e:
             raise ModelLoadError(f"<bytes>: not a valid ONNX model ({e})") from None
+    if not isinstance(model, (str, os.PathLike)):
+        raise ModelLoadError(f"expected an onnx.ModelProto, bytes or a path, got {type(model).__name__}")
     path = os.fspath(model)
-    if not os.path.exists(path):
-        raise ModelLoadError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ModelLoadError(f"{path}: is a directory, expected an .onnx file")
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    size = _regular_file(path, "an .onnx file")
+    if size > MAX_PROTO_BYTES:
+        raise ModelLoadError(f"{path}: {size} bytes, above protobuf's 2 GiB message limit "
+                             "(larger models keep their weights in external data files)")
     try:
-        proto = onnx.load(path, load_external_data=True)
-    except onnx.checker.ValidationError as e:   # onnx.load's own check of external data paths
-        raise ModelLoadError(f"{path}: external data cannot be loaded ({e})") from None
+        proto = onnx.load(path, load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as e:
         raise ModelLoadError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
     if not proto.graph.node and not proto.graph.output:
         raise ModelLoadError(f"{path}: not an ONNX model (no graph found; truncated or another format?)")
+    _load_external_data(proto, path)
     return proto, path
+
+
+def _load_external_data(proto: onnx.ModelProto, path: str) -> None:
+    """Read external tensor data after checking every file is regular and the total is bounded."""
+    tensors = [t for t in external_data_helper._get_all_tensors(proto)
+               if external_data_helper.uses_external_data(t)]
+    if not tensors:
+        return
+    base = os.path.dirname(path)
+    total = 0
+    for t in tensors:
+        info = external_data_helper.ExternalDataInfo(t)
+        size = _regular_file(os.path.join(base, info.location), f"external data of tensor {t.name!r}")
+        length = info.length if info.length else max(size - (info.offset or 0), 0)
+        total += length
+    if total > MAX_EXTERNAL_BYTES:
+        raise ModelLoadError(f"{path}: external data totals {total} bytes, above the "
+                             f"{MAX_EXTERNAL_BYTES} byte limit")
+    try:
+        external_data_helper.load_external_data_for_model(proto, base)
+    except onnx.checker.ValidationError as e:   # onnx's own check of external data paths
+        raise ModelLoadError(f"{path}: external data cannot be loaded ({e})") from None
+    except (ValueError, RuntimeError, OSError) as e:
+        raise ModelLoadError(f"{path}: external data cannot be loaded ({type(e).__name__}: {e})") from None
 
 
 # Initializers up to this many elements keep their data in the skeleton (shape vectors and
@@ -92,7 +145,7 @@ def skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
     where they are decoded (numpy_helper.to_array names a malformed initializer).
     """
     g = proto.graph
-    if all(int(np.prod(t.dims)) <= _SKELETON_INLINE_ELEMENTS for t in g.initializer):
+    if all(math.prod(t.dims) <= _SKELETON_INLINE_ELEMENTS for t in g.initializer):
         return proto
     head = onnx.ModelProto()
     for fd, value in proto.ListFields():
@@ -110,7 +163,7 @@ def skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
         getattr(sk, part).extend(getattr(g, part))
     declared = {i.name for i in g.input}
     for t in g.initializer:
-        if int(np.prod(t.dims)) <= _SKELETON_INLINE_ELEMENTS:
+        if math.prod(t.dims) <= _SKELETON_INLINE_ELEMENTS:
             sk.initializer.append(t)
         elif t.name not in declared:
             sk.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
@@ -119,17 +172,20 @@ def skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 def load(model, *, check: bool = True) -> LoadedGraph:
     proto, source = read_model(model)
+    check_tensors(proto, source)
     light = skeleton(proto)
     if check:
         try:
             onnx.checker.check_model(light)
         except onnx.checker.ValidationError as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else "validation failed"
-            raise InvalidModelError(f"{source}: fails onnx.checker: {first}") from None
+            raise InvalidModelError(f"{source}: fails onnx.checker: {_whole(e)}") from None
         except ValueError as e:   # e.g. > 2 GB protos: the checker needs a path
             if source.startswith("<"):
                 raise InvalidModelError(f"{source}: cannot be checked ({e})") from None
-            onnx.checker.check_model(source)
+            try:
+                onnx.checker.check_model(source)
+            except onnx.checker.ValidationError as e:
+                raise InvalidModelError(f"{source}: fails onnx.checker: {_whole(e)}") from None
     opsets = {}
     for imp in proto.opset_import:
         opsets[canonical_domain(imp.domain)] = imp.version
@@ -162,6 +218,69 @@ def load(model, *, check: bool = True) -> LoadedGraph:
         loaded.value_info.setdefault(vi.name, _value_info(vi))
     _check_dataflow(loaded)
     return loaded
+
+
+def _whole(error: Exception) -> str:
+    """The checker's whole message on one line: its later lines name the node (cycle,
+    undefined input), so they are kept."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or "validation failed"
+
+
+# Data fields onnx stores each element type in, and how many entries one element takes.
+_PACKED_4BIT = {onnx.TensorProto.INT4, onnx.TensorProto.UINT4}
+_COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+
+
+def check_tensors(proto: onnx.ModelProto, source: str) -> None:
+    """Every initializer and tensor attribute has non-negative dims and exactly as much data as
+    its dims say (numpy_helper would fail deep inside, or read a wrong-sized array)."""
+    for t in proto.graph.initializer:
+        _check_tensor(t, f"initializer {t.name!r}", source)
+    for where, t in _attribute_tensors(proto.graph):
+        _check_tensor(t, where, source)
+
+
+def _attribute_tensors(graph: onnx.GraphProto, prefix: str = ""):
+    for i, node in enumerate(graph.node):
+        label = f"{prefix}{node_label(node, i)}"
+        for a in node.attribute:
+            where = f"node {label!r} attribute {a.name!r}"
+            if a.type == onnx.AttributeProto.TENSOR:
+                yield where, a.t
+            elif a.type == onnx.AttributeProto.TENSORS:
+                yield from ((where, t) for t in a.tensors)
+            elif a.type == onnx.AttributeProto.GRAPH:
+                yield from ((f"{where} initializer {t.name!r}", t) for t in a.g.initializer)
+                yield from _attribute_tensors(a.g, f"{label}/")
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    yield from ((f"{where} initializer {t.name!r}", t) for t in g.initializer)
+                    yield from _attribute_tensors(g, f"{label}/")
+
+
+def _check_tensor(t: onnx.TensorProto, where: str, source: str) -> None:
+    dims = list(t.dims)
+    if any(d < 0 for d in dims):
+        raise InvalidModelError(f"{source}: {where} has negative dims {dims}")
+    if t.data_location == onnx.TensorProto.EXTERNAL and not t.HasField("raw_data"):
+        return   # not loaded (check=False paths never read it)
+    if t.data_type in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.STRING):
+        return
+    count = math.prod(dims)
+    try:
+        np_dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type))
+        field_name = onnx.helper.tensor_dtype_to_field(t.data_type)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidModelError(f"{source}: {where} has unknown element type {t.data_type}") from None
+    if t.HasField("raw_data"):
+        want = (count + 1) // 2 if t.data_type in _PACKED_4BIT else count * np_dtype.itemsize
+        have, unit = len(t.raw_data), "bytes of raw data"
+    else:
+        want = (count + 1) // 2 if t.data_type in _PACKED_4BIT else count * (2 if t.data_type in _COMPLEX else 1)
+        have, unit = len(getattr(t, field_name)), f"entries in {field_name}"
+    if have != want:
+        raise InvalidModelError(f"{source}: {where} has dims {dims} ({count} elements of "
+                                f"{onnx.TensorProto.DataType.Name(t.data_type)}): expected {want} {unit}, found {have}")
 
 
 def _check_dataflow(loaded: LoadedGraph) -> None:

@@ -152,6 +152,21 @@ def test_to_moves_everything_cuda():
     assert _devices(converter.convert(model, device="cuda")) == {"cuda:0"}
 
 
+def test_resolve_device():
+    from converter.api import resolve_device
+    from converter.errors import DeviceError
+    assert str(resolve_device("cpu")) == "cpu:0" and str(resolve_device(flow.device("cpu"))) == "cpu:0"
+    for bad in ("bogus", "gpu", "cuda:x"):
+        with pytest.raises(DeviceError, match="not a OneFlow device"):
+            resolve_device(bad)
+    if not flow.cuda.is_available():
+        # The copy of the weights to a missing GPU was a C++ CHECK (SIGABRT); the corpus in
+        # tests/test_hostile_inputs.py runs the same conversion in a subprocess.
+        for cuda in ("cuda", "cuda:0", flow.device("cuda")):
+            with pytest.raises(DeviceError, match="no usable CUDA device"):
+                resolve_device(cuda)
+
+
 def test_graph_mode_matches_eager():
     model = small_cnn()
     x = _input()

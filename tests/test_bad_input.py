@@ -10,8 +10,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import converter
-from converter.errors import (ConverterError, InputError, InvalidModelError, ModelLoadError,
-                              NodeExecutionError, UnsupportedOperatorError)
+from converter.errors import (ConverterError, DeviceError, InputError, InvalidModelError, ModelLoadError,
+                              NodeBuildError, NodeExecutionError, UnsupportedOperatorError)
 
 F32 = TensorProto.FLOAT
 
@@ -88,7 +88,7 @@ def _dangling():
 
 
 def test_missing_initializer_checker():
-    with pytest.raises(InvalidModelError, match="bias"):
+    with pytest.raises(InvalidModelError, match=r"'bias' of node: name: add0 OpType: Add"):
         converter.convert(_dangling())
 
 
@@ -104,7 +104,8 @@ def _cycle():
 
 
 def test_cycle_checker():
-    with pytest.raises(InvalidModelError):
+    # The checker's message names the node on its second line: it must not be cut off.
+    with pytest.raises(InvalidModelError, match=r"input 'b' of node: name: first OpType: Add"):
         converter.convert(_cycle())
 
 
@@ -196,7 +197,8 @@ def test_runtime_failure_names_node():
 
 def test_every_error_is_a_converter_error():
     # One except clause catches every failure mode above.
-    for cls in (ModelLoadError, InvalidModelError, UnsupportedOperatorError, InputError, NodeExecutionError):
+    for cls in (ModelLoadError, InvalidModelError, UnsupportedOperatorError, InputError, NodeExecutionError,
+                DeviceError):
         assert issubclass(cls, ConverterError)
 
 
@@ -235,3 +237,81 @@ def test_missing_external_data_file(tmp_path):
     (tmp_path / "ext.data").unlink()
     with pytest.raises((ModelLoadError, InvalidModelError), match="ext"):
         converter.convert(str(path))
+
+
+# --- issue 9: loading, tensors, opsets, devices (the abort/hang cases run in a subprocess in
+# tests/test_hostile_inputs.py; these are the ones that fail safely if they regress) -------------
+@pytest.mark.parametrize("thing", [123, 4.5, None, ["model.onnx"]])
+def test_not_a_model_object(thing):
+    with pytest.raises(ModelLoadError, match=f"got {type(thing).__name__}"):
+        converter.convert(thing)
+
+
+def test_device_file_is_not_read(tmp_path):
+    # /dev/zero reads without end and a FIFO blocks: both are refused from os.stat, unopened.
+    with pytest.raises(ModelLoadError, match="/dev/zero: not a regular file"):
+        converter.inventory("/dev/zero")
+
+
+def _identity_of(tensor):
+    return _model([helper.make_node("Identity", [tensor.name], ["y"], name="id0")], [], [_vi("y", [4])],
+                  [tensor])
+
+
+@pytest.mark.parametrize("size", [0, 7, 8, 20])
+def test_raw_data_length_must_match_dims(size):
+    # 7 bytes was a numpy ValueError; 8 (a multiple of 4) decoded to a wrong-sized array.
+    t = onnx.TensorProto(name="w", data_type=F32, dims=[4], raw_data=b"\0" * size)
+    with pytest.raises(InvalidModelError, match=rf"initializer 'w' has dims \[4\].*expected 16 bytes of raw "
+                                                rf"data, found {size}"):
+        converter.convert(_identity_of(t))
+
+
+def test_constant_attribute_data_is_checked_and_named():
+    bad = onnx.TensorProto(name="", data_type=F32, dims=[2, 2], raw_data=b"\0" * 7)
+    model = _model([helper.make_node("Constant", [], ["y"], name="const0", value=bad)], [], [_vi("y", [2, 2])])
+    with pytest.raises(InvalidModelError, match=r"node 'const0' attribute 'value' has dims \[2, 2\]"):
+        converter.convert(model)
+
+
+def test_negative_initializer_dims():
+    t = numpy_helper.from_array(np.ones(4, np.float32), "w")
+    t.dims[0] = -1
+    with pytest.raises(InvalidModelError, match=r"initializer 'w' has negative dims \[-1\]"):
+        converter.convert(_identity_of(t), check=False)
+
+
+def test_valid_typed_and_raw_initializers_still_load():
+    typed = helper.make_tensor("w", F32, [4], [1.0, 2.0, 3.0, 4.0])
+    half = numpy_helper.from_array(np.ones(3, np.float16), "h")          # float16 rides in int32_data
+    model = _model([helper.make_node("Identity", ["w"], ["y"]), helper.make_node("Identity", ["h"], ["z"])],
+                   [], [_vi("y", [4]), _vi("z", [3], TensorProto.FLOAT16)], [typed, half])
+    y, z = converter.convert(model)()
+    assert y.numpy().tolist() == [1.0, 2.0, 3.0, 4.0] and z.numpy().tolist() == [1.0, 1.0, 1.0]
+
+
+def test_opset_newer_than_onnx_knows_is_refused():
+    model = _model([helper.make_node("Relu", ["x"], ["y"], name="relu0"),
+                    helper.make_node("Relu", ["y"], ["z"], name="relu1")],
+                   [_vi("x", [2])], [_vi("z", [2])], opsets=(("", 99),))
+    problems = converter.inventory(model)
+    assert [(u.op_type, u.opset, u.nodes) for u in problems] == [("Relu", 99, ("relu0", "relu1"))]
+    with pytest.raises(UnsupportedOperatorError, match=r"imports opset 99 of ai.onnx; the newest .* is \d+"):
+        converter.convert(model)
+
+
+@pytest.mark.parametrize("device", ["bogus", "CPU", "", "tpu:0"])
+def test_unknown_device_is_a_typed_error(device):
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"], name="add0")], [_vi("x", [64])], [_vi("y", [64])],
+                   [numpy_helper.from_array(np.ones(64, np.float32), "w")])
+    with pytest.raises(DeviceError, match="is not a OneFlow device"):
+        converter.convert(model, device=device)
+
+
+def test_gather_index_errors_name_the_node():
+    # (Out of range reached OneFlow's kernel CHECK and aborted; the subprocess corpus covers that.)
+    data = numpy_helper.from_array(np.arange(5, dtype=np.float32), "x")
+    model = _model([helper.make_node("Gather", ["x", "i"], ["y"], name="pick")], [], [_vi("y", [1])],
+                   [data, numpy_helper.from_array(np.array([5], np.int64), "i")])
+    with pytest.raises(NodeBuildError, match=r"'pick' \(Gather\).*index 5 at position \(0,\) is out of range \[-5, 4\]"):
+        converter.convert(model)

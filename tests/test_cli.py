@@ -4,6 +4,7 @@ converter.cli.main in-process; two run the real command in a subprocess (~5 s ea
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -128,6 +129,26 @@ def test_cuda_without_device_is_a_clear_error(tmp_path, capsys):
     assert cli.main([conv_model(tmp_path / "m.onnx"), "--out", str(tmp_path / "o"), "--device", "cuda"]) \
         == cli.EXIT_DEVICE
     assert "no usable CUDA device" in capsys.readouterr().err
+
+
+def test_fold_limit_option(tmp_path, capsys):
+    assert cli._byte_size("256M") == cli._byte_size("256MiB") == 256 * 2**20
+    assert cli._byte_size("1g") == 2**30 and cli._byte_size("4096") == 4096
+    with pytest.raises(SystemExit):
+        cli.parse_args(["m.onnx", "--check", "--fold-limit", "lots"])
+    assert cli.main([conv_model(tmp_path / "m.onnx"), "--check", "--fold-limit", "1K"]) == cli.EXIT_OK
+
+
+def test_check_refuses_an_input_too_large_to_draw(tmp_path, capsys):
+    # An input declared [2**40] used to end in a numpy MemoryError traceback (exit 1).
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "huge",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2**40])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2**40])])
+    path = tmp_path / "huge.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    assert cli.main([str(path), "--check"]) == cli.EXIT_BAD_MODEL
+    assert re.search(r"--check: random input 'x' of shape \[1099511627776\] \(float64\) needs 8.0 TiB",
+                     capsys.readouterr().err)
 
 
 def test_nothing_to_do_is_a_usage_error(tmp_path):

@@ -68,3 +68,81 @@ def test_top_k_ties_keep_the_lower_index_first():
     values, indices = module(flow.tensor(x), flow.tensor(np.array([3], np.int64)))
     np.testing.assert_array_equal(indices.numpy(), [[0, 2, 4]])
     np.testing.assert_array_equal(values.numpy(), [[3, 3, 3]])
+
+
+# --- issue 9: Slice clamping and BitShift broadcasting, against ONNX Runtime -----------------------
+INT_MAX, INT_MIN = 2**63 - 1, -2**63
+SLICES = [   # (starts, ends, axes, steps) on a (5, 4) input
+    ([-10], [-20], [0], [-1]),           # start below -dim, negative step: spec clamps it to 0 -> [x0]
+    ([-10], [INT_MIN], [0], [-1]),
+    ([INT_MAX], [INT_MIN], [0], [-1]),   # the whole axis reversed
+    ([INT_MAX], [-6], [-2], [-2]),       # negative axis
+    ([10], [2], [1], [-1]),              # start past the end, negative step: clamps to dim - 1
+    ([-10, 1], [INT_MAX, INT_MAX], [0, 1], [2, 1]),
+    ([3], [-10], [0], [-3]),
+    ([2], [1], [0], [1]),                # empty
+    ([-1], [-100], [-1], [-INT_MAX]),
+]
+
+
+def _ort_vs_converter(model, feeds):
+    import onnxruntime as ort
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    got = converter.convert(model, check=False)(*[flow.tensor(v) for v in feeds.values()]).numpy()
+    return got, ref
+
+
+@pytest.mark.parametrize("opset", [10, 11, 13])
+@pytest.mark.parametrize("starts,ends,axes,steps", SLICES)
+def test_slice_clamps_like_spec_and_ort(opset, starts, ends, axes, steps):
+    if opset == 10 and any(a < 0 for a in axes):
+        axes = [a + 2 if a < 0 else a for a in axes]   # negative axes arrived in Slice-11
+    inits = [helper.make_tensor(n, TensorProto.INT64, [len(v)], v)
+             for n, v in (("s", starts), ("e", ends), ("a", axes), ("st", steps))]
+    graph = helper.make_graph([helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    x = np.arange(20, dtype=np.float32).reshape(5, 4)
+    got, ref = _ort_vs_converter(model, {"x": x})
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("starts,ends,axes", [([-10], [INT_MAX], [0]), ([1, -100], [INT_MAX, 2], [1, 0]),
+                                              ([INT_MIN], [-2], [1])])
+def test_slice_1_attributes(starts, ends, axes):
+    graph = helper.make_graph([helper.make_node("Slice", ["x"], ["y"], starts=starts, ends=ends, axes=axes)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 1)])
+    x = np.arange(20, dtype=np.float32).reshape(5, 4)
+    got, ref = _ort_vs_converter(model, {"x": x})
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+@pytest.mark.parametrize("x_shape,y_shape", [([2, 3], [1]), ([], [2, 3]), ([1], [4]), ([2, 1], [1, 3]),
+                                             ([3], [2, 3]), ([], [])])
+def test_bitshift_broadcasts(direction, x_shape, y_shape):
+    # OneFlow's floor_divide does not broadcast: a shift amount of another shape failed at run time.
+    graph = helper.make_graph([helper.make_node("BitShift", ["x", "y"], ["z"], direction=direction)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.UINT8, x_shape),
+                               helper.make_tensor_value_info("y", TensorProto.UINT8, y_shape)],
+                              [helper.make_tensor_value_info("z", TensorProto.UINT8, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, x_shape).astype(np.uint8)
+    y = rng.integers(0, 11, y_shape).astype(np.uint8)    # shifts of 8+ give 0, as in ORT
+    got, ref = _ort_vs_converter(model, {"x": x, "y": y})
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_gather_negative_indices_in_range():
+    graph = helper.make_graph([helper.make_node("Gather", ["x", "i"], ["y"], axis=1)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5]),
+                               helper.make_tensor_value_info("i", TensorProto.INT64, [2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    got, ref = _ort_vs_converter(model, {"x": x, "i": np.array([[-5, 4], [-1, 0]])})
+    np.testing.assert_array_equal(got, ref)

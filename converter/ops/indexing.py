@@ -6,6 +6,7 @@ import numpy as np
 import oneflow as flow
 
 from ..dtypes import to_list
+from ..folding import check_alloc
 from ..registry import register
 
 # OneFlow 0.9 CPU kernels missing for some dtypes; these ops only move or compare values,
@@ -30,35 +31,92 @@ def exact_via_wider(fn, widen=(flow.float16,)):
     return run
 
 
-def _normalize_index(index, dim):
+def check_index_range(index, dims, what: str = "index") -> None:
+    """IndexError unless every value of ``index`` is in [-dim, dim - 1] (ONNX's valid range).
+
+    ``dims`` is one axis length or, for GatherND/ScatterND, one per last-axis column. OneFlow's
+    gather/scatter kernels CHECK their indices and abort the whole process on a bad one
+    (docs/design.md: C++ CHECKs), so nothing out of range may reach them. Lazy tensors
+    (nn.Graph tracing) have no values yet: there the kernels' own checks apply.
+    """
+    if isinstance(index, flow.Tensor):
+        if index.is_lazy or index.numel() == 0:
+            return
+        index = index.numpy()
+    index = np.asarray(index).astype(np.int64, copy=False)
+    if index.size == 0:
+        return
+    dims = np.asarray(dims, dtype=np.int64)
+    bad = (index < -dims) | (index >= dims)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        dim = int(dims if dims.ndim == 0 else dims[where[-1]])
+        raise IndexError(f"{what} {int(index[where])} at position {where} is out of range "
+                         f"[{-dim}, {dim - 1}] for an axis of length {dim}")
+
+
+def _normalize_index(index, dim, what: str = "index"):
     """Negative indices count from the end; OneFlow kernels want int64."""
+    check_index_range(index, dim, what)
     index = index.to(flow.int64)
     return flow.where(index < 0, index + dim, index)
 
 
+def _static_dim(ctx, i: int, axis: int):
+    """Length of input ``i``'s ``axis`` when known at build time, else None."""
+    info = ctx.input_info(i)
+    shape = info.shape if info is not None and info.shape is not None else None
+    if shape is None and ctx.const(i) is not None:
+        shape = ctx.const(i).shape
+    if shape is None or not -len(shape) <= axis < len(shape):
+        return None
+    return shape[axis]
+
+
+def _check_const_indices(ctx, data: int, indices: int, axis: int) -> None:
+    """Constant indices are checked when the node is built (the error names the node)."""
+    value, dim = ctx.const(indices), _static_dim(ctx, data, axis)
+    if value is not None and dim is not None:
+        check_index_range(value, dim, f"{ctx.op_type} index")
+
+
 # --- Slice --------------------------------------------------------------------------------------
 def _clamped(start, end, step, dim):
-    """ONNX Slice clamping of one axis -> (start, end) in range semantics."""
+    """ONNX Slice clamping of one axis -> (start, end) in range semantics.
+
+    The spec text (and ONNX Runtime): negative values get ``dim`` added, then for a positive
+    step start and end clamp into [0, dim], for a negative step start into [0, dim-1] and end
+    into [-1, dim-1]. ONNX's Python reference slices with numpy instead, which returns an
+    empty result for a start below -dim with a negative step; the spec wins (issue-tracked).
+    """
     if start < 0:
         start += dim
     if end < 0:
         end += dim
     if step > 0:
         return min(max(start, 0), dim), min(max(end, 0), dim)
-    return min(max(start, -1), dim - 1), min(max(end, -1), dim - 1)
+    return min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
 
 
 def _slice(x, starts, ends, axes, steps):
     axes = axes if axes is not None else list(range(len(starts)))
     steps = steps if steps is not None else [1] * len(starts)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ValueError(f"starts {starts}, ends {ends}, axes {axes} and steps {steps} differ in length")
+    if any(st == 0 for st in steps):
+        raise ValueError(f"steps {steps} contain 0")
+    axes = [a + x.ndim if a < 0 else a for a in axes]
+    if any(not 0 <= a < x.ndim for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"axes {axes} must be distinct axes of a rank-{x.ndim} tensor")
     index = [slice(None)] * x.ndim
     flips = []
     for s, e, a, st in zip(starts, ends, axes, steps):
-        a = a + x.ndim if a < 0 else a
         dim = x.shape[a]
         s, e = _clamped(s, e, st, dim)
         if st > 0:
             index[a] = slice(s, max(e, s), st)
+        elif dim == 0:
+            index[a] = slice(0, 0)
         else:   # run backwards on the flipped axis: element i is element dim-1-i there
             s, e = dim - 1 - s, dim - 1 - e
             index[a] = slice(s, max(e, s), -st)
@@ -68,7 +126,9 @@ def _slice(x, starts, ends, axes, steps):
     return x[tuple(index)]
 
 
-@register("Slice", 1, 10, 11, 13)
+@register("Slice", 1, 10, 11, 13,
+          notes="clamps per the spec text and ONNX Runtime (negative step: start into [0, dim-1]); "
+                "ONNX's numpy reference returns empty for start < -dim there")
 def slice_(ctx):
     if ctx.version == 1:
         starts, ends, axes = ctx.attr("starts"), ctx.attr("ends"), ctx.attr("axes")
@@ -85,9 +145,10 @@ def slice_(ctx):
 _gather_safe = exact_via_wider(lambda x, axis, idx: flow.index_select(x, axis, idx), (flow.uint8, flow.float16))
 
 
-@register("Gather", 1, 11, 13)
+@register("Gather", 1, 11, 13, notes="indices outside [-s, s-1] raise (as ONNX Runtime does)")
 def gather(ctx):
     axis = ctx.attr("axis", 0)
+    _check_const_indices(ctx, 0, 1, axis)
 
     def run(x, indices):
         ax = axis + x.ndim if axis < 0 else axis
@@ -98,9 +159,10 @@ def gather(ctx):
     return run
 
 
-@register("GatherElements", 11, 13)
+@register("GatherElements", 11, 13, notes="indices outside [-s, s-1] raise")
 def gather_elements(ctx):
     axis = ctx.attr("axis", 0)
+    _check_const_indices(ctx, 0, 1, axis)
 
     def run(x, indices):
         ax = axis + x.ndim if axis < 0 else axis
@@ -116,6 +178,12 @@ def _nd_index(data_shape, indices, batch_dims):
     (nb, *data_shape[batch_dims:]).
     """
     k = indices.shape[-1]
+    if k > len(data_shape) - batch_dims:
+        raise IndexError(f"indices address {k} axes; the data has {len(data_shape) - batch_dims} after batch_dims")
+    if list(indices.shape[:batch_dims]) != list(data_shape[:batch_dims]):
+        raise IndexError(f"batch dims of indices {list(indices.shape[:batch_dims])} differ from the data's "
+                         f"{list(data_shape[:batch_dims])}")
+    check_index_range(indices, list(data_shape[batch_dims:batch_dims + k]))
     dims = flow.tensor(list(data_shape[batch_dims:batch_dims + k]), dtype=flow.int64, device=indices.device)
     idx = indices.to(flow.int64)
     idx = flow.where(idx < 0, idx + dims, idx)
@@ -127,7 +195,7 @@ def _nd_index(data_shape, indices, batch_dims):
     return flow.cat([batch, idx], dim=-1), nb
 
 
-@register("GatherND", 11, 12, 13)
+@register("GatherND", 11, 12, 13, notes="indices outside [-s, s-1] raise")
 def gather_nd(ctx):
     batch_dims = ctx.attr("batch_dims", 0)
 
@@ -163,6 +231,9 @@ def _reduction_check(ctx):
 def _scatter_elements(reduction, axis):
     def run(x, indices, updates):
         ax = axis + x.ndim if axis < 0 else axis
+        if indices.ndim != x.ndim or tuple(updates.shape) != tuple(indices.shape):
+            raise ValueError(f"indices {tuple(indices.shape)} and updates {tuple(updates.shape)} must have "
+                             f"one shape, of the data's rank {x.ndim}")
         idx = _normalize_index(indices, x.shape[ax])
         if reduction == "none":
             return flow.scatter(x, ax, idx, updates)
@@ -185,22 +256,30 @@ def _scatter_pairwise(x, axis, idx, updates, combine):
     return out
 
 
-@register("ScatterElements", 11, 13, 16, 18, check=_reduction_check)
+@register("ScatterElements", 11, 13, 16, 18, check=_reduction_check, notes="indices outside [-s, s-1] raise")
 def scatter_elements(ctx):
+    _check_const_indices(ctx, 0, 1, ctx.attr("axis", 0))
     return _scatter_elements(ctx.attr("reduction", "none"), ctx.attr("axis", 0))
 
 
-@register("Scatter", 9, 11)
+@register("Scatter", 9, 11, notes="indices outside [-s, s-1] raise")
 def scatter(ctx):
+    _check_const_indices(ctx, 0, 1, ctx.attr("axis", 0))
     return _scatter_elements("none", ctx.attr("axis", 0))
 
 
-@register("ScatterND", 11, 13, 16, 18, check=_reduction_check)
+@register("ScatterND", 11, 13, 16, 18, check=_reduction_check, notes="indices outside [-s, s-1] raise")
 def scatter_nd(ctx):
     reduction = ctx.attr("reduction", "none")
 
     def run(x, indices, updates):
         k = indices.shape[-1]
+        if k > x.ndim:
+            raise IndexError(f"indices address {k} axes of a rank-{x.ndim} tensor")
+        want = list(indices.shape[:-1]) + list(x.shape[k:])
+        if list(updates.shape) != want:
+            raise ValueError(f"updates have shape {list(updates.shape)}, expected {want}")
+        check_index_range(indices, list(x.shape[:k]))
         rows = int(np.prod(x.shape[:k]))
         rest = list(x.shape[k:])
         dims = flow.tensor(list(x.shape[:k]), dtype=flow.int64, device=x.device)
@@ -232,7 +311,10 @@ def one_hot(ctx):
 
     def run(indices, depth, values):
         d = int(depth.numpy().reshape(-1)[0])
+        if d < 1:
+            raise ValueError(f"depth {d} must be positive")
         out_rank = indices.ndim + 1
+        check_alloc(list(indices.shape) + [d], values.dtype)
         ax = axis + out_rank if axis < 0 else axis
         idx = indices.to(flow.int64)
         idx = flow.where(idx < 0, idx + d, idx).unsqueeze(ax)
@@ -272,8 +354,10 @@ def compress(ctx):
     def run(x, condition):
         keep = flow.nonzero(condition.to(flow.bool)).reshape(-1)
         if axis is None:
-            return _gather_safe(x.reshape(-1), 0, keep)
-        ax = axis + x.ndim if axis < 0 else axis
+            x, ax = x.reshape(-1), 0
+        else:
+            ax = axis + x.ndim if axis < 0 else axis
+        check_index_range(keep, x.shape[ax], "selected position")   # condition longer than the axis
         return _gather_safe(x, ax, keep)
 
     return run
@@ -390,6 +474,9 @@ def reverse_sequence(ctx):
 
     def run(x, sequence_lens):
         steps, batch = x.shape[time_axis], x.shape[batch_axis]
+        lens_np = sequence_lens.numpy() if not sequence_lens.is_lazy else np.zeros(0)
+        if lens_np.size and (lens_np.min() < 0 or lens_np.max() > steps):
+            raise IndexError(f"sequence_lens {lens_np.tolist()} must be in [0, {steps}]")
         t = flow.arange(steps, dtype=flow.int64, device=x.device).reshape(steps, 1)
         lens = sequence_lens.to(flow.int64).reshape(1, batch)
         index = flow.where(t < lens, lens - 1 - t, t.expand(steps, batch))   # (time, batch)

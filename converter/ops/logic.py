@@ -2,6 +2,7 @@
 IsInf, BitShift."""
 from __future__ import annotations
 
+import numpy as np
 import oneflow as flow
 
 from ..registry import register
@@ -77,8 +78,11 @@ def bit_shift(ctx):
 
     def run(x, y):
         # uint8 in int64 is exact; a left shift wraps modulo 2**8 like the uint8 reference.
-        a, n = x.to(flow.int64), y.to(flow.int64)
-        scale = flow.pow(flow.full_like(n, 2), n)
+        # OneFlow's floor_divide/fmod do not broadcast: expand both to the common shape.
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(y.shape))
+        a, n = (t.to(flow.int64).expand(*shape) if shape else t.to(flow.int64) for t in (x, y))
+        # A shift by 8 or more leaves 0 either way; 2**8 gives that without overflowing 2**n.
+        scale = flow.pow(flow.full_like(n, 2), flow.clamp(n, 0, 8))
         out = flow.fmod(a * scale, 256) if left else flow.floor_divide(a, scale)
         return out.to(x.dtype)
 

@@ -7,7 +7,7 @@ import oneflow as flow
 import onnx
 
 from ..dtypes import NP_TO_FLOW, flow_dtype, to_list
-from ..folding import Folded
+from ..folding import Folded, check_alloc, fits_fold_budget
 from ..registry import register
 
 
@@ -85,12 +85,13 @@ def constant_of_shape(ctx):
     value = ctx.attr("value")
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     shape = ctx.const(0)
-    if shape is not None:
+    if shape is not None and all(d >= 0 for d in to_list(shape)) and fits_fold_budget(to_list(shape), fill.dtype):
         return Folded(np.full(to_list(shape), fill[0], dtype=fill.dtype))
     dtype = flow_dtype(fill.dtype)
 
     def run(shape):
         dims = to_list(shape)
+        check_alloc(dims, dtype)
         return flow.full(dims, fill[0].item(), dtype=dtype, device=shape.device) if dims else \
             flow.tensor(fill[0], dtype=dtype, device=shape.device)
 
@@ -121,7 +122,10 @@ def eye_like(ctx):
 def range_(ctx):
     def run(start, limit, delta):
         s, l, d = start.numpy().item(), limit.numpy().item(), delta.numpy().item()
-        n = max(int(np.ceil((l - s) / d)), 0)
+        if d == 0:
+            raise ValueError("delta is 0")
+        n = max(int(np.ceil((l - s) / d)), 0)   # float/int: ceil((limit - start) / delta) elements
+        check_alloc([n], start.dtype)
         # ONNX defines element i as start + i * delta (not repeated addition).
         steps = flow.arange(n, dtype=flow.int64, device=start.device).to(start.dtype)
         return steps * delta + start
@@ -205,6 +209,8 @@ def expand(ctx):
     def run(x, shape):
         # Expand broadcasts both ways: a target dim of 1 keeps the input's dim.
         target = np.broadcast_shapes(tuple(x.shape), tuple(to_list(shape)))
+        # A view here, but the next node materialises it: refuse absurd sizes now.
+        check_alloc(target, x.dtype)
         return x.expand(*target) if target else x
 
     return run
@@ -220,6 +226,9 @@ def tile(ctx):
             full = [1] * x.ndim
             full[to_list(axis)[0]] = reps[0]
             reps = full
+        if len(reps) != x.ndim or any(r < 0 for r in reps):
+            raise ValueError(f"repeats {reps} must be {x.ndim} non-negative values")
+        check_alloc([d * r for d, r in zip(x.shape, reps)], x.dtype)
         return x.repeat(*reps) if reps else x
 
     return run

@@ -1,0 +1,323 @@
+"""Hostile-input corpus: every case ends in a typed ConverterError (or a correct result), within
+a time and memory bound, and never aborts, hangs or exhausts memory.
+
+The cases are built here with onnx.helper (nothing committed). They run in child processes
+under RLIMIT_AS = 4 GiB with a timeout, because the failures this guards against (OneFlow
+C++ CHECKs -> SIGABRT, unbounded allocation, a read that never ends) would kill or stall
+pytest itself. One child runs the cases in order and prints one JSON line per case; if it
+dies, the case it was running is recorded as a crash and a new child runs the rest. A clean
+run of all cases takes ~25 s (mostly one OneFlow import).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+# RLIMIT_AS of the child. OneFlow maps 4.7 GiB of address space once its first kernel has run
+# (measured: VmSize 4,724,588 kB after `import converter` and one add), so 4 GiB cannot even
+# import it; 8 GiB leaves ~3.3 GiB for tensors. Resident memory is bounded separately.
+ADDRESS_SPACE = 8 * 2**30
+MAX_RSS_MIB = 1536             # peak resident set of a child over all its cases
+CASE_SECONDS = 20              # per case, conversion and run included
+CHILD_TIMEOUT = 600
+
+# name -> (expected error class, regex its message must match) or ("ok", None)
+EXPECT = {
+    # --- files ---------------------------------------------------------------------------
+    "fifo_path": ("ModelLoadError", r"fifo.onnx: not a regular file"),
+    "dev_zero_path": ("ModelLoadError", r"/dev/zero: not a regular file"),
+    "directory_path": ("ModelLoadError", r"is a directory"),
+    "empty_file": ("ModelLoadError", r"empty.onnx"),
+    "truncated_file": ("ModelLoadError|InvalidModelError", r"truncated.onnx"),
+    "text_file": ("ModelLoadError", r"text.onnx"),
+    "not_a_model_object": ("ModelLoadError", r"got int"),
+    "external_data_dev_zero": ("ModelLoadError", r"external data of tensor 'w'"),
+    "external_data_missing": ("ModelLoadError", r"no such file"),
+    # --- tensors ---------------------------------------------------------------------------
+    "negative_dims_initializer": ("InvalidModelError", r"initializer 'w' has negative dims \[-1\]"),
+    "short_raw_data_initializer": ("InvalidModelError", r"initializer 'w' .*expected 16 bytes of raw data, found 7"),
+    "long_raw_data_initializer": ("InvalidModelError", r"initializer 'w' .*expected 16 bytes of raw data, found 20"),
+    "short_raw_data_constant": ("InvalidModelError", r"node 'k' attribute 'value' .*found 7"),
+    "typed_data_count_mismatch": ("InvalidModelError", r"initializer 'w' .*expected 4 entries in float_data, found 3"),
+    "dims_overflow_no_data": ("InvalidModelError", r"initializer 'w' .*found 0"),
+    "unknown_element_type": ("InvalidModelError", r"initializer 'w' has unknown element type 999"),
+    "string_input": ("UnsupportedOperatorError", r"<graph input>.*element type object"),
+    # --- graphs ----------------------------------------------------------------------------
+    "cycle": ("InvalidModelError", r"'b' of node: name: n1 OpType: Relu"),
+    "undefined_input": ("InvalidModelError", r"'q' of node: name: n1"),
+    "opset_99": ("UnsupportedOperatorError", r"opset 99 .*nodes: relu0"),
+    # --- sizes -----------------------------------------------------------------------------
+    "constant_of_shape_2_32": ("NodeExecutionError", r"'cos0' \(ConstantOfShape\).*TensorTooLarge.*4294967296"),
+    "tile_2_40": ("NodeExecutionError", r"'tile0' \(Tile\).*TensorTooLarge"),
+    "range_1e12": ("NodeExecutionError", r"'range0' \(Range\).*TensorTooLarge"),
+    "expand_2_40_then_relu": ("NodeExecutionError", r"'ex0' \(Expand\).*TensorTooLarge"),
+    "expand_2_40_runtime_input": ("NodeExecutionError", r"'ex0' \(Expand\).*TensorTooLarge"),
+    "onehot_huge_depth": ("NodeExecutionError", r"'oh0' \(OneHot\).*TensorTooLarge"),
+    # --- indices (each reached a OneFlow kernel CHECK: SIGABRT) -----------------------------
+    "gather_negative_const": ("NodeBuildError", r"'g0' \(Gather\).*-7 .*out of range \[-5, 4\]"),
+    "gather_too_big_const": ("NodeBuildError", r"'g0' \(Gather\).*index 5 .*out of range"),
+    "gather_negative_runtime": ("NodeExecutionError", r"'g0' \(Gather\).*-6 .*out of range"),
+    "gather_too_big_runtime": ("NodeExecutionError", r"'g0' \(Gather\).*7 .*out of range"),
+    "gather_in_range_negative": ("ok", None),
+    "gather_elements_out_of_range": ("NodeExecutionError", r"\(GatherElements\).*out of range"),
+    "gather_nd_out_of_range": ("NodeExecutionError", r"\(GatherND\).*out of range"),
+    "scatter_elements_out_of_range": ("NodeExecutionError", r"\(ScatterElements\).*out of range"),
+    "scatter_nd_out_of_range": ("NodeExecutionError", r"\(ScatterND\).*out of range"),
+    "compress_condition_too_long": ("NodeExecutionError", r"\(Compress\).*out of range"),
+    "reverse_sequence_lens_too_long": ("NodeExecutionError", r"\(ReverseSequence\).*sequence_lens"),
+    "slice_zero_step": ("NodeExecutionError", r"\(Slice\).*steps \[0\] contain 0"),
+    # --- devices ---------------------------------------------------------------------------
+    "device_bogus_with_weights": ("DeviceError", r"'bogus' is not a OneFlow device"),
+    "device_cuda_without_gpu": ("DeviceError|ok", r"no usable CUDA device"),
+}
+
+
+# ====================================================================================================
+# The child: builds and runs cases (imports the converter; never imported by pytest's process).
+# ====================================================================================================
+def _cases(tmp):
+    import onnx
+    import oneflow as flow
+    from onnx import TensorProto as T, helper, numpy_helper
+
+    import converter
+
+    def model(nodes, inputs, outputs, inits=(), opset=13):
+        g = helper.make_graph(nodes, "hostile", inputs, outputs, list(inits))
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+    def vi(name, shape, elem=T.FLOAT):
+        return helper.make_tensor_value_info(name, elem, shape)
+
+    def out(name="y", rank=1, elem=T.FLOAT):
+        return vi(name, [f"d{i}" for i in range(rank)], elem)
+
+    def arr(name, value, dtype=np.int64):
+        return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+
+    def identity_of(t):
+        return model([helper.make_node("Identity", ["w"], ["y"], name="id0")], [], [out()], [t])
+
+    def raw(dims, data, elem=T.FLOAT):
+        return onnx.TensorProto(name="w", data_type=elem, dims=dims, raw_data=data)
+
+    def convert(m, *inputs, **kw):
+        module = converter.convert(m, **kw)
+        return module(*[flow.tensor(np.asarray(v)) for v in inputs])
+
+    def save(m, name):
+        path = os.path.join(tmp, name)
+        onnx.save(m, path)
+        return path
+
+    def relu_model(opset=13):
+        return model([helper.make_node("Relu", ["x"], ["y"], name="relu0")], [vi("x", [2])], [out()], opset=opset)
+
+    def external(location):
+        w = numpy_helper.from_array(np.ones(4, np.float32), "w")
+        w.ClearField("raw_data")
+        w.data_location = onnx.TensorProto.EXTERNAL
+        w.external_data.add(key="location", value=location)
+        return save(identity_of(w), f"ext_{abs(hash(location))}.onnx")
+
+    def gather(data_shape, indices, *, const):
+        data = np.arange(int(np.prod(data_shape)), dtype=np.float32).reshape(data_shape)
+        idx = np.asarray(indices, np.int64)
+        node = helper.make_node("Gather", ["x", "i"], ["y"], name="g0", axis=0)
+        if const:
+            return convert(model([node], [], [out(rank=idx.ndim)], [arr("x", data, np.float32), arr("i", idx)]))
+        return convert(model([node], [vi("x", list(data.shape)), vi("i", list(idx.shape), T.INT64)],
+                             [out(rank=idx.ndim)]), data, idx)
+
+    def two_input(op, data, index, attrs=None, third=None, out_rank=None):
+        names = ["x", "i"] + (["u"] if third is not None else [])
+        values = [np.asarray(data, np.float32), np.asarray(index, np.int64)] + (
+            [np.asarray(third, np.float32)] if third is not None else [])
+        elems = [T.FLOAT, T.INT64, T.FLOAT]
+        node = helper.make_node(op, names, ["y"], name=f"{op.lower()}0", **(attrs or {}))
+        m = model([node], [vi(n, list(v.shape), e) for n, v, e in zip(names, values, elems)],
+                  [out(rank=out_rank or values[0].ndim)], opset=16)
+        return convert(m, *values)
+
+    fifo = os.path.join(tmp, "fifo.onnx")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    text = os.path.join(tmp, "text.onnx")
+    with open(text, "w") as f:
+        f.write("this is not a protobuf\n" * 50)
+    empty = os.path.join(tmp, "empty.onnx")
+    open(empty, "wb").close()
+    truncated = os.path.join(tmp, "truncated.onnx")
+    conv = model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv0")], [vi("x", [1, 3, 8, 8])],
+                 [out(rank=4)], [numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "w")])
+    with open(truncated, "wb") as f:
+        f.write(conv.SerializeToString()[:300])
+    os.symlink("/dev/zero", os.path.join(tmp, "zero.bin")) if not os.path.lexists(
+        os.path.join(tmp, "zero.bin")) else None
+    typed = onnx.TensorProto(name="w", data_type=T.FLOAT, dims=[4], float_data=[1.0, 2.0, 3.0])
+    negative = numpy_helper.from_array(np.ones(4, np.float32), "w")
+    negative.dims[0] = -1
+    weights = numpy_helper.from_array(np.ones(4096, np.float32), "w")
+    add_w = model([helper.make_node("Add", ["x", "w"], ["y"], name="add0")], [vi("x", [4096])], [out()], [weights])
+
+    return {
+        "fifo_path": lambda: converter.convert(fifo),
+        "dev_zero_path": lambda: converter.convert("/dev/zero"),
+        "directory_path": lambda: converter.convert(tmp),
+        "empty_file": lambda: converter.convert(empty),
+        "truncated_file": lambda: converter.convert(truncated),
+        "text_file": lambda: converter.convert(text),
+        "not_a_model_object": lambda: converter.convert(123),
+        "external_data_dev_zero": lambda: converter.convert(external("zero.bin")),
+        "external_data_missing": lambda: converter.convert(external("absent.bin")),
+        "negative_dims_initializer": lambda: converter.convert(identity_of(negative)),
+        "short_raw_data_initializer": lambda: converter.convert(identity_of(raw([4], b"\0" * 7))),
+        "long_raw_data_initializer": lambda: converter.convert(identity_of(raw([4], b"\0" * 20))),
+        "short_raw_data_constant": lambda: converter.convert(model(
+            [helper.make_node("Constant", [], ["y"], name="k", value=raw([4], b"\0" * 7))], [], [out()])),
+        "typed_data_count_mismatch": lambda: converter.convert(identity_of(typed)),
+        "dims_overflow_no_data": lambda: converter.convert(identity_of(raw([2**62, 4], b""))),
+        "unknown_element_type": lambda: converter.convert(identity_of(raw([1], b"\0", elem=999))),
+        "string_input": lambda: converter.convert(model(
+            [helper.make_node("Identity", ["x"], ["y"])], [vi("x", [2], T.STRING)], [out(elem=T.STRING)])),
+        "cycle": lambda: converter.convert(model(
+            [helper.make_node("Relu", ["b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")],
+            [vi("x", [1])], [out("b")])),
+        "undefined_input": lambda: converter.convert(model(
+            [helper.make_node("Relu", ["q"], ["y"], name="n1")], [vi("x", [1])], [out()])),
+        "opset_99": lambda: converter.convert(relu_model(opset=99)),
+        "constant_of_shape_2_32": lambda: convert(model(
+            [helper.make_node("ConstantOfShape", ["s"], ["y"], name="cos0",
+                              value=numpy_helper.from_array(np.ones(1, np.uint8)))],
+            [], [out(elem=T.UINT8)], [arr("s", [2**32])])),
+        "tile_2_40": lambda: convert(model(
+            [helper.make_node("Tile", ["x", "r"], ["y"], name="tile0")], [], [out()],
+            [arr("x", np.ones(4), np.float32), arr("r", [2**40])])),
+        "range_1e12": lambda: convert(model(
+            [helper.make_node("Range", ["a", "b", "c"], ["y"], name="range0")], [], [out()],
+            [arr("a", 0, np.float32), arr("b", 1e12, np.float32), arr("c", 1, np.float32)], opset=11)),
+        "expand_2_40_then_relu": lambda: convert(model(
+            [helper.make_node("Expand", ["x", "s"], ["e"], name="ex0"), helper.make_node("Relu", ["e"], ["y"])],
+            [], [out()], [arr("x", np.ones(1), np.float32), arr("s", [2**40])])),
+        "expand_2_40_runtime_input": lambda: convert(model(
+            [helper.make_node("Expand", ["x", "s"], ["e"], name="ex0"), helper.make_node("Relu", ["e"], ["y"])],
+            [vi("x", [1])], [out()], [arr("s", [2**40])]), np.ones(1, np.float32)),
+        "onehot_huge_depth": lambda: convert(model(
+            [helper.make_node("OneHot", ["i", "d", "v"], ["y"], name="oh0")], [vi("i", [4], T.INT64)],
+            [out(rank=2)], [arr("d", [2**40]), arr("v", [0, 1], np.float32)], opset=11), np.arange(4)),
+        "gather_negative_const": lambda: gather([5], [-7], const=True),
+        "gather_too_big_const": lambda: gather([5], [5], const=True),
+        "gather_negative_runtime": lambda: gather([5], [0, -6], const=False),
+        "gather_too_big_runtime": lambda: gather([5], [7], const=False),
+        "gather_in_range_negative": lambda: gather([5], [-5, 4, -1], const=False),
+        "gather_elements_out_of_range": lambda: two_input("GatherElements", np.ones((2, 3)), [[0, 3, 1]],
+                                                          {"axis": 1}),
+        "gather_nd_out_of_range": lambda: two_input("GatherND", np.ones((2, 3)), [[1, -4]], out_rank=1),
+        "scatter_elements_out_of_range": lambda: two_input("ScatterElements", np.ones((2, 3)), [[0, -4]],
+                                                           {"axis": 1}, third=[[5.0, 6.0]]),
+        "scatter_nd_out_of_range": lambda: two_input("ScatterND", np.ones((2, 3)), [[2]], third=[[1.0, 2.0, 3.0]]),
+        "compress_condition_too_long": lambda: convert(model(
+            [helper.make_node("Compress", ["x", "c"], ["y"], axis=0)], [vi("x", [2]), vi("c", [4], T.BOOL)],
+            [out()], opset=11), np.ones(2, np.float32), np.array([True, False, False, True])),
+        "reverse_sequence_lens_too_long": lambda: convert(model(
+            [helper.make_node("ReverseSequence", ["x", "l"], ["y"], time_axis=0, batch_axis=1)],
+            [vi("x", [3, 2]), vi("l", [2], T.INT64)], [out(rank=2)], opset=10),
+            np.ones((3, 2), np.float32), np.array([1, 5])),
+        "slice_zero_step": lambda: convert(model(
+            [helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["y"])], [vi("x", [4])], [out()],
+            [arr("s", [0]), arr("e", [4]), arr("a", [0]), arr("st", [0])]), np.ones(4, np.float32)),
+        "device_bogus_with_weights": lambda: converter.convert(add_w, device="bogus"),
+        "device_cuda_without_gpu": lambda: converter.convert(add_w, device="cuda"),
+    }, {"gather_in_range_negative": np.array([0.0, 4.0, 4.0], np.float32)}
+
+
+def _child(tmp, names):
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+    import converter
+
+    cases, expected_values = _cases(tmp)
+    for name in names:
+        print(json.dumps({"start": name}), flush=True)
+        t0 = time.perf_counter()
+        record = {"case": name}
+        try:
+            value = cases[name]()
+            record["kind"] = "ok"
+            if name in expected_values:
+                record["correct"] = bool(np.array_equal(value.numpy(), expected_values[name]))
+        except converter.ConverterError as e:
+            record.update(kind="typed", type=type(e).__name__, message=str(e))
+        except BaseException as e:  # noqa: BLE001 - an untyped error is what the test reports
+            record.update(kind="untyped", type=type(e).__name__, message=str(e)[:2000])
+        record["seconds"] = time.perf_counter() - t0
+        record["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        print(json.dumps(record), flush=True)
+
+
+# ====================================================================================================
+# The parent: pytest
+# ====================================================================================================
+def _run_corpus(tmp) -> dict:
+    """Run every case in child processes; a child that dies costs only the case it was on."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    todo, results = list(EXPECT), {}
+    while todo:
+        try:
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), str(tmp), *todo], cwd=root,
+                                  env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+            stdout, rc, stderr = proc.stdout, proc.returncode, proc.stderr
+        except subprocess.TimeoutExpired as e:
+            stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            rc, stderr = "timeout", ""
+        running = None
+        for line in stdout.splitlines():
+            if not line.startswith("{"):
+                continue
+            rec = json.loads(line)
+            if "start" in rec:
+                running = rec["start"]
+            else:
+                results[rec["case"]] = rec
+                running = None
+        if running is None and rc == 0:
+            break
+        if running is None:   # died before its first case
+            raise AssertionError(f"corpus child failed (exit {rc}) before any case:\n{stderr[-3000:]}")
+        results[running] = {"case": running, "kind": "crash" if rc != "timeout" else "timeout",
+                            "type": f"exit {rc}", "message": stderr[-1500:]}
+        todo = [n for n in todo if n not in results]
+    return results
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return _run_corpus(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize("name", list(EXPECT))
+def test_hostile_case_ends_typed_and_bounded(corpus, name):
+    import re
+
+    rec = corpus[name]
+    want_type, pattern = EXPECT[name]
+    assert rec["kind"] not in ("crash", "timeout", "untyped"), f"{name}: {rec['kind']} {rec['type']}: {rec['message']}"
+    if rec["kind"] == "ok":
+        assert "ok" in want_type.split("|"), f"{name}: converted without an error, expected {want_type}"
+        assert rec.get("correct", True), f"{name}: wrong result"
+    else:
+        assert rec["type"] in want_type.split("|"), f"{name}: {rec['type']}: {rec['message']}"
+        assert re.search(pattern, rec["message"], re.S), f"{name}: message does not match {pattern!r}: {rec['message']}"
+    assert rec["seconds"] < CASE_SECONDS, f"{name}: took {rec['seconds']:.1f} s"
+    assert rec["maxrss_mib"] < MAX_RSS_MIB, f"{name}: peak RSS {rec['maxrss_mib']} MiB"
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2:])
