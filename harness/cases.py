@@ -56,6 +56,8 @@ class Case:
     prepared_dir: Optional[str] = field(default=None, compare=False)
     # The converter gate: OneFlow vs ONNX Runtime (docs/design.md §4).
     converter_tolerance: Tolerance = Tolerance()
+    # A dynamic-batch export: batch sizes one converted module also runs at (docs/design.md §4).
+    batches: tuple = ()
 
     @property
     def case_id(self) -> str:
@@ -133,6 +135,7 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
         opset=opset, device=device, tolerance=tolerance_for(cell.get("tolerance"), device),
         converter_tolerance=tolerance_for(cell.get("tolerance"), device, "converter"),
         xfail=xfail_for(cell.get("xfail"), opset), unavailable=cell.get("unavailable") or None,
+        batches=tuple(cell.get("dynamic_batch") or ()),
         classifier=bool(cell.get("classifier", task == "classification")),
         marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)))
 

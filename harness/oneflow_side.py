@@ -108,6 +108,18 @@ def gate(rows: list, rtol: float, atol: float) -> dict:
             "rtol": rtol, "atol": atol, "ok": all(r["passed"] for r in rows) and bool(rows)}
 
 
+def batch_inputs(inputs: dict, batch: int) -> dict:
+    """The case's inputs at another batch size: its samples repeated along axis 0, each copy
+    with its own seeded perturbation so the rows differ (a batch-axis mix-up must show)."""
+    rng = np.random.default_rng(batch)
+    out = {}
+    for name, x in inputs.items():
+        rows = np.concatenate([x] * (-(-batch // x.shape[0])))[:batch]
+        noise = rng.normal(0.0, 0.1 * (float(x.std()) or 1.0), rows.shape) if x.dtype.kind == "f" else 0
+        out[name] = (rows + noise).astype(x.dtype)
+    return out
+
+
 def describe_failure(rows: list, rtol: float, atol: float) -> str:
     bad = [r for r in rows if not r["passed"]]
     parts = [r.get("error") or
@@ -141,10 +153,12 @@ CONVERTER_MATCHES, CONVERTER_DIFFERS, CONVERTER_UNTESTED = "matches ORT", "diffe
 
 def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, rtol: float = DEFAULT_RTOL,
                atol: float = DEFAULT_ATOL, classifier: bool = False, divergence: bool = False,
-               converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL) -> dict:
+               converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL, batches=()) -> dict:
     """Two gates (docs/design.md §4): source vs ORT with (rtol, atol) blames the exporter;
     OneFlow vs ORT with the converter's own tolerance blames the converter. The converter
-    runs whenever ORT produced outputs, even when ORT disagrees with the source."""
+    runs whenever ORT produced outputs, even when ORT disagrees with the source. ``batches``
+    (a model exported with a dynamic batch axis): the same converted module also runs at each
+    of these batch sizes, against ORT, through the converter gate."""
     import onnx
     import onnxruntime
 
@@ -197,6 +211,22 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
                                                              converter_rtol, converter_atol)
                 raise StageFailed("parity", "OneFlow disagrees with ONNX Runtime (converter): " + describe_failure(
                     result["oneflow_vs_ort_outputs"], converter_rtol, converter_atol))
+            for b in batches:
+                at_batch(b)
+
+        def at_batch(b: int):
+            feed = batch_inputs(inputs, b)
+            reference = run_ort(model_path, feed, device)
+            try:
+                actual = run_module(module, feed, device)
+            except Exception as e:  # noqa: BLE001 - the module fails at this batch size
+                raise StageFailed("run", f"at batch {b}: {type(e).__name__}: {e}", traceback.format_exc()) from e
+            rows = parity_of(actual, reference, converter_rtol, converter_atol, classifier)
+            result.setdefault("batches", {})[str(b)] = gate(rows, converter_rtol, converter_atol)
+            if not result["batches"][str(b)]["ok"]:
+                result["converter"] = CONVERTER_DIFFERS
+                raise StageFailed("parity", f"OneFlow disagrees with ONNX Runtime at batch {b} (converter): "
+                                  + describe_failure(rows, converter_rtol, converter_atol))
         stages.run("parity", parity)
     except StageFailed as e:
         result.update(status=f"fail:{e.stage}", stage=e.stage, error=e.error, traceback=e.traceback or None)
@@ -228,6 +258,7 @@ def main(argv=None) -> int:
     ap.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="source vs ORT gate")
     ap.add_argument("--converter-rtol", type=float, default=DEFAULT_RTOL, help="OneFlow vs ORT gate")
     ap.add_argument("--converter-atol", type=float, default=DEFAULT_ATOL, help="OneFlow vs ORT gate")
+    ap.add_argument("--batches", default="", help="comma-separated batch sizes to also run (dynamic-batch models)")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")
     args = ap.parse_args(argv)
@@ -238,7 +269,8 @@ def main(argv=None) -> int:
     emit({"event": "stage", "stage": "startup"})
     try:
         result = check_case(args.case_dir, args.device, args.work_dir, args.rtol, args.atol,
-                            args.classifier, args.divergence, args.converter_rtol, args.converter_atol)
+                            args.classifier, args.divergence, args.converter_rtol, args.converter_atol,
+                            tuple(int(b) for b in args.batches.split(",") if b))
     except Exception as e:  # noqa: BLE001 - outside any stage: the plumbing, not the model
         result = {"case": args.case_dir, "device": args.device, "status": "infra", "stage": None,
                   "error": f"OneFlow side: {type(e).__name__}: {e}", "traceback": traceback.format_exc()}

@@ -115,7 +115,7 @@ def _run(case, opts: RunOptions) -> dict:
     # --- process B: ort, convert, run, parity --------------------------------------------
     bundles.prepare(bundle_dir)
     cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
-                               classifier, converter_tolerance=case.converter_tolerance)
+                               classifier, converter_tolerance=case.converter_tolerance, batches=case.batches)
     child = run_staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
     done = child.done or {}
     rec["seconds"].update({k: v for k, v in child.stage_seconds.items() if k != "startup"})
@@ -124,7 +124,7 @@ def _run(case, opts: RunOptions) -> dict:
     for key in ("max_abs", "max_rel", "top5"):
         rec[key] = done.get(key)
     # The two gates' verdicts and what the converter did (docs/design.md §4), where they exist.
-    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter"):
+    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches"):
         if done.get(key) is not None:
             rec[key] = done[key]
     if done.get("min_atol") is not None:
@@ -200,11 +200,14 @@ def classify(child) -> tuple:
 
 
 def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
-                         classifier: bool, divergence: bool = False, converter_tolerance=None) -> list:
+                         classifier: bool, divergence: bool = False, converter_tolerance=None,
+                         batches=()) -> list:
     cmd = [sys.executable, "-m", "harness.oneflow_side", case_dir, "--device", device,
            "--work-dir", work_dir, "--rtol", repr(rtol), "--atol", repr(atol)]
     if converter_tolerance is not None:
         cmd += ["--converter-rtol", repr(converter_tolerance.rtol), "--converter-atol", repr(converter_tolerance.atol)]
+    if batches:
+        cmd += ["--batches", ",".join(map(str, batches))]
     return cmd + (["--classifier"] if classifier else []) + (["--divergence"] if divergence else [])
 
 

@@ -85,3 +85,22 @@ def test_ort_that_cannot_run_the_model_leaves_the_converter_untested(tmp_path, m
     rec = run_case(case, _opts(tmp_path))
     assert rec["status"] == "fail:ort" and rec["converter"] == "untested", rec
     assert "oneflow_vs_ort" not in rec
+
+
+def test_dynamic_batch_runs_one_converted_module_at_each_batch(tmp_path, monkeypatch):
+    monkeypatch.delenv(PLUGINS_ENV, raising=False)
+    model = conv_relu_out("relu")
+    for value_info in (model.graph.input[0], model.graph.output[0]):
+        value_info.type.tensor_type.shape.dim[0].dim_param = "batch"     # as dynamic_axes exports it
+    case = _case(tmp_path, "relu", batches=(1, 3))
+    onnx.save(model, os.path.join(case.prepared_dir, "model.onnx"))
+    rec = run_case(case, _opts(tmp_path))
+    assert rec["status"] == "pass", rec
+    assert sorted(rec["batches"]) == ["1", "3"] and all(g["ok"] for g in rec["batches"].values())
+
+    monkeypatch.setenv(PLUGINS_ENV, PLUGIN)       # the planted converter bug shows at every batch size
+    bad = _case(tmp_path, "relu_offset", batches=(1, 3))
+    model.graph.node[1].name = "relu_offset"
+    onnx.save(model, os.path.join(bad.prepared_dir, "model.onnx"))
+    rec = run_case(bad, _opts(tmp_path))
+    assert rec["status"] == "fail:parity" and "batches" not in rec   # the batch-1 gate fails first

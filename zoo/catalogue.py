@@ -43,6 +43,7 @@ LAYOUTS = ("NCHW", "NHWC")
 DTYPES = ("float32",)
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5  # docs/design.md §4
 GATES = ("source", "converter")
+DYNAMIC_BATCH = ("torch",)   # exporters that take a dynamic batch axis (dynamic_axes)
 DEFAULT_OPSET = 13         # the opset `make matrix` and the zoo column tests run at
 OPSETS = range(7, 22)      # opsets an xfail row may name
 MODEL_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -122,6 +123,9 @@ class Cell:
     xfails: tuple = ()              # of XFail, each naming its opsets (at most one per opset)
     marks: tuple = ()               # model marks + cell marks
     unavailable: Optional[str] = None
+    # Export with a dynamic batch axis; the harness runs one converted module at each of
+    # these batch sizes against ORT (docs/design.md §4). Exporters that support it: DYNAMIC_BATCH.
+    dynamic_batch: tuple = ()
 
     @property
     def id(self) -> str:
@@ -161,6 +165,8 @@ class Cell:
             "xfail": (xfails[0].as_dict() if len(xfails) == 1 else
                       [x.as_dict() for x in xfails]) if xfails else None,
             "unavailable": self.unavailable,
+            # only when set: the row keys the export cache, other cells' keys stay as they were
+            **({"dynamic_batch": list(self.dynamic_batch)} if self.dynamic_batch else {}),
         }
 
 
@@ -301,6 +307,14 @@ class _Parser:
                 self.fail(where, f"more than one xfail row applies at opset {opset}")
         return tuple(out)
 
+    def dynamic_batch(self, node: Any, where: str, framework: str) -> tuple:
+        if framework not in DYNAMIC_BATCH:
+            self.fail(where, f"the {framework} exporter here has no dynamic batch axis (only {', '.join(DYNAMIC_BATCH)})")
+        if not (isinstance(node, list) and len(node) >= 2 and all(
+                isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in node)):
+            self.fail(where, f"expected a list of at least two positive batch sizes, got {node!r}")
+        return tuple(node)
+
     def outputs(self, node: Any, where: str):
         if isinstance(node, int) and not isinstance(node, bool) and node > 0:
             return node
@@ -317,7 +331,7 @@ class _Parser:
                                                   base_input["dtype"], tuple(base_input["range"])),
                         marks=entry["marks"], unavailable=self.text(node["unavailable"], f"{where}.unavailable"))
         self.mapping(node, where, required=("builder", "variant"),
-                     optional=("kwargs", "input", "outputs", "tolerance", "xfail", "marks"))
+                     optional=("kwargs", "input", "outputs", "tolerance", "xfail", "marks", "dynamic_batch"))
         spec = self.input_spec(base_input, node.get("input", {}), f"{where}.input")
         kwargs = node.get("kwargs", {})
         if not isinstance(kwargs, dict):
@@ -332,7 +346,9 @@ class _Parser:
                     kwargs=dict(kwargs),
                     outputs=self.outputs(node["outputs"], f"{where}.outputs") if "outputs" in node else None,
                     tolerances=self.tolerances(node["tolerance"], f"{where}.tolerance") if "tolerance" in node else (),
-                    xfails=xfails, marks=marks)
+                    xfails=xfails, marks=marks,
+                    dynamic_batch=self.dynamic_batch(node["dynamic_batch"], f"{where}.dynamic_batch", framework)
+                    if "dynamic_batch" in node else ())
 
     def catalogue(self, doc: Any) -> Catalogue:
         self.mapping(doc, "<top level>", required=("defaults", "models"))

@@ -175,7 +175,8 @@ def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED, built:
         onnx_path = os.path.join(out_dir, "model.onnx")
         prepare = getattr(exporter, "prepare_export", None)  # e.g. TensorFlow: trace + freeze once
         if prepare is None:
-            exporter.export(net, inputs, onnx_path, opset)
+            # dynamic_batch only where the catalogue asks (it allows it only for exporters that take it)
+            exporter.export(net, inputs, onnx_path, opset, **({"dynamic_batch": True} if cell.dynamic_batch else {}))
         else:
             if built.prepared is None:
                 built.prepared = prepare(net, inputs)

@@ -5,7 +5,7 @@ import torch
 
 
 def randomize_batchnorm(model: "torch.nn.Module", seed: int) -> None:
-    """Give every BatchNorm non-trivial running stats and affine params (DESIGN §4)."""
+    """Give every BatchNorm non-trivial running stats and affine params (docs/design.md §4)."""
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -76,13 +76,16 @@ def run(model, inputs: list) -> list:
     return [o.detach().numpy() for o in outs]
 
 
-def export(model, inputs: list, path: str, opset: int) -> None:
+def export(model, inputs: list, path: str, opset: int, dynamic_batch: bool = False) -> None:
+    """``dynamic_batch``: axis 0 of every input and output is symbolic ("batch"), so one
+    exported graph serves any batch size (docs/design.md §4)."""
     args = tuple(torch.from_numpy(x) for x in inputs)
     n_outputs = len(run(model, inputs))  # name every output; torch would number them by node
-    torch.onnx.export(model, args, path, opset_version=opset, dynamo=False,
-                      input_names=[f"input_{i}" for i in range(len(args))],
-                      output_names=[f"output_{i}" for i in range(n_outputs)],
-                      do_constant_folding=True)
+    input_names = [f"input_{i}" for i in range(len(args))]
+    output_names = [f"output_{i}" for i in range(n_outputs)]
+    axes = {name: {0: "batch"} for name in input_names + output_names} if dynamic_batch else None
+    torch.onnx.export(model, args, path, opset_version=opset, dynamo=False, input_names=input_names,
+                      output_names=output_names, dynamic_axes=axes, do_constant_folding=True)
 
 
 def versions() -> dict:
