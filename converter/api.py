@@ -26,6 +26,12 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
     node. Raises ModelLoadError / InvalidModelError for bad files or graphs, DeviceError for
     an unknown or unusable device, and one UnsupportedOperatorError listing every operator
     use the converter cannot express.
+
+    Limits: a model path must be a regular file below protobuf's 2 GiB message limit, its
+    external data regular files totalling at most 64 GiB (graph.MAX_PROTO_BYTES,
+    graph.MAX_EXTERNAL_BYTES). At run time, a node that would materialise a tensor larger
+    than the memory the process can still get (MemAvailable, and the RLIMIT_AS headroom)
+    fails with a NodeExecutionError (cause TensorTooLarge) before allocating.
     """
     device = resolve_device(device)
     module = convert_loaded(load(model, check=check), device=device, fold_limit_bytes=fold_limit_bytes)

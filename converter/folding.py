@@ -2,7 +2,7 @@
 
 Folding computes a node once at conversion time when its inputs are constants. A 214-byte
 model can ask for a ConstantOfShape of 2**32 elements, so sizes are checked from shapes
-*before* anything is allocated (docs/operators.md, "Limits"):
+*before* anything is allocated (documented on ``converter.convert``):
 
 * at conversion time against ``fold_limit_bytes`` (an option of ``convert``; default
   DEFAULT_FOLD_LIMIT_BYTES): above it the node stays a run-time node;

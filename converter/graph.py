@@ -57,7 +57,7 @@ def _value_info(vi: onnx.ValueInfoProto) -> ValueInfo:
 
 
 # protobuf cannot parse a message of 2 GiB or more; bigger models keep their weights in
-# external data files, which count against MAX_EXTERNAL_BYTES (docs/operators.md, "Limits").
+# external data files, which count against MAX_EXTERNAL_BYTES (documented on ``converter.convert``).
 MAX_PROTO_BYTES = 2**31 - 1
 MAX_EXTERNAL_BYTES = 64 * 2**30
 

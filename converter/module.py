@@ -9,6 +9,10 @@ import oneflow as flow
 
 from .dtypes import flow_dtype, to_tensor
 from .errors import ConverterError, InputError, NodeExecutionError
+from .folding import check_alloc, nbytes
+
+# Steps whose inferred output is at least this big check the memory left before they run.
+_LARGE_OUTPUT_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -54,6 +58,7 @@ class ConvertedModule(flow.nn.Module):
         self.output_names = list(graph.outputs)
         self.steps = steps
         self.layers = flow.nn.ModuleDict(layers)
+        self._large_outputs = _large_outputs(graph, steps)
         needed = {n for s in steps for n in s.inputs if n is not None} | set(self.output_names)
         self._buffer_of = {}
         for name in sorted(needed & set(constants)):
@@ -79,6 +84,8 @@ class ConvertedModule(flow.nn.Module):
         for step in self.steps:
             fn = self.layers[step.layer_key] if step.layer_key else step.fn
             try:
+                if step.node_index in self._large_outputs:
+                    check_alloc(*self._large_outputs[step.node_index])
                 result = fn(*[None if n is None else env[n] for n in step.inputs])
             except ConverterError:
                 raise
@@ -121,3 +128,22 @@ class ConvertedModule(flow.nn.Module):
         for t in list(self.parameters()) + list(self.buffers()):
             return t.device
         return flow.device("cpu")
+
+
+def _large_outputs(graph, steps) -> dict:
+    """node index -> (shape, dtype, what) of its biggest output that shape inference knows to
+    be at least _LARGE_OUTPUT_BYTES: OneFlow's allocator aborts the process when it fails, so
+    such a step is checked against the memory left before it runs (folding.check_alloc)."""
+    found = {}
+    for step in steps:
+        best = None
+        for name in step.outputs:
+            info = graph.value_info.get(name) if name else None
+            if info is None or info.shape is None or info.dtype is None or None in info.shape:
+                continue
+            size = nbytes(info.shape, info.dtype)
+            if size >= _LARGE_OUTPUT_BYTES and (best is None or size > best[0]):
+                best = (size, (list(info.shape), info.dtype, f"output {name!r}"))
+        if best is not None:
+            found[step.node_index] = best[1]
+    return found

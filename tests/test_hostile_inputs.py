@@ -60,6 +60,8 @@ EXPECT = {
     "expand_2_40_then_relu": ("NodeExecutionError", r"'ex0' \(Expand\).*TensorTooLarge"),
     "expand_2_40_runtime_input": ("NodeExecutionError", r"'ex0' \(Expand\).*TensorTooLarge"),
     "onehot_huge_depth": ("NodeExecutionError", r"'oh0' \(OneHot\).*TensorTooLarge"),
+    "pad_2_38": ("NodeExecutionError", r"'pad0' \(Pad\).*TensorTooLarge.*274877906946"),
+    "broadcast_add_2_32": ("NodeExecutionError", r"'add0' \(Add\).*TensorTooLarge.*\[65536, 65536\]"),
     # --- indices (each reached a OneFlow kernel CHECK: SIGABRT) -----------------------------
     "gather_negative_const": ("NodeBuildError", r"'g0' \(Gather\).*-7 .*out of range \[-5, 4\]"),
     "gather_too_big_const": ("NodeBuildError", r"'g0' \(Gather\).*index 5 .*out of range"),
@@ -212,6 +214,12 @@ def _cases(tmp):
         "onehot_huge_depth": lambda: convert(model(
             [helper.make_node("OneHot", ["i", "d", "v"], ["y"], name="oh0")], [vi("i", [4], T.INT64)],
             [out(rank=2)], [arr("d", [2**40]), arr("v", [0, 1], np.float32)], opset=11), np.arange(4)),
+        "pad_2_38": lambda: convert(model(
+            [helper.make_node("Pad", ["x", "p"], ["y"], name="pad0")], [vi("x", [2])], [out()],
+            [arr("p", [0, 2**38])]), np.ones(2, np.float32)),
+        "broadcast_add_2_32": lambda: convert(model(
+            [helper.make_node("Add", ["a", "b"], ["y"], name="add0")], [vi("a", [65536, 1]), vi("b", [1, 65536])],
+            [out(rank=2)]), np.ones((65536, 1), np.float32), np.ones((1, 65536), np.float32)),
         "gather_negative_const": lambda: gather([5], [-7], const=True),
         "gather_too_big_const": lambda: gather([5], [5], const=True),
         "gather_negative_runtime": lambda: gather([5], [0, -6], const=False),

@@ -85,9 +85,22 @@ def test_generic_fold_above_budget_stays_a_runtime_node():
 
 
 def test_absurd_runtime_size_is_a_typed_error_before_allocating():
-    # 2**40 float32 elements: refused from the shape, naming node, shape and size.
+    # 2**40 float32 elements: refused from the shape, naming node, shape and size. Shape
+    # inference knows this output's size, so the module checks it before the step runs.
     module = converter.convert(_constant_of_shape([2**40]), check=False)
     assert "ConstantOfShape" in [s.op_type for s in module.steps]
-    with pytest.raises(NodeExecutionError, match=r"'cos0' \(ConstantOfShape\).*TensorTooLarge: output of shape "
-                                                 r"\[1099511627776\] \(float32\) needs 4.0 TiB"):
+    with pytest.raises(NodeExecutionError, match=r"'cos0' \(ConstantOfShape\).*TensorTooLarge: output 'c' of "
+                                                 r"shape \[1099511627776\] \(float32\) needs 4.0 TiB"):
         module()
+
+
+def test_runtime_shape_is_checked_by_the_handler():
+    # The shape arrives at run time (no inferred size): ConstantOfShape checks it itself.
+    graph = helper.make_graph([helper.make_node("ConstantOfShape", ["s"], ["y"], name="cos0")], "cos",
+                              [helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    module = converter.convert(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), check=False)
+    assert module(flow.tensor(np.array([2, 3]))).numpy().shape == (2, 3)
+    with pytest.raises(NodeExecutionError, match=r"'cos0' \(ConstantOfShape\).*TensorTooLarge: output of shape "
+                                                 r"\[1048576, 1048576\] \(float32\) needs 4.0 TiB"):
+        module(flow.tensor(np.array([2**20, 2**20])))
