@@ -240,3 +240,99 @@ def test_more_emitters_match_converted_and_ort(tmp_path):
     onnx.checker.check_model(model)
     x = np.random.default_rng(6).standard_normal((1, 4, 6, 6)).astype(np.float32)
     _assert_codegen_matches_converted_and_ort(model, x, tmp_path / "gen")
+
+
+# --- generated == converted over every ONNX backend node case codegen can emit --------------------
+def _node_cases_codegen_can_emit():
+    from converter import conformance
+    for name, case in conformance.discover().items():
+        if case["kind"] != "node":
+            continue
+        model = onnx.load(case["model"])
+        if all(n.op_type in EMITTERS for n in model.graph.node):
+            yield name, case, model
+
+
+def _run_outputs(module, inputs):
+    with flow.no_grad():
+        out = module(*inputs)
+    return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def test_codegen_never_drifts_from_the_converter_on_backend_node_cases(tmp_path):
+    """Every node case whose ops all have emitters: the converter converts it, and either
+    codegen refuses it (CodegenError, a reported limitation) or the generated module returns
+    what the converted module returns (same dtypes and shapes, values to float32 rounding).
+    ~20 s for ~240 compared cases; in-process (the cases compared all convert and run)."""
+    from converter import conformance
+    from converter.codegen import _import_file
+    from converter.dtypes import to_tensor
+
+    compared, refused, drift = [], [], []
+    for name, case, model in _node_cases_codegen_can_emit():
+        try:
+            converted = converter.convert(model)
+        except converter.ConverterError:
+            continue                                    # the converter's own limitation
+        out_dir = tmp_path / name.replace("/", "_")
+        try:
+            path = converter.codegen(model, str(out_dir))
+        except converter.CodegenError:
+            refused.append(name)
+            continue
+        generated = _import_file(path).load(str(out_dir / "weights"))
+        for inputs, _ in conformance.load_data_sets(case, model):
+            try:
+                args = [to_tensor(v) for v in inputs]
+            except KeyError:                            # a dtype OneFlow 0.9 has no tensor for
+                break
+            try:
+                want = _run_outputs(converted, args)
+            except converter.NodeExecutionError:        # refused at run time: codegen must refuse too
+                drift.append(f"{name}: the converted module refuses to run it, codegen emitted it")
+                break
+            try:
+                got = _run_outputs(generated, args)
+            except Exception as e:  # noqa: BLE001 - any failure of the generated module is drift
+                drift.append(f"{name}: generated module failed: {type(e).__name__}: {str(e)[:200]}")
+                break
+            problem, _, _ = conformance.compare(got, want, rtol=1e-6, atol=1e-6)
+            if problem:
+                drift.append(f"{name}: {problem}")
+                break
+        else:
+            compared.append(name)
+    assert not drift, f"{len(drift)} node case(s) where codegen and the converter disagree:\n" + "\n".join(drift)
+    assert len(compared) >= 230, (len(compared), len(refused))   # 241 compared, 193 refused when written
+
+
+@pytest.mark.parametrize("opset", [12, 22])
+def test_codegen_max_and_average_pool_asymmetric_pads_with_ceil_mode(tmp_path, opset):
+    # Was drift: the emitter used OneFlow's ceil_mode (drops a window the converter keeps) and
+    # refused/ mis-padded asymmetric pads. Both now come from the handler's PoolGeometry.
+    vi = helper.make_tensor_value_info
+    nodes = [helper.make_node("MaxPool", ["x"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 2],
+                              ceil_mode=1),
+             helper.make_node("AveragePool", ["x"], ["a"], kernel_shape=[2, 2], strides=[2, 2], pads=[1, 0, 1, 1],
+                              ceil_mode=1)]
+    graph = helper.make_graph(nodes, "pool", [vi("x", TensorProto.FLOAT, [1, 2, 6, 7])],
+                              [vi("m", TensorProto.FLOAT, None), vi("a", TensorProto.FLOAT, None)])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]))
+    x = np.random.default_rng(8).standard_normal((1, 2, 6, 7)).astype(np.float32)
+    if opset <= 21:
+        _assert_codegen_matches_converted_and_ort(model, x, tmp_path / "gen")
+    else:   # ORT 1.19 stops at opset 21
+        path = converter.codegen(model, str(tmp_path / "gen"))
+        _assert_same(_outputs(_import(path).load()(flow.tensor(x))), _outputs(converter.convert(model)(flow.tensor(x))))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64], ids=lambda d: np.dtype(d).name)
+def test_codegen_integer_pow_keeps_the_base_dtype(tmp_path, dtype):
+    # Was drift: the emitter used flow.pow, which returns float32 for integer tensors.
+    vi = helper.make_tensor_value_info
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph([helper.make_node("Pow", ["x", "e"], ["y"])], "pow", [vi("x", elem, [2, 3])],
+                              [vi("y", elem, [2, 3])], [numpy_helper.from_array(np.array([0, 2, 3], dtype), "e")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    x = np.array([[2, -3, 4], [5, 6, -7]], dtype)
+    _assert_codegen_matches_converted_and_ort(model, x, tmp_path / "gen")

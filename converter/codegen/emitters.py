@@ -127,48 +127,95 @@ def batch_norm(e):
     return f"{e.helper('_batch_norm')}({args}, {_float(eps)})"
 
 
-def _pool_geometry(e):
-    kernel = tuple(e.attr("kernel_shape"))
-    nd = len(kernel)
-    return kernel, nd, tuple(e.attr("strides") or (1,) * nd), tuple(e.attr("dilations") or (1,) * nd)
+def _pool_layout(e, dilations_since: int):
+    """The converter's own PoolGeometry for this node, plus the static spatial input size and
+    numpy dtype (None when unknown) and the (begins, ends + extra) pads of its explicit path."""
+    from ..ops.pooling import PoolGeometry
+    version = e.ctx.version
+    geo = PoolGeometry(e.ctx, dilations=version >= dilations_since, ceil=version >= 10)
+    if geo.nd not in (1, 2, 3):
+        raise e.unsupported(f"{geo.nd}-D pooling")
+    info = e.ctx.input_info(0)
+    in_size = None if info is None or info.shape is None or None in info.shape[2:] else list(info.shape[2:])
+    dtype = e.ctx.input_dtype(0)
+    if geo.native:
+        return geo, in_size, dtype, None
+    if in_size is None:
+        raise e.unsupported("pads OneFlow's pooling cannot take, on an input of unknown spatial size")
+    begins, ends, extra = geo.explicit_pads(in_size)
+    return geo, in_size, dtype, (begins, ends, extra)
+
+
+def _flow_pads(begins, ends) -> list:
+    from ..ops._util import flow_pad_arg
+    return flow_pad_arg(begins, ends)
 
 
 @emitter("MaxPool")
 def max_pool(e):
+    """The handler's two paths: OneFlow's layer where it computes this window layout, else
+    explicit -inf padding (ceil_mode cells included) and windows past the input set to the
+    dtype's lowest value; integers pool in float64 (exact), as the handler does."""
+    from ..ops.pooling import _lowest, empty_window_mask
+    from ..dtypes import flow_dtype
     if len(e.ctx.outputs) > 1 and e.ctx.outputs[1]:
         raise e.unsupported("the Indices output")
-    kernel, nd, stride, dilation = _pool_geometry(e)
-    pads = list(e.attr("pads") or [0] * (2 * nd))
-    if any(2 * p > k for p, k in zip(pads, kernel + kernel)):
-        x, padding = _pad_call_forced(e, e.arg(0), nd, pads, "float('-inf')")
+    geo, in_size, dtype, explicit = _pool_layout(e, 10)
+    x = e.arg(0)
+    is_int = dtype is not None and np.dtype(dtype).kind in "iu"
+    if is_int:
+        x = f"{x}.to(flow.float64)"
+    nd, k, st, dil = geo.nd, _ints(geo.kernel), _ints(geo.stride), _ints(geo.dilation)
+    if explicit is None:
+        y = (f"F.max_pool{nd}d({x}, kernel_size={k}, stride={st}, padding={_ints(geo.padding)}, "
+             f"dilation={dil}, ceil_mode={geo.ceil})")
     else:
-        x, padding = _pad_call(e, e.arg(0), nd, kernel, stride, dilation, "float('-inf')")
-    return (f"F.max_pool{nd}d({x}, kernel_size={_ints(kernel)}, stride={_ints(stride)}, "
-            f"padding={_ints(padding)}, dilation={_ints(dilation)}, ceil_mode={bool(e.attr('ceil_mode', 0))})")
+        begins, ends, extra = explicit
+        pads = _flow_pads(begins, [a + b for a, b in zip(ends, extra)])
+        y = f"F.max_pool{nd}d(F.pad({x}, {pads!r}, value=float('-inf')), kernel_size={k}, stride={st}, dilation={dil})"
+        mask = empty_window_mask(geo, in_size, begins, ends, extra, "cpu")
+        if mask is not None:
+            if dtype is None:
+                raise e.unsupported("a ceil_mode window past the input of an input of unknown dtype")
+            buf = e.writer.buffer(e.ctx.outputs[0] + "_empty_windows", mask.numpy())
+            y = f"flow.where({buf}, flow.full_like({y}, {_lowest(flow_dtype(dtype))!r}), {y})"
+    if is_int:
+        y = f"({y}).to({_dtype_name(dtype)})"
+    return y
 
 
-def _pad_call_forced(e, x, nd, pads, value):
-    """Explicit pads larger than half the kernel: OneFlow pools refuse them, so pad first."""
-    if e.attr("auto_pad", "NOTSET") != "NOTSET":
-        raise e.unsupported("auto_pad together with pads larger than half the kernel")
-    flow_order = []
-    for b, en in zip(reversed(pads[:nd]), reversed(pads[nd:])):
-        flow_order += [int(b), int(en)]
-    return f"F.pad({x}, {flow_order!r}, value={value})", (0,) * nd
+def _dtype_name(dtype) -> str:
+    from ..dtypes import flow_dtype
+    return str(flow_dtype(dtype)).replace("oneflow.", "flow.")
 
 
 @emitter("AveragePool")
 def average_pool(e):
-    kernel, nd, stride, dilation = _pool_geometry(e)
-    if any(d != 1 for d in dilation):
-        raise e.unsupported("dilated AveragePool")
+    """The handler's two paths: OneFlow's layer where exact, else window sums by a depthwise
+    ones-kernel convolution over the explicit padding, divided by the kernel size or by the
+    count of input cells per window (computed here by the handler's own code)."""
+    from ..ops.pooling import _window_sum
+    geo, in_size, dtype, explicit = _pool_layout(e, 19)
     include = bool(e.attr("count_include_pad", 0))
-    x, padding = _pad_call(e, e.arg(0), nd, kernel, stride, dilation)
-    if x != e.arg(0) and not include:
-        raise e.unsupported("asymmetric or SAME pads with count_include_pad=0")
-    return (f"F.avg_pool{nd}d({x}, kernel_size={_ints(kernel)}, stride={_ints(stride)}, "
-            f"padding={_ints(padding)}, ceil_mode={bool(e.attr('ceil_mode', 0))}, "
-            f"count_include_pad={include})")
+    nd = geo.nd
+    if geo.native and not geo.ceil and set(geo.dilation) == {1}:
+        return (f"F.avg_pool{nd}d({e.arg(0)}, kernel_size={_ints(geo.kernel)}, stride={_ints(geo.stride)}, "
+                f"padding={_ints(geo.padding)}, count_include_pad={include})")
+    info = e.ctx.input_info(0)
+    if in_size is None or dtype is None or info.shape[1] is None:
+        raise e.unsupported("explicit-padding AveragePool of an input of unknown shape or dtype")
+    import oneflow as flow
+    begins, ends, extra = explicit or geo.explicit_pads(in_size)
+    channels = int(info.shape[1])
+    pads = _flow_pads(begins, [a + b for a, b in zip(ends, extra)])
+    ones = e.writer.buffer(e.ctx.outputs[0] + "_ones", np.ones([channels, 1] + geo.kernel, dtype=dtype))
+    total = (f"F.conv{nd}d(F.pad({e.arg(0)}, {pads!r}, value=0.0), {ones}, None, stride={_ints(geo.stride)}, "
+             f"dilation={_ints(geo.dilation)}, groups={channels})")
+    if include:
+        return f"{total} / {int(np.prod(geo.kernel))}"
+    valid = flow.ones([1, 1] + in_size, dtype=flow.tensor(np.zeros(0, dtype)).dtype)
+    count = flow.clamp(_window_sum(valid, geo, begins, ends, extra), min=1).numpy()
+    return f"{total} / {e.writer.buffer(e.ctx.outputs[0] + '_count', count)}"
 
 
 @emitter("GlobalAveragePool")
@@ -256,6 +303,10 @@ def clip(e):
 def identity(e):
     if e.ctx.op_type == "Dropout" and len(e.ctx.outputs) > 1 and e.ctx.outputs[1]:
         raise e.unsupported("Dropout's mask output")
+    if e.ctx.op_type == "Dropout" and e.ctx.has_input(2):
+        mode = e.const(2)
+        if mode is None or bool(mode.reshape(-1)[0]):
+            raise e.unsupported("training_mode that is not a constant false")
     return e.arg(0)
 
 
@@ -403,10 +454,14 @@ _VARIADIC = {"Sum": "flow.add", "Max": "flow.maximum", "Min": "flow.minimum", "M
 def variadic(e):
     # Left fold, in input order: the order ONNX Runtime and the converter accumulate in.
     args = [e.arg(i) for i in range(e.ctx.num_inputs) if e.ctx.has_input(i)]
+    half = e.ctx.input_dtype(0) == np.float16   # the converter computes float16 in float32
+    if half:
+        args = [f"{a}.to(flow.float32)" for a in args]
     expr = args[0]
     for a in args[1:]:
         expr = f"{_VARIADIC[e.ctx.op_type]}({expr}, {a})"
-    return f"{expr} / {len(args)}" if e.ctx.op_type == "Mean" and len(args) > 1 else expr
+    expr = f"{expr} / {len(args)}" if e.ctx.op_type == "Mean" and len(args) > 1 else expr
+    return f"({expr}).to(flow.float16)" if half else expr
 
 
 # --- more shape and layout ------------------------------------------------------------------
@@ -595,45 +650,60 @@ def layer_norm(e):
     return f"{layer}({e.arg(0)})"
 
 
+def _const_input(e, i):
+    """A constant optional input as a flat list ([] when absent or empty)."""
+    if not e.ctx.has_input(i):
+        return []
+    value = e.const(i)
+    if value is None:
+        raise e.unsupported(f"input {i} computed at run time")
+    return value.reshape(-1).tolist()
+
+
 @emitter("Resize", "Upsample")
 def resize(e):
-    """Nearest with integer scales (torch's nearest export) and bilinear in the modes that
-    F.interpolate implements; everything else is reported, not approximated."""
-    mode = {"bilinear": "linear"}.get(e.attr("mode", "nearest"), e.attr("mode", "nearest"))
-    if e.ctx.op_type == "Upsample" or e.ctx.version == 10:
-        coord, nearest = "asymmetric", "floor"
-    else:
-        coord = e.attr("coordinate_transformation_mode", "half_pixel")
-        nearest = e.attr("nearest_mode", "round_prefer_floor")
-    if e.ctx.op_type == "Upsample" and e.ctx.version == 7:
-        scales = e.attr("scales")
-    elif e.ctx.op_type == "Upsample" and e.ctx.version == 1:
+    """The converter's own per-axis tables (ops.resize.resize_plan), baked into buffers:
+    index_select for nearest, a weight matmul for linear/cubic, the extrapolation mask."""
+    from ..dtypes import flow_dtype
+    from ..ops.resize import _resize_check, _upsample_check, resize_compute_dtype, resize_plan, resize_spec
+    op, version = e.ctx.op_type, e.ctx.version
+    reason = (_upsample_check if op == "Upsample" else _resize_check)(e.ctx)
+    if reason:
+        raise e.unsupported(reason)
+    spec = resize_spec(e.ctx)
+    roi, sizes = [], []
+    if op == "Upsample" and version == 1:
         scales = [1.0, 1.0, e.attr("height_scale"), e.attr("width_scale")]
+    elif op == "Upsample" and version == 7:
+        scales = list(e.attr("scales"))
+    elif op == "Upsample" or version == 10:
+        scales = _const_input(e, 1)
     else:
-        index = 1 if (e.ctx.op_type == "Upsample" or e.ctx.version == 10) else 2
-        scales_v = e.const(index) if e.ctx.has_input(index) else None
-        scales = None if scales_v is None or scales_v.size == 0 else [float(s) for s in scales_v.reshape(-1)]
-        if e.ctx.has_input(3) and e.attr("axes") is None:
-            sizes_v = e.const(3)
-            if sizes_v is None:
-                raise e.unsupported("sizes computed at run time")
-            sizes = [int(s) for s in sizes_v.reshape(-1)]
-            info = e.ctx.input_info(0)
-            if info is None or info.shape is None or None in info.shape:
-                raise e.unsupported("sizes with a dynamic input shape")
-            scales = [o / i for o, i in zip(sizes, info.shape)]
-    if scales is None or len(scales) < 3 or any(s != 1.0 for s in scales[:2]):
-        raise e.unsupported("scales missing, or scaling the batch/channel dims")
-    spatial = [float(s) for s in scales[2:]]
-    nd = len(spatial)
-    if mode == "nearest" and coord == "asymmetric" and nearest == "floor" and all(s == int(s) for s in spatial):
-        return f"F.interpolate({e.arg(0)}, scale_factor={tuple(spatial)!r}, mode='nearest')"
-    linear = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(nd)
-    if mode == "linear" and linear and coord in ("align_corners", "half_pixel") and not e.attr("antialias", 0):
-        return (f"F.interpolate({e.arg(0)}, scale_factor={tuple(spatial)!r}, mode={linear!r}, "
-                f"align_corners={coord == 'align_corners'})")
-    raise e.unsupported(f"mode={mode!r} coordinate_transformation_mode={coord!r} "
-                        f"nearest_mode={nearest!r} scales={spatial}")
+        roi, scales, sizes = _const_input(e, 1), _const_input(e, 2), _const_input(e, 3)
+    info, dtype = e.ctx.input_info(0), e.ctx.input_dtype(0)
+    if info is None or info.shape is None or None in info.shape or dtype is None:
+        raise e.unsupported("an input of unknown shape or dtype")
+    plan = resize_plan(list(info.shape), spec, scales=None if sizes else scales, sizes=sizes or None,
+                       roi=roi, axes=e.attr("axes"))
+    flow_in = flow_dtype(dtype)
+    compute = flow_in if spec.mode == "nearest" else resize_compute_dtype(flow_in)
+    y = e.arg(0) if compute == flow_in else f"{e.arg(0)}.to({_dtype_name(compute)})"
+    out = e.ctx.outputs[0]
+    for axis, table, outside in plan:
+        if spec.mode == "nearest":
+            index = e.writer.buffer(f"{out}_index{axis}", table.astype(np.int64))
+            y = (f"flow.index_select({y}.to(flow.int32), {axis}, {index}).to(flow.uint8)"
+                 if flow_in == flow_dtype(np.uint8) else f"flow.index_select({y}, {axis}, {index})")
+        else:
+            weight = e.writer.buffer(f"{out}_weight{axis}", table.T.astype(
+                np.float64 if compute == flow_dtype(np.float64) else np.float32))
+            y = f"flow.movedim(flow.matmul(flow.movedim({y}, {axis}, -1), {weight}), -1, {axis})"
+        if outside.any():
+            shape = [1] * len(info.shape)
+            shape[axis] = len(outside)
+            mask = e.writer.buffer(f"{out}_outside{axis}", outside.reshape(shape))
+            y = f"{e.helper('_fill_where')}({mask}, {y}, {float(spec.extrapolation)!r})"
+    return y if compute == flow_in else f"({y}).to({_dtype_name(flow_in)})"
 
 
 _REDUCE = {"ReduceSum": ("flow.sum", 13), "ReduceMax": ("flow.amax", 18), "ReduceMin": ("flow.amin", 18)}

@@ -14,7 +14,7 @@ import oneflow.nn.functional as F
 
 # Handler functions that are self-contained are pasted as they are: one implementation.
 from ..ops.linear import matmul_nd as _matmul  # noqa: F401
-from ..ops.math import int_pow as _int_pow, pow_typed as _pow  # noqa: F401
+from ..ops.math import int_pow as _int_pow, pow_typed as _pow, true_div as _div  # noqa: F401
 
 
 def _same_pads(x, kernel, stride, dilation, upper):
@@ -60,11 +60,9 @@ def _softmax2d(x, axis, log=False):
     return y.reshape(x.shape)
 
 
-def _div(a, b):
-    """ONNX Div: integers truncate toward zero, floats divide."""
-    if a.dtype in (flow.int8, flow.uint8, flow.int32, flow.int64):
-        return flow.div(a, b, rounding_mode="trunc")
-    return flow.div(a, b)
+def _fill_where(mask, y, value):
+    """``value`` where ``mask`` (Resize's tf_crop_and_resize extrapolation), else ``y``."""
+    return flow.where(mask, flow.full_like(y, value), y)
 
 
 def _gemm(a, b, c, alpha, beta, trans_a, trans_b):

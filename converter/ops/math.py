@@ -26,15 +26,15 @@ def _legacy_broadcast(ctx, fn):
     return run
 
 
-def _true_div(a, b):
-    # ONNX Div on integers truncates toward zero, as OneFlow's integer floor_divide does
-    # (measured: -4 // 3 == -1); on floats it is true division.
-    if a.dtype in INT_DTYPES:
+def true_div(a, b):
+    """ONNX Div: integers truncate toward zero, as OneFlow's integer floor_divide does
+    (measured: -4 // 3 == -1); floats divide. Self-contained: codegen pastes it."""
+    if a.dtype in (flow.int8, flow.uint8, flow.int32, flow.int64):
         return flow.floor_divide(*flow.broadcast_tensors(a, b))   # it does not broadcast
     return flow.div(a, b)
 
 
-_BINARY = {"Add": flow.add, "Sub": flow.sub, "Mul": flow.mul, "Div": _true_div}
+_BINARY = {"Add": flow.add, "Sub": flow.sub, "Mul": flow.mul, "Div": true_div}
 
 
 def _register_binary(op_type, fn):

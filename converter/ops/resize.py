@@ -147,8 +147,8 @@ def axis_table(in_n: int, out_m: int, scale: float, spec: ResizeMode, roi: tuple
     return weights, outside
 
 
-def _resample_axis(x, axis, in_n, out_m, scale, spec, roi):
-    table, outside = axis_table(in_n, out_m, float(scale), spec, tuple(roi))
+def _resample_axis(x, axis, table, outside, spec):
+    out_m = len(outside)
     if spec.mode == "nearest":
         # OneFlow 0.9 has no uint8 gather kernel: gather its exact int32 copy.
         source = x.to(flow.int32) if x.dtype == flow.uint8 else x
@@ -165,11 +165,12 @@ def _resample_axis(x, axis, in_n, out_m, scale, spec, roi):
     return y
 
 
-def resize(x, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
-    """Resize ``x`` (a OneFlow tensor) as ONNX Resize does; scales/sizes/roi are lists."""
-    rank = x.ndim
+def resize_plan(in_shape, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None) -> list:
+    """[(axis, table, outside mask)] to apply in order, innermost axis first (as the reference
+    nests); identity axes are left out. Static: codegen bakes the same tables into buffers."""
+    rank = len(in_shape)
     axes = [a % rank for a in axes] if axes else list(range(rank))
-    in_shape = list(x.shape)
+    in_shape = list(in_shape)
     full_roi = [(0.0, 1.0)] * rank
     if roi:
         k = len(axes)
@@ -191,15 +192,46 @@ def resize(x, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
         for a, s in zip(axes, scales):
             factor[a] = float(s)
             out_shape[a] = scaled_length(in_shape[a], s)
-    dtype = x.dtype
-    if spec.mode != "nearest" and dtype in INT_DTYPES + (flow.float16,):
-        x = x.to(flow.float64 if dtype in INT_DTYPES else flow.float32)
-    for a in sorted(axes, reverse=True):   # innermost first, as the reference nests
+    plan = []
+    for a in sorted(axes, reverse=True):
         if factor[a] == 1.0 and out_shape[a] == in_shape[a] and full_roi[a] == (0.0, 1.0) \
                 and spec.coordinate != "tf_crop_and_resize":
             continue   # an identity axis in every mode
-        x = _resample_axis(x, a, in_shape[a], out_shape[a], factor[a], spec, full_roi[a])
+        table, outside = axis_table(in_shape[a], out_shape[a], factor[a], spec, tuple(full_roi[a]))
+        plan.append((a, table, outside))
+    return plan
+
+
+def resize_compute_dtype(dtype):
+    """linear/cubic weights integers in float64 (exact for int32) and float16 in float32."""
+    return flow.float64 if dtype in INT_DTYPES else flow.float32 if dtype == flow.float16 else dtype
+
+
+def resize(x, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
+    """Resize ``x`` (a OneFlow tensor) as ONNX Resize does; scales/sizes/roi are lists."""
+    dtype = x.dtype
+    if spec.mode != "nearest":
+        x = x.to(resize_compute_dtype(dtype))
+    for axis, table, outside in resize_plan(list(x.shape), spec, scales, sizes, roi, axes):
+        x = _resample_axis(x, axis, table, outside, spec)
     return x.to(dtype)
+
+
+def resize_spec(ctx) -> ResizeMode:
+    """The node's ResizeMode (Resize-10 and Upsample: asymmetric, nearest rounds down)."""
+    mode = {"bilinear": "linear"}.get(ctx.attr("mode", "nearest"), ctx.attr("mode", "nearest"))
+    if ctx.op_type == "Upsample" or ctx.version == 10:
+        return ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
+    return ResizeMode(
+        mode=mode,
+        coordinate=ctx.attr("coordinate_transformation_mode", "half_pixel"),
+        nearest_mode=ctx.attr("nearest_mode", "round_prefer_floor"),
+        cubic_a=ctx.attr("cubic_coeff_a", -0.75),
+        exclude_outside=bool(ctx.attr("exclude_outside", 0)),
+        antialias=bool(ctx.attr("antialias", 0)) and mode != "nearest",
+        extrapolation=ctx.attr("extrapolation_value", 0.0),
+        aspect_policy=ctx.attr("keep_aspect_ratio_policy", "stretch"),
+    )
 
 
 def _values(t):
@@ -230,20 +262,9 @@ _RESIZE_NOTES = (
 @register("Resize", 10, 11, 13, 18, 19, check=_resize_check, notes=_RESIZE_NOTES)
 def resize_op(ctx):
     require(ctx, _resize_check)
-    mode = ctx.attr("mode", "nearest")
-    if ctx.version == 10:   # opset 10: asymmetric coordinates, nearest rounds down
-        spec = ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
+    spec = resize_spec(ctx)
+    if ctx.version == 10:
         return lambda x, scales: resize(x, spec, scales=_values(scales))
-    spec = ResizeMode(
-        mode=mode,
-        coordinate=ctx.attr("coordinate_transformation_mode", "half_pixel"),
-        nearest_mode=ctx.attr("nearest_mode", "round_prefer_floor"),
-        cubic_a=ctx.attr("cubic_coeff_a", -0.75),
-        exclude_outside=bool(ctx.attr("exclude_outside", 0)),
-        antialias=bool(ctx.attr("antialias", 0)) and mode != "nearest",
-        extrapolation=ctx.attr("extrapolation_value", 0.0),
-        aspect_policy=ctx.attr("keep_aspect_ratio_policy", "stretch"),
-    )
     axes = ctx.attr("axes")
 
     def run(x, roi=None, scales=None, sizes=None):
@@ -268,8 +289,7 @@ def _upsample_check(ctx):
           notes="output length floor(float32 in x float32 scale), as ORT")
 def upsample(ctx):
     require(ctx, _upsample_check)
-    mode = _upsample_mode(ctx)
-    spec = ResizeMode(mode=mode, coordinate="asymmetric", nearest_mode="floor")
+    spec = resize_spec(ctx)
     if ctx.version == 1:
         scales = [1.0, 1.0, ctx.attr("height_scale"), ctx.attr("width_scale")]
         return lambda x: resize(x, spec, scales=scales)
