@@ -2,6 +2,11 @@
 
 The zoo caches exports by content; its last stdout line is JSON: {"ok": true, "dir": ...,
 "cached": bool} or {"ok": false, "stage": "build"|"export", "error": ..., "traceback": ...}.
+
+Build once, export many (``export_group``): the cases of one (framework, model, seed) at
+several opsets share one zoo.export process, which reports each opset as a protocol event
+when it is done. A crash or timeout is blamed on the opset in flight only (its build
+included); the opsets it never reached get a fresh process (and their own honest record).
 """
 from __future__ import annotations
 
@@ -28,11 +33,15 @@ class ExportOutcome:
     traceback: Optional[str] = None
     seconds: float = 0.0
     meta: dict = field(default_factory=dict)
+    build_seconds: Optional[float] = None   # the build this case paid (0: shared or cached)
+    reuse: dict = field(default_factory=dict)  # export process sharing (export_group)
 
 
-def export_command(case, cache_dir: str) -> list:
-    return [sys.executable, "-m", "zoo.export", "--framework", case.framework, "--model", case.model,
-            "--opset", str(case.opset), "--seed", str(case.seed), "--cache-dir", cache_dir]
+def export_command(case, cache_dir: str, opsets=None) -> list:
+    cmd = [sys.executable, "-m", "zoo.export", "--framework", case.framework, "--model", case.model]
+    for opset in opsets or [case.opset]:
+        cmd += ["--opset", str(opset)]
+    return cmd + ["--seed", str(case.seed), "--cache-dir", cache_dir]
 
 
 def _last_json(text: str) -> Optional[dict]:
@@ -47,8 +56,70 @@ def _last_json(text: str) -> Optional[dict]:
 
 
 def export(case, cache_dir: str, timeout: float) -> ExportOutcome:
-    cmd = export_command(case, cache_dir)
-    child = run_staged(cmd, framework_env(case.framework), {"export": timeout}, "export", cwd=REPO_ROOT)
+    return export_group([case], cache_dir, timeout)[case.case_id]
+
+
+def group_key(case) -> tuple:
+    """Cases with one key share an export process (the device does not change the export)."""
+    return (case.framework, case.model, case.seed)
+
+
+def export_group(cases, cache_dir: str, timeout: float) -> dict:
+    """Export every opset of ``cases`` (one group_key) with as few processes as isolation
+    allows; case id -> ExportOutcome. ``timeout`` is per opset (zoo.export restarts the clock)."""
+    by_opset: dict = {}
+    for case in cases:
+        by_opset.setdefault(case.opset, []).append(case)
+    pending, outcomes = list(by_opset), {}
+    while pending:
+        first = by_opset[pending[0]][0]
+        cmd = export_command(first, cache_dir, pending)
+        child = run_staged(cmd, framework_env(first.framework), {"export": timeout}, "export", cwd=REPO_ROOT)
+        answers = {e["opset"]: e for e in child.events if e.get("event") == "export" and "opset" in e}
+        reached = [o for o in pending if o in answers]
+        in_process = len(pending)
+        for opset in reached:
+            out = _from_answer(cmd, child, answers[opset])
+            out.seconds = round(child.seconds / len(pending), 3)   # this case's share of the process
+            for case in by_opset[opset]:
+                outcomes[case.case_id] = _shared(out, in_process, case is by_opset[opset][0])
+        rest = [o for o in pending if o not in answers]
+        if not rest:
+            break
+        # The process ended before answering `rest[0]`: that opset takes the blame (even if it
+        # died in the build), the others get a fresh process: each record is its own attempt.
+        out = _from_child(cmd, child, timeout)
+        for case in by_opset[rest[0]]:
+            outcomes[case.case_id] = _shared(out, in_process, True)
+        pending = rest[1:]
+    return outcomes
+
+
+def _shared(out: ExportOutcome, in_process: int, first: bool) -> ExportOutcome:
+    """A copy for one case; a second case of the same opset (another device) paid nothing."""
+    copy = ExportOutcome(**{**out.__dict__, "meta": dict(out.meta)})
+    copy.reuse = {"export_process_opsets": in_process, "build_reused": bool(out.meta.get("build_reused"))}
+    if not first:
+        copy.seconds, copy.build_seconds = 0.0, 0.0
+    return copy
+
+
+def _from_answer(cmd, child, answer: dict) -> ExportOutcome:
+    out = ExportOutcome(command=cmd, seconds=child.seconds)
+    if answer.get("ok"):
+        out.case_dir, out.cached = answer["dir"], bool(answer.get("cached"))
+        with open(os.path.join(out.case_dir, "meta.json")) as f:
+            out.meta = json.load(f)
+        out.build_seconds = 0.0 if out.cached else out.meta.get("seconds", {}).get("build")
+        return out
+    stage = answer.get("stage") if answer.get("stage") in ("build", "export") else "export"
+    out.status, out.stage = st.fail(stage), stage
+    out.error, out.traceback = answer.get("error"), answer.get("traceback")
+    return out
+
+
+def _from_child(cmd, child, timeout: float) -> ExportOutcome:
+    """The outcome of a zoo.export process that did not answer for an opset."""
     out = ExportOutcome(command=cmd, seconds=child.seconds)
     if child.timed_out:
         out.status, out.stage = st.timeout("export"), "export"
@@ -63,19 +134,11 @@ def export(case, cache_dir: str, timeout: float) -> ExportOutcome:
         out.traceback = child.stderr_tail
         return out
     answer = _last_json(child.stdout_tail)
-    if child.returncode == 0 and answer and answer.get("ok"):
-        out.case_dir, out.cached = answer["dir"], bool(answer.get("cached"))
-    elif answer and answer.get("ok") is False:
-        stage = answer.get("stage") if answer.get("stage") in ("build", "export") else "export"
-        out.status, out.stage = st.fail(stage), stage
-        out.error, out.traceback = answer.get("error"), answer.get("traceback")
-        return out
-    else:
-        tail = child.stderr_tail.strip().splitlines()
-        out.status, out.stage = st.fail("export"), "export"
-        out.error = f"zoo.export exited {child.returncode}: {tail[-1] if tail else 'no output'}"
-        out.traceback = child.stderr_tail
-        return out
-    with open(os.path.join(out.case_dir, "meta.json")) as f:
-        out.meta = json.load(f)
+    if answer and answer.get("ok") is False and "results" not in answer:
+        # an answer without a protocol event (e.g. the catalogue has no such cell)
+        return _from_answer(cmd, child, answer)
+    tail = child.stderr_tail.strip().splitlines()
+    out.status, out.stage = st.fail("export"), "export"
+    out.error = f"zoo.export exited {child.returncode}: {tail[-1] if tail else 'no output'}"
+    out.traceback = child.stderr_tail
     return out

@@ -9,7 +9,6 @@ import collections
 import os
 import shlex
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, \
@@ -19,10 +18,14 @@ from rich.table import Table
 from . import records
 from . import status as st
 from .cases import CatalogueError, select
+from .costs import cost_table, load_finals
 from .paths import DEFAULT_OUT
-from .runner import RunOptions, run_case
+from .runner import RunOptions
+from .scheduler import run_cases
+from .shards import ShardError, select_shard
 from .selectors import add_selector_arguments, parse_timeouts
 
+MATRIX_OPSETS = (11, 13, 17)   # the matrix's opsets when none is selected
 STYLE = {"pass": "green", "xfail": "yellow", "xpass": "bold magenta", "skip": "dim", "fail": "red",
          "crash": "bold red", "timeout": "red", "infra": "bold red"}
 
@@ -38,9 +41,12 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
     ap.add_argument("--cache-dir", help="export cache (default OUT/cache)")
     ap.add_argument("--timeout", action="append", default=[], metavar="STAGE=SECONDS",
                     help="per-stage timeout override (repeatable)")
+    ap.add_argument("--shard", metavar="K/N", help="run the K-th of N cost-balanced parts (harness/shards.py)")
+    ap.add_argument("--costs", action="append", default=[], metavar="RESULTS",
+                    help="result files whose seconds balance --shard (default: reports/results/*.jsonl)")
+    ap.add_argument("--strict", action="store_true", help="an xpass (stale xfail row) fails the run")
     ap.add_argument("--no-exporter-patches", action="store_true",
                     help="stock exporters: zoo/frameworks/patches not applied, their xfail rows apply")
-    ap.add_argument("--strict", action="store_true", help="an xpass (stale xfail row) fails the run")
     return ap
 
 
@@ -57,8 +63,10 @@ def main(argv=None) -> int:
     if not console.is_terminal:
         console = Console(width=160)   # CI logs: don't fold the summary to 80 columns
     try:
-        cases = select(args.framework, args.model, args.opset, args.device)
-    except CatalogueError as e:
+        cases = select(args.framework, args.model, args.opset or MATRIX_OPSETS, args.device)
+        if args.shard:
+            cases = select_shard(cases, args.shard, load_finals(args.costs))
+    except (CatalogueError, ShardError) as e:
         console.print(f"[red]catalogue: {e}")
         return 2
     if not cases:
@@ -76,19 +84,18 @@ def main(argv=None) -> int:
                TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("matrix", total=len(cases), counts="")
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            futures = {pool.submit(run_case, case, opts): case for case in cases}
-            for fut in as_completed(futures):
-                rec = fut.result()
-                finals.append(rec)
-                k = st.kind(rec["status"])
-                counts[k] += 1
-                progress.console.print(f"[{STYLE[k]}]{rec['status']:<18}[/] {rec['case']}  "
-                                       f"{rec['seconds'].get('total', 0):.1f}s")
-                progress.update(task, advance=1, counts=counts_text(counts))
+        # one export process per (framework, model): every opset from one build (scheduler.py)
+        for rec in run_cases(cases, opts, args.jobs):
+            finals.append(rec)
+            k = st.kind(rec["status"])
+            counts[k] += 1
+            progress.console.print(f"[{STYLE[k]}]{rec['status']:<18}[/] {rec['case']}  "
+                                   f"{rec['seconds'].get('total', 0):.1f}s")
+            progress.update(task, advance=1, counts=counts_text(counts))
     for case_id in records.close_unfinished(args.results):
         console.print(f"[bold red]infra[/] {case_id}: started but never finished")
     print_summary(console, finals, args.results)
+    console.print(cost_table(finals))
     stale = [r for r in finals if r["status"] == st.XPASS]
     if args.strict and stale:
         for r in stale:

@@ -38,6 +38,7 @@ class ChildOutcome:
     stdout_tail: str = ""              # non-protocol stdout (e.g. the last JSON line of zoo.export)
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)   # the child's other protocol events, in order
 
     @property
     def signal_name(self) -> Optional[str]:
@@ -83,6 +84,8 @@ def run_staged(cmd: list, env: dict, timeouts: dict, first_stage: str, cwd: Opti
                 outcome.stage, stage_start = event["stage"], now
             elif event.get("event") == "done":
                 outcome.done = event
+            else:
+                outcome.events.append(event)
         outcome.returncode = proc.wait()
         reader.join(timeout=5)
         outcome.stage_seconds.setdefault(outcome.stage, round(time.monotonic() - stage_start, 3))

@@ -55,13 +55,14 @@ class RunOptions:
         return os.path.join(bundles_dir(self.out_dir), case.case_id)
 
 
-def run_case(case, opts: RunOptions) -> dict:
-    """Run ``case``; append its ``started`` and ``final`` records to opts.results."""
-    if opts.results:
+def run_case(case, opts: RunOptions, exported=None, announce: bool = True) -> dict:
+    """Run ``case``; append its ``started`` (unless ``announce`` is False: the scheduler wrote
+    it) and ``final`` records to opts.results. ``exported``: its export, already done."""
+    if opts.results and announce:
         records.append(opts.results, records.started(case))
     t0 = time.monotonic()
     try:
-        record = _run(case, opts)
+        record = _run(case, opts, exported)
     except Exception as e:  # noqa: BLE001 - a harness bug must still leave one final record
         record = _base_record(case)
         record.update(status=st.INFRA, error=f"harness error: {type(e).__name__}: {e}",
@@ -84,7 +85,7 @@ def _base_record(case) -> dict:
             "seconds": {}, "versions": {}, "cached": None, "bundle": None}
 
 
-def _run(case, opts: RunOptions) -> dict:
+def _run(case, opts: RunOptions, exported=None) -> dict:
     rec = _base_record(case)
     if case.unavailable:
         return _finish(rec, case, st.skip("unavailable"), reason=case.unavailable)
@@ -98,8 +99,12 @@ def _run(case, opts: RunOptions) -> dict:
     if case.prepared_dir:
         case_dir, export_command = case.prepared_dir, None
     else:
-        ex = export(case, opts.cache_dir, opts.timeouts["export"])
+        ex = exported or export(case, opts.cache_dir, opts.timeouts["export"])
         rec["seconds"]["export"], rec["cached"], export_command = ex.seconds, ex.cached, ex.command
+        if getattr(ex, "build_seconds", None) is not None:
+            rec["seconds"]["build"] = ex.build_seconds
+        if getattr(ex, "reuse", None):
+            rec["export_reuse"] = ex.reuse
         if ex.status:
             rec.update(status=ex.status, stage=ex.stage, error=ex.error)
             bundles.prepare(bundle_dir)

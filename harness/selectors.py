@@ -13,7 +13,8 @@ def add_selector_arguments(add) -> None:
         help="source framework (repeatable; default: all)")
     add("--model", action="append", default=[],
         help="case-insensitive substring of the model id or catalogue architecture, e.g. resnet (repeatable)")
-    add("--opset", action="append", default=[], type=int, help="ONNX opset (repeatable; default 13)")
+    add("--opset", action="append", default=[], type=int,
+        help="ONNX opset (repeatable; default 13, for python -m harness matrix 11, 13 and 17)")
     add("--device", action="append", default=[], choices=DEVICES, help="cpu or cuda (repeatable; default cpu)")
     add("--keep", action="store_true", default=False, help="keep the repro bundle of passing cases too")
 

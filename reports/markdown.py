@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import re
 
-from .matrix import Matrix, converter_short, converter_verdict, kind
+from .matrix import FRAMEWORK_TITLES, Matrix, converter_short, converter_verdict, kind
 
 START = "<!-- support-matrix:start -->"
 END = "<!-- support-matrix:end -->"
@@ -56,7 +56,8 @@ def patch_note(rec) -> str:
     return "exported with " + "; ".join(parts)
 
 
-def cell(rec, notes: _Notes) -> str:
+def cell(rec, notes: _Notes, compact: bool = False) -> str:
+    """The cell's mark and note; ``compact`` (one mark per opset) leaves the words to the note."""
     if rec is None:
         return "—"
     status = rec.get("status") or "infra"
@@ -64,13 +65,14 @@ def cell(rec, notes: _Notes) -> str:
     symbol = SYMBOL.get(k, "❌")
     model = rec.get("model", "")
     if k in ("pass", "xpass"):
-        tip = f"{model}: max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}"
+        who = f"{model} opset {rec.get('opset')}" if compact else model
+        tip = f"{who}: max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}"
         text = f'<span title="{html.escape(tip)}">{symbol}</span>'
         if rec.get("exporter_patches"):
             # no model name: one note serves every cell a patch fixed
-            text += " patched" + notes.ref(patch_note(rec))
+            text += ("" if compact else " patched") + notes.ref(patch_note(rec))
         if k == "xpass":
-            text += " xpass" + notes.ref(f"{model}: passes but is marked as an expected failure — "
+            text += ("" if compact else " xpass") + notes.ref(f"{model}: passes but is marked as an expected failure — "
                                          f"stale entry: {rec.get('reason') or ''}")
         return text
     stage = status.split(":", 1)[1] if ":" in status else status
@@ -85,10 +87,12 @@ def cell(rec, notes: _Notes) -> str:
         why = f"{verdict}. {why or ''}"
     if k == "fail" and stage == "parity":
         why = f"max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}; {why or ''}"
-    return f"{symbol} {label}" + notes.ref(f"{model} ({status}): {why or 'no detail recorded'}")
+    return (symbol if compact else f"{symbol} {label}") + notes.ref(f"{model} ({status}): {why or 'no detail recorded'}")
 
 
 def render_table(m: Matrix) -> str:
+    if m.with_opset:
+        return render_opset_table(m)
     notes = _Notes()
     head = ["Architecture"] + [c.title(m.with_opset) for c in m.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -97,11 +101,37 @@ def render_table(m: Matrix) -> str:
     summary = ["| **pass / total**"] + [
         f"**{m.column_counts[c]['pass']} / {sum(m.column_counts[c].values())}**" for c in m.columns]
     lines.append(" | ".join(summary) + " |")
+    return _with_notes(lines, notes)
+
+
+def _with_notes(lines: list, notes: _Notes) -> str:
     out = "\n".join(lines)
     if notes.items:
         out += "\n\nNotes:\n\n" + "\n".join(
             f'{i}. <a id="matrix-note-{i}"></a>{t}' for i, t in enumerate(notes.items, 1))
     return out
+
+
+def render_opset_table(m: Matrix) -> str:
+    """Several opsets: one column per framework and device, one mark per opset in the order
+    the header names ("✅✅⚠️" under "11 · 13 · 17"); the notes say what each mark means."""
+    notes = _Notes()
+    opsets = sorted({c.opset for c in m.columns})
+    groups: dict = {}
+    for c in m.columns:
+        groups.setdefault((c.framework, c.device), {})[c.opset] = c
+    head = ["Architecture"] + [f"{FRAMEWORK_TITLES.get(fw, fw)} {dev}<br>{' · '.join(map(str, opsets))}"
+                               for fw, dev in groups]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for arch in m.rows:
+        row = ["".join(cell(m.cells.get((arch, cols[o])) if o in cols else None, notes, compact=True)
+                       for o in opsets) for cols in groups.values()]
+        lines.append("| " + " | ".join([arch] + row) + " |")
+    summary = ["| **pass / total**"] + [" · ".join(
+        f"{m.column_counts[cols[o]]['pass']}/{sum(m.column_counts[cols[o]].values())}" if o in cols else "—"
+        for o in opsets) for cols in groups.values()]
+    lines.append(" | ".join(summary) + " |")
+    return _with_notes(lines, notes)
 
 
 def render_summary(m: Matrix) -> str:

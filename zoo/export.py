@@ -260,7 +260,7 @@ def export_many(cell, opsets, seed: int = DEFAULT_SEED, cache_dir: str = None, o
             if built is None:
                 try:
                     built = build_cell(cell, seed)
-                    _protocol({"event": "built", "seconds": built.seconds})  # later deaths: one opset's
+                    _protocol({"event": "built", "seconds": built.seconds})  # one build per process
                 except StageError as e:
                     build_error = e  # every remaining opset fails at build, without rebuilding
                     raise

@@ -146,20 +146,23 @@ class FrozenForExport:
     tf2onnx's from_keras traces the model, freezes it to a GraphDef, then hands that to its
     opset-specific converter (`_convert_common`). The first export records that hand-over;
     later opsets call the converter on the same frozen graph, so they skip tracing and
-    freezing (the graph is the very one from_keras would make: measured identical).
+    freezing. tf2onnx names inserted nodes from a process-wide counter: it is rewound to its
+    value at the hand-over, so every opset's file is byte-identical to a fresh from_keras.
     """
 
     def __init__(self):
-        self.frozen = None       # (frozen GraphDef, the converter's other arguments)
+        self.frozen = None       # (frozen GraphDef, the converter's other arguments, name counter)
 
     @contextlib.contextmanager
     def capturing(self):
         import tf2onnx.convert as convert
+        from tf2onnx import utils
 
         original = convert._convert_common
 
         def recording(frozen_graph, **kwargs):
-            self.frozen = (frozen_graph, {k: v for k, v in kwargs.items() if k not in ("opset", "output_path")})
+            self.frozen = (frozen_graph, {k: v for k, v in kwargs.items() if k not in ("opset", "output_path")},
+                           utils.INTERNAL_NAME)
             return original(frozen_graph, **kwargs)
 
         convert._convert_common = recording
@@ -170,8 +173,9 @@ class FrozenForExport:
 
     def convert(self, path: str, opset: int) -> None:
         import tf2onnx.convert as convert
+        from tf2onnx import utils
 
-        frozen_graph, kwargs = self.frozen
+        frozen_graph, kwargs, utils.INTERNAL_NAME = self.frozen
         with tf.device("/cpu:0"):  # as from_keras does
             convert._convert_common(frozen_graph, opset=opset, output_path=path, **kwargs)
 

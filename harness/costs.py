@@ -1,0 +1,52 @@
+"""Where a matrix run's time went: per framework, cold vs cached exports, the seconds of
+build, export (the case's share of its export process, build included), convert and run, and
+how often an export process served more than one opset (build once, export many)."""
+from __future__ import annotations
+
+import collections
+import glob
+import os
+
+from rich.table import Table
+
+from . import records
+from .paths import REPO_ROOT
+
+COMMITTED_RESULTS = os.path.join(REPO_ROOT, "reports", "results", "*.jsonl")
+STAGES = ("build", "export", "convert", "run", "total")
+
+
+def load_finals(paths=None) -> list:
+    """Final records of result files (default: the committed results), unreadable files skipped."""
+    out = []
+    for path in paths or sorted(glob.glob(COMMITTED_RESULTS)):
+        try:
+            out += [r for r in records.read(path) if r.get("event") == "final"]
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def summarise(finals) -> dict:
+    """(framework, "cold"|"cached") -> {"cases": n, "shared": n, stage: seconds summed}."""
+    rows: dict = collections.defaultdict(lambda: collections.Counter())
+    for rec in finals:
+        if rec.get("cached") is None:
+            continue            # no export (skipped, prepared)
+        row = rows[(rec.get("framework"), "cached" if rec["cached"] else "cold")]
+        row["cases"] += 1
+        if (rec.get("export_reuse") or {}).get("build_reused"):
+            row["shared"] += 1
+        for stage in STAGES:
+            row[stage] += float((rec.get("seconds") or {}).get(stage) or 0.0)
+    return dict(rows)
+
+
+def cost_table(finals) -> Table:
+    table = Table(title="cost (seconds summed over cases)")
+    for col in ("framework", "export", "cases", "built once, reused", *STAGES):
+        table.add_column(col, justify="left" if col in ("framework", "export") else "right")
+    for (framework, kind), row in sorted(summarise(finals).items()):
+        table.add_row(framework, kind, str(row["cases"]), str(row["shared"]),
+                      *(f"{row[s]:.0f}" for s in STAGES))
+    return table

@@ -1,0 +1,71 @@
+"""--shard K/N: deterministic, the union of the shards is the whole run, export groups stay
+whole, and the shards are balanced on the committed results' recorded costs."""
+import glob
+import os
+
+import pytest
+
+from harness.cases import case_from_cell, load_cells
+from harness.costs import load_finals
+from harness.export_stage import group_key
+from harness.paths import REPO_ROOT
+from harness.shards import ShardError, parse, partition, recorded_costs, select_shard
+
+COMMITTED = sorted(glob.glob(os.path.join(REPO_ROOT, "reports", "results", "cpu-*.jsonl")))
+OPSETS = (11, 13, 17)
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return [case_from_cell(cell, opset, "cpu") for cell in load_cells() for opset in OPSETS]
+
+
+@pytest.fixture(scope="module")
+def costs():
+    assert COMMITTED, "no committed results in reports/results/"
+    return recorded_costs(load_finals(COMMITTED))
+
+
+def test_parse():
+    assert parse("1/2") == (1, 2) and parse(" 3 / 3 ") == (3, 3)
+    for bad in ("0/2", "3/2", "1", "a/b", "1/0", ""):
+        with pytest.raises(ShardError):
+            parse(bad)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_union_is_the_whole_run_and_groups_stay_whole(cases, costs, n):
+    shards = [select_shard(cases, f"{k}/{n}", costs) for k in range(1, n + 1)]
+    ids = [c.case_id for shard in shards for c in shard]
+    assert sorted(ids) == sorted(c.case_id for c in cases) and len(ids) == len(set(ids))
+    owner = {}
+    for k, shard in enumerate(shards):
+        for c in shard:
+            assert owner.setdefault(group_key(c), k) == k, f"{group_key(c)} split across shards"
+    for shard in shards:   # catalogue order inside a shard
+        assert shard == [c for c in cases if c in shard]
+
+
+def test_deterministic(cases, costs):
+    first = [c.case_id for c in select_shard(cases, "2/3", costs)]
+    again = [c.case_id for c in select_shard(list(cases), "2/3", dict(reversed(list(costs.items()))))]
+    assert first == again
+
+
+def test_balanced_within_25_percent_on_the_committed_costs(cases, costs):
+    from harness.shards import case_cost
+
+    for n in (2, 3):
+        loads = [sum(case_cost(c, costs) for c in shard) for shard in partition(cases, n, costs)]
+        print(f"{n} shards: {[round(x) for x in loads]} s")
+        assert max(loads) <= 1.25 * min(loads), loads
+
+
+def test_cost_falls_back_to_the_model_then_the_framework_then_the_default(cases):
+    from harness.shards import DEFAULT_SECONDS, case_cost
+
+    case = next(c for c in cases if c.framework == "torch" and c.opset == 11)
+    assert case_cost(case, {}) == DEFAULT_SECONDS["torch"]
+    assert case_cost(case, {("torch", "other", 13, "cpu"): 7.0}) == 7.0
+    assert case_cost(case, {("torch", case.model, 13, "cpu"): 5.0, ("torch", "other", 13, "cpu"): 7.0}) == 5.0
+    assert case_cost(case, {("torch", case.model, 11, "cpu"): 3.0}) == 3.0
