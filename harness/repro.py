@@ -68,7 +68,8 @@ def main(argv=None) -> int:
     os.makedirs(work, exist_ok=True)
     cmd = oneflow_side_command(os.path.abspath(args.bundle), device, work, tol.get("rtol", DEFAULT_RTOL),
                                tol.get("atol", DEFAULT_ATOL), bool(meta.get("classifier")), divergence=True,
-                               converter_tolerance=Tolerance(ctol.get("rtol", DEFAULT_RTOL), ctol.get("atol", DEFAULT_ATOL)))
+                               converter_tolerance=Tolerance(ctol.get("rtol", DEFAULT_RTOL), ctol.get("atol", DEFAULT_ATOL)),
+                               batches=tuple(int(b) for b in meta.get("batches") or ()))   # the batch sizes it ran at
     child = run_staged(cmd, oneflow_env(device), parse_timeouts(args.timeout), "startup", cwd=REPO_ROOT)
     status, stage, error, traceback = classify(child)
     print(f"now: {status}" + (f" at {stage}: {error}" if status != st.PASS else ""))
