@@ -21,7 +21,7 @@ test: setup
 # out/reports/support_matrix.{md,json,html}. The harness's exit status (non-zero on
 # unexpected failures or an xpass) is kept, after the reports are written. Selectors in
 # MATRIX_ARGS (--model, --framework) make an incomplete run: it is refused, nothing is copied.
-MATRIX_OPSETS ?= 13
+MATRIX_OPSETS ?= 11 13 17
 MATRIX_DEVICE ?= cpu
 MATRIX_ARGS ?= --jobs 2
 MATRIX_RESULTS_DIR ?= reports/results
