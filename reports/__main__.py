@@ -1,6 +1,8 @@
 """python -m reports --results FILE... --out DIR [--readme README.md] [--history DIR]
    python -m reports diff OLD NEW      (what changed; see reports/diff.py)
 
+The files of one --results are one run: a sharded run's shard files (`python -m harness matrix
+--shard K/N`) are merged by naming them together, e.g. --results out/shards/results-cpu-shard*.jsonl.
 Repeated --results FILE... give earlier runs, oldest first (the last one is the matrix); they and
 the runs in --history DIR (reports/history.py) add a per-cell history to the HTML page.
 Writes DIR/support_matrix.md, support_matrix.json and support_matrix.html from harness
