@@ -182,11 +182,13 @@ class IsolatedConverter:
 # float32: ORT and OneFlow use different kernels (vectorised exp/tanh, summation order of
 # reductions and convolutions over <= a few hundred terms), a few ulps apart: 1e-4 relative
 # covers ~800 ulps of accumulated reordering; 1e-5 absolute covers results that cancel to ~0.
-# float16 carries 11 bits: 1e-2 is ~10 of its ulps. float64: ONNX float attributes (alpha,
-# lambd, epsilon, ...) are float32, and ORT's double kernels widen them differently or round
-# through float32 (Shrink, ReduceL2, HardSwish): within a float32 half-ulp, 6e-8 relative.
+# float16 carries 11 bits: 1e-2 is ~10 of its ulps. float64 is compared at float32 level:
+# ONNX float attributes (alpha, lambd, bias, epsilon; HardSwish's 1/6) are float32, and ORT
+# runs several double kernels through float32 (Shrink, ReduceL2, HardSwish, LayerNorm's
+# stash_type): ~6e-8 relative per value, amplified by a cancellation such as x - bias.
+# Every semantic error seen (wrong window, rounding, axis) is >= 1e-3.
 TOLERANCE = {np.dtype(np.float16): (1e-2, 1e-3), np.dtype(np.float32): (1e-4, 1e-5),
-             np.dtype(np.float64): (1e-7, 1e-12)}
+             np.dtype(np.float64): (1e-6, 1e-7)}
 
 
 def mismatch(actual: list, expected: list) -> str:
