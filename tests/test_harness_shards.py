@@ -69,3 +69,29 @@ def test_cost_falls_back_to_the_model_then_the_framework_then_the_default(cases)
     assert case_cost(case, {("torch", "other", 13, "cpu"): 7.0}) == 7.0
     assert case_cost(case, {("torch", case.model, 13, "cpu"): 5.0, ("torch", "other", 13, "cpu"): 7.0}) == 5.0
     assert case_cost(case, {("torch", case.model, 11, "cpu"): 3.0}) == 3.0
+
+
+def test_reports_merge_shard_files_into_the_unsharded_matrix(cases, costs, tmp_path):
+    """Split the committed run along the shards; python -m reports on the shard files gives
+    the whole file's cells (reports.records.load reads several files as one run)."""
+    import json
+
+    from reports import markdown
+    from reports.matrix import build
+    from reports.records import load
+
+    source = COMMITTED[0]
+    lines = [json.loads(line) for line in open(source) if line.strip()]
+    owner = {group_key(c)[:2]: k for k, shard in enumerate(partition(cases, 2, costs)) for c in shard}
+    paths = [tmp_path / f"shard{k}.jsonl" for k in (1, 2)]
+    for k, path in enumerate(paths):
+        with open(path, "w") as f:
+            for rec in lines:
+                if rec.get("event") == "run" or owner.get((rec.get("framework"), rec.get("model"))) == k:
+                    f.write(json.dumps(rec) + "\n")
+    whole, merged = build(load([source])), build(load(paths))
+    # rows come in the order records do (shard by shard): compare them as a set, then the table
+    assert sorted(merged.rows) == sorted(whole.rows) and merged.cells == whole.cells
+    merged.rows = list(whole.rows)
+    assert markdown.render_table(merged) == markdown.render_table(whole)
+    assert sorted(r["case"] for r in load(paths).finals) == sorted(r["case"] for r in load([source]).finals)
