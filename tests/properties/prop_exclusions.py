@@ -121,8 +121,34 @@ def _lpnorm_zero(example):
     return bool((np.abs(x).sum(axis=_attr(example, "axis", -1)) == 0).any())
 
 
+def _pad_axes(example):
+    """[(length, begin, end)] for each padded axis of a single Pad example."""
+    node = example.nodes[0]
+    x = example.inputs["x"]
+    pads = [int(p) for p in example.constants["pads"]]
+    axes = list(range(x.ndim))
+    if len(node.input) > 3 and node.input[3]:
+        axes = [int(a) % x.ndim for a in example.constants[node.input[3]]]
+    n = len(axes)
+    return [(x.shape[a], pads[i], pads[i + n]) for i, a in enumerate(axes)]
+
+
+def _pad_negative_length(example):
+    return _only(example, "Pad") and any(d + b + e < 0 for d, b, e in _pad_axes(example))
+
+
+def _pad_crops_everything(example):
+    """Negative pads remove every original element of an axis that is also padded."""
+    return _only(example, "Pad") and any(d + b + e > 0 and -(min(b, 0) + min(e, 0)) >= d
+                                         for d, b, e in _pad_axes(example))
+
+
 # finding id -> predicate(example) -> bool
 EXCLUSIONS = {
+    # ORT 1.19.2 fills such an axis with uninitialised memory (bool [0] padded by [1, -1]
+    # gives [True]; float32 gives 4e11 or NaN); the spec gives the pad value.
+    "ORT: Pad cropping every original element of a padded axis": _pad_crops_everything,
+    "F13 in progress: Pad to a negative length raises an untyped ValueError": _pad_negative_length,
     "F10 in progress: InstanceNormalization on a rank-2 input is not refused": _instancenorm_rank2,
     "F11 in progress: LpNormalization of an all-zero slice gives NaN (ORT: 0)": _lpnorm_zero,
     # ORT 1.19.2 departs from the spec for pools with dilations and auto_pad SAME_*:
