@@ -263,17 +263,27 @@ _RESIZE_NOTES = (
 def resize_op(ctx):
     require(ctx, _resize_check)
     spec = resize_spec(ctx)
+    static = _claim_values(ctx, 1, 2, 3)
     if ctx.version == 10:
-        return lambda x, scales: resize(x, spec, scales=_values(scales))
+        return lambda x, scales=None: resize(x, spec, scales=static.get(1) or _values(scales))
     axes = ctx.attr("axes")
 
     def run(x, roi=None, scales=None, sizes=None):
-        scales_v, sizes_v = _values(scales), _values(sizes)
+        roi_v, scales_v, sizes_v = (static[i] if i in static else _values(t)
+                                    for i, t in ((1, roi), (2, scales), (3, sizes)))
         if sizes_v:
-            return resize(x, spec, sizes=sizes_v, roi=_values(roi), axes=axes)
-        return resize(x, spec, scales=scales_v, roi=_values(roi), axes=axes)
+            return resize(x, spec, sizes=sizes_v, roi=roi_v, axes=axes)
+        return resize(x, spec, scales=scales_v, roi=roi_v, axes=axes)
 
     return run
+
+
+def _claim_values(ctx, *indices) -> dict:
+    """Input index -> value list of the constant inputs among ``indices``, claimed: read once at
+    build time, so a call reads nothing back to the host (nn.Graph can trace it)."""
+    found = {i: _values(ctx.const(i)) for i in indices if ctx.is_const(i)}
+    ctx.claim(*found)
+    return found
 
 
 def _upsample_mode(ctx):
@@ -296,4 +306,5 @@ def upsample(ctx):
     if ctx.version == 7:
         scales = list(ctx.attr("scales"))
         return lambda x: resize(x, spec, scales=scales)
-    return lambda x, scales: resize(x, spec, scales=_values(scales))
+    static = _claim_values(ctx, 1)
+    return lambda x, scales=None: resize(x, spec, scales=static.get(1) or _values(scales))
