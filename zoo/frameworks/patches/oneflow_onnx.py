@@ -91,11 +91,12 @@ def maxpool_ceil_mode_pads() -> None:
                 return
             # ceil_mode: the stock handler re-derives pads from the output size and loses the
             # module's padding; ONNX MaxPool-10 has ceil_mode with the same output rule.
-            padding = list(node.attrs.pop("padding"))
+            padding = list(node.attrs["padding"])
             PoolOp._Convert(ctx, node, **kwargs)
+            if list(node.attrs["pads"]) != padding + padding:  # where the stock export was wrong
+                fired("oneflow-onnx-maxpool-ceil-mode-pads")
             node.attrs["pads"] = padding + padding
             node.attrs["ceil_mode"] = 1
-            fired("oneflow-onnx-maxpool-ceil-mode-pads")
 
         @classmethod
         def Version_11(cls, ctx, node, **kwargs):
