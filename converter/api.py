@@ -5,6 +5,7 @@ from .builder import build_module, inventory_of
 from .errors import DeviceError, UnsupportedOperatorError
 from .folding import DEFAULT_FOLD_LIMIT_BYTES
 from .graph import LoadedGraph, load
+from .type_constraints import check_type_constraints
 
 
 def inventory(model, *, check: bool = True) -> list:
@@ -13,6 +14,7 @@ def inventory(model, *, check: bool = True) -> list:
 
 
 def inventory_of_loaded(graph: LoadedGraph) -> list:
+    check_type_constraints(graph)   # InvalidModelError: ONNX Runtime refuses such graphs too
     return inventory_of(graph)
 
 
@@ -43,7 +45,7 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
 
 def convert_loaded(graph: LoadedGraph, *, device="cpu", fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
     device = resolve_device(device)
-    problems = inventory_of(graph)
+    problems = inventory_of_loaded(graph)
     if problems:
         raise UnsupportedOperatorError(problems, graph.source)
     module = build_module(graph, fold_limit_bytes=fold_limit_bytes)
