@@ -12,8 +12,8 @@ from .context import NodeContext
 from .dtypes import NP_TO_FLOW, numpy_dtype, to_tensor
 from .folding import DEFAULT_FOLD_LIMIT_BYTES, Folded, folding_budget, nbytes
 from .errors import ConverterError, NodeBuildError, NodeUnsupported, Unsupported, UnsupportedOperatorError
-from .graph import LoadedGraph, node_label
-from .module import ConvertedModule, Step
+from .graph import LoadedGraph, load_subgraph, node_label, outer_names, subgraphs
+from .module import ConvertedModule, Step, SubgraphModule
 from .registry import canonical_domain, lookup
 
 # Ops whose value must not be computed once at build time.
@@ -48,15 +48,22 @@ def _future_opset_problems(graph: LoadedGraph) -> list:
 
 
 def inventory_of(graph: LoadedGraph) -> list:
-    """Every unsupported (op, version, reason) in the graph, grouped, nodes listed."""
+    """Every unsupported (op, version, reason) in the graph and its subgraphs, grouped, nodes listed."""
     future = _future_opset_problems(graph)
     if future:
         return future
     found: dict = {}
-    constants = dict(graph.initializers)
+    _collect_unsupported(graph, dict(graph.initializers), found, "")
+    return _input_dtype_problems(graph) + [Unsupported(op, dom, opset, ver, why, tuple(nodes))
+                                           for (op, dom, opset, ver, why), nodes in found.items()]
+
+
+def _collect_unsupported(graph: LoadedGraph, constants: dict, found: dict, prefix: str) -> None:
+    """Add the unsupported nodes of ``graph`` to ``found``; subgraph nodes are labelled
+    'outer/attribute/inner' so a node inside a Loop body is reported by its path."""
     for i, node in enumerate(graph.graph.node):
         opset = _opset_for(graph, node.domain)
-        label = node_label(node, i)
+        label = prefix + node_label(node, i)
         if node.domain and canonical_domain(node.domain) not in graph.opsets:
             key = (node.op_type, node.domain, 0, 0, f"domain {node.domain!r} is not imported by the model")
             found.setdefault(key, []).append(label)
@@ -74,8 +81,9 @@ def inventory_of(graph: LoadedGraph) -> list:
                 handler = None
         if handler is None:
             found.setdefault((node.op_type, node.domain, opset, version, reason), []).append(label)
-    return _input_dtype_problems(graph) + [Unsupported(op, dom, opset, ver, why, tuple(nodes))
-                                           for (op, dom, opset, ver, why), nodes in found.items()]
+        for attr, body in subgraphs(node):
+            sub = load_subgraph(graph, body, label)
+            _collect_unsupported(sub, {**constants, **sub.initializers}, found, f"{label}/{attr}/")
 
 
 def _input_dtype_problems(graph: LoadedGraph) -> list:
@@ -111,8 +119,19 @@ def build_plan(graph: LoadedGraph, *, fold_limit_bytes: int = DEFAULT_FOLD_LIMIT
         return _build_plan(graph, fold_limit_bytes)
 
 
-def _build_plan(graph: LoadedGraph, fold_limit_bytes: int) -> Plan:
-    constants = dict(graph.initializers)
+def build_subgraph(parent: LoadedGraph, body, outer_constants: dict, label: str, fold_limit_bytes: int):
+    """A control-flow subgraph converted by this same builder into a child module.
+
+    Returns (module, outer runtime names): the names the subgraph reads from enclosing scopes
+    that are not build-time constants; the control-flow step passes their values in."""
+    sub = load_subgraph(parent, body, label)
+    plan = _build_plan(sub, fold_limit_bytes, outer_constants)
+    module = SubgraphModule(sub, plan.steps, plan.layers, plan.constants)
+    return module, [n for n in outer_names(body) if n not in plan.constants]
+
+
+def _build_plan(graph: LoadedGraph, fold_limit_bytes: int, outer_constants: dict | None = None) -> Plan:
+    constants = {**(outer_constants or {}), **graph.initializers}
     steps: list = []
     layers: dict = {}
     problems: list = []
@@ -123,7 +142,7 @@ def _build_plan(graph: LoadedGraph, fold_limit_bytes: int) -> Plan:
         if handler is None:   # inventory_of has reported it already
             problems.append(Unsupported(node.op_type, node.domain, opset, version, reason, (label,)))
             continue
-        ctx = NodeContext(node, label, version, opset, graph, constants)
+        ctx = NodeContext(node, label, version, opset, graph, constants, fold_limit_bytes)
         try:
             built = handler.build(ctx)
         except NodeUnsupported as e:
@@ -140,8 +159,9 @@ def _build_plan(graph: LoadedGraph, fold_limit_bytes: int) -> Plan:
                     constants[name] = value
             continue
         inputs = [name if (name and j not in ctx.claimed) else None for j, name in enumerate(node.input)]
-        while inputs and inputs[-1] is None:   # trailing absent/claimed inputs are not passed
-            inputs.pop()
+        while inputs and inputs[-1] is None and not ctx.outer_inputs:   # trailing absent/claimed
+            inputs.pop()                                                 # inputs are not passed
+        inputs += ctx.outer_inputs   # outer-scope values a subgraph reads (control flow)
         layer_key = f"n{i}_{node.op_type}" if isinstance(built, flow.nn.Module) else None
         step = Step(label, node.op_type, built, inputs, outputs, layer_key, i)
         if node.op_type not in NEVER_FOLD and _all_constant(inputs, constants) \

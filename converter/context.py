@@ -18,7 +18,7 @@ class NodeContext:
     """
 
     def __init__(self, node: onnx.NodeProto, label: str, version: int, opset: int,
-                 graph: LoadedGraph, constants: dict):
+                 graph: LoadedGraph, constants: dict, fold_limit_bytes: int | None = None):
         self.node = node
         self.name = label
         self.op_type = node.op_type
@@ -30,6 +30,8 @@ class NodeContext:
         self._graph = graph
         self._constants = constants
         self.claimed: set = set()
+        self.outer_inputs: list = []    # outer-scope names the node's subgraphs read at run time
+        self._fold_limit = fold_limit_bytes
         self.attrs = {a.name: _attr_value(a) for a in node.attribute}
 
     # --- attributes -----------------------------------------------------------------
@@ -56,6 +58,15 @@ class NodeContext:
     def claim(self, *indices: int) -> None:
         self.claimed.update(indices)
 
+    def claim_list(self, i: int):
+        """Input ``i``'s build-time value as a list of ints, claimed, so a call reads nothing back
+        to the host (nn.Graph can trace the node); None when it is only known at run time."""
+        value = self.const(i)
+        if value is None:
+            return None
+        self.claim(i)
+        return [int(v) for v in np.asarray(value).reshape(-1)]
+
     def input_info(self, i: int) -> ValueInfo | None:
         return self._graph.value_info.get(self.inputs[i]) if self.has_input(i) else None
 
@@ -75,6 +86,23 @@ class NodeContext:
             return value.dtype
         info = self.input_info(i)
         return None if info is None else info.dtype
+
+    # --- subgraphs (control flow) ---------------------------------------------------------
+    def subgraph(self, attr: str):
+        """Convert subgraph attribute ``attr`` with the same builder into a child module
+        (module.SubgraphModule). Outer-scope constants are folded into it; the outer-scope
+        names it reads at run time are appended to this node's runtime inputs, after its
+        own inputs (absent ones passed as None), in the order of ``self.outer_inputs``."""
+        from .builder import build_subgraph   # builder imports this module
+        from .folding import DEFAULT_FOLD_LIMIT_BYTES
+
+        body = self.attrs.get(attr)
+        if body is None:
+            raise ValueError(f"missing subgraph attribute {attr!r}")
+        module, outer = build_subgraph(self._graph, body, self._constants, f"{self.name}/{attr}",
+                                       self._fold_limit or DEFAULT_FOLD_LIMIT_BYTES)
+        self.outer_inputs += [n for n in outer if n not in self.outer_inputs]
+        return module
 
     def unsupported(self, reason: str) -> NodeUnsupported:
         """``raise ctx.unsupported("...")`` from a handler for something it cannot express."""

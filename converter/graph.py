@@ -30,10 +30,11 @@ class LoadedGraph:
     inputs: list = field(default_factory=list)    # non-initializer graph inputs, in order
     outputs: list = field(default_factory=list)
     value_info: dict = field(default_factory=dict)     # name -> ValueInfo (from shape inference)
+    body: onnx.GraphProto | None = None           # set for a control-flow subgraph (load_subgraph)
 
     @property
     def graph(self) -> onnx.GraphProto:
-        return self.model.graph
+        return self.model.graph if self.body is None else self.body
 
 
 def node_label(node: onnx.NodeProto, index: int) -> str:
@@ -306,3 +307,57 @@ def _check_dataflow(loaded: LoadedGraph) -> None:
     for name in loaded.outputs:
         if name not in known:
             raise InvalidModelError(f"{loaded.source}: graph output {name!r} is never produced")
+
+
+# --- control-flow subgraphs (If/Loop/Scan/SequenceMap bodies) ------------------------------------
+def load_subgraph(parent: LoadedGraph, body: onnx.GraphProto, label: str) -> LoadedGraph:
+    """A subgraph attribute as a LoadedGraph of its own: the parent's opsets, its own
+    initializers, its formal inputs, and the parent's value infos for outer-scope names.
+
+    Formal inputs keep only their rank: a loop-carried value may change shape between
+    iterations, so a declared static shape must not fold a Shape node inside the body."""
+    inits = {}
+    for t in body.initializer:
+        try:
+            inits[t.name] = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001 - any decode failure names the tensor
+            raise InvalidModelError(f"{parent.source}: subgraph of {label!r}: initializer {t.name!r} "
+                                    f"cannot be read: {e}") from None
+    sub = LoadedGraph(parent.model, f"{parent.source}:{label}", parent.opsets, inits, body=body)
+    sub.inputs = [i.name for i in body.input if i.name not in inits]
+    sub.outputs = [o.name for o in body.output]
+    sub.value_info = dict(parent.value_info)
+    for vi in list(body.value_info) + list(body.output):
+        sub.value_info[vi.name] = _value_info(vi)
+    for vi in body.input:
+        info = _value_info(vi)
+        rank_only = None if info.shape is None else (None,) * len(info.shape)
+        sub.value_info[vi.name] = ValueInfo(rank_only, info.dtype)
+    return sub
+
+
+def subgraphs(node: onnx.NodeProto):
+    """(attribute name, GraphProto) of every subgraph attribute of ``node``."""
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            yield a.name, a.g
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            yield from ((a.name, g) for g in a.graphs)
+
+
+def outer_names(body: onnx.GraphProto) -> list:
+    """Names ``body`` (or a subgraph nested in it) reads from enclosing scopes, in first-use order."""
+    local = {i.name for i in body.input} | {t.name for t in body.initializer}
+    found: dict = {}
+    for node in body.node:
+        uses = list(node.input)
+        for _, inner in subgraphs(node):
+            uses += outer_names(inner)
+        for name in uses:
+            if name and name not in local:
+                found.setdefault(name, None)
+        local.update(n for n in node.output if n)
+    for o in body.output:
+        if o.name not in local:
+            found.setdefault(o.name, None)
+    return list(found)

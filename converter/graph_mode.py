@@ -3,27 +3,83 @@
     graph = converter.to_graph(converter.convert("model.onnx"))
     y = graph(x)             # first call compiles; later calls reuse the compiled plan
 
-The graph is compiled for the input shapes of its first call. Handlers that read a runtime
-tensor's *values* on the host (data-dependent shapes) cannot be traced; such a model fails on
-the first call with a GraphModeError naming the cause, and still runs eagerly.
+The graph is compiled for the input shapes of its first call. A node that needs a tensor's
+*values* on the host while running (data-dependent shapes, counts, branches) cannot be traced
+by OneFlow 0.9's nn.Graph. Such nodes are refused with a GraphModeError naming the node
+before anything is traced:
+
+* at ``to_graph``, for what the build already knows (If on a run-time condition, a Loop whose
+  iteration count depends on values: ``ConvertedModule.graph_blockers``);
+* on the first call, by one eager run of the module that watches host reads
+  (``Tensor.numpy``/``item``) and names the step that made them.
+
+Handlers read their constant inputs at build time (ctx.claim), so a model with static shapes
+reads nothing back per call. The module still runs eagerly whatever graph mode says.
 """
 from __future__ import annotations
+
+import contextlib
 
 import oneflow as flow
 
 from .errors import ConverterError
+from .module import STEP_TRACE
 
 
 class GraphModeError(ConverterError):
     """The converted module could not be compiled into a oneflow.nn.Graph."""
 
 
+def _refusal(source, node, op, why) -> GraphModeError:
+    return GraphModeError(f"{source}: node {node!r} ({op}) cannot run under oneflow.nn.Graph: {why}; "
+                          "OneFlow 0.9 traces no data-dependent control flow or host reads; run it eagerly")
+
+
+@contextlib.contextmanager
+def _watching_host_reads(found: list):
+    """Within the block, a host read of a non-empty tensor while a step runs appends
+    (outermost step, innermost step) to ``found``."""
+    numpy, item = flow.Tensor.numpy, flow.Tensor.item
+    trace: list = []
+
+    def note(t):
+        if trace and t.numel() > 0:   # an empty tensor's read carries no data (dtype probes)
+            found.append((trace[0], trace[-1]))
+
+    def watched_numpy(self, *a, **k):
+        note(self)
+        return numpy(self, *a, **k)
+
+    def watched_item(self):
+        note(self)
+        return item(self)
+
+    token = STEP_TRACE.set(trace)
+    flow.Tensor.numpy, flow.Tensor.item = watched_numpy, watched_item
+    try:
+        yield
+    finally:
+        flow.Tensor.numpy, flow.Tensor.item = numpy, item
+        STEP_TRACE.reset(token)
+
+
+def host_reads(module, *args) -> list:
+    """(outermost step, innermost step) of every host read one eager run of ``module`` makes."""
+    found: list = []
+    with _watching_host_reads(found), flow.no_grad():
+        module(*args)
+    return found
+
+
 class ConvertedGraph(flow.nn.Graph):
     """A oneflow.nn.Graph running one converted module in inference mode."""
 
     def __init__(self, module: flow.nn.Module):
+        for node, op, why in getattr(module, "graph_blockers", []):
+            raise _refusal(getattr(module, "source", "model"), node, op, why)
         super().__init__()
         self.model = module
+        self._eager = (module,)   # nn.Graph wraps Module attributes; the probe needs the module itself
         self._compiled = False
 
     def build(self, *args):
@@ -32,12 +88,15 @@ class ConvertedGraph(flow.nn.Graph):
     def __call__(self, *args):
         if self._compiled:
             return super().__call__(*args)
+        source = getattr(self.model, "source", "model")
+        for outer, inner in host_reads(self._eager[0], *args)[:1]:
+            inside = "" if inner is outer else f" (inside it, node {inner.name!r} ({inner.op_type}))"
+            raise _refusal(source, outer.name, outer.op_type, f"it reads tensor values on the host{inside}")
         try:
             out = super().__call__(*args)
         except ConverterError:
             raise
         except Exception as e:  # noqa: BLE001 - tracing failures surface deep inside OneFlow
-            source = getattr(self.model, "source", "model")
             raise GraphModeError(f"{source}: cannot run as oneflow.nn.Graph "
                                  f"({type(e).__name__}: {e}); run it eagerly instead") from e
         self._compiled = True
@@ -45,5 +104,7 @@ class ConvertedGraph(flow.nn.Graph):
 
 
 def to_graph(module: flow.nn.Module) -> ConvertedGraph:
-    """The module (already on its device, eval mode) as a static oneflow.nn.Graph."""
+    """The module (already on its device, eval mode) as a static oneflow.nn.Graph.
+
+    Raises GraphModeError naming the node when the build already knows a node cannot be traced."""
     return ConvertedGraph(module.eval())

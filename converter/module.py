@@ -1,6 +1,7 @@
 """The converted model: a oneflow.nn.Module that executes the ONNX nodes in order."""
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -32,6 +33,38 @@ class InputSpec:
     shape: Optional[tuple]      # None dims are dynamic
     dtype: Optional[np.dtype]
     kind: str = "tensor"        # or "sequence" (a list of tensors) / "optional" (may be None)
+    dims: Optional[tuple] = None  # as declared: int, symbol name (str) or None per dim
+
+
+def _declared_dims(graph, name: str):
+    """An input's declared dims: ints, symbolic names (dim_param) or None (unnamed)."""
+    for vi in graph.graph.input:
+        if vi.name == name and vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                         for d in vi.type.tensor_type.shape.dim)
+    return None
+
+
+def check_dims(specs, values) -> None:
+    """InputError unless every tensor fits its declared dims: a fixed dim must match, a
+    symbolic dim takes any size, and one symbol takes one size across all inputs."""
+    bound: dict = {}
+    for spec, value in zip(specs, values):
+        dims = spec.dims if spec.dims is not None else spec.shape
+        if dims is None or not isinstance(value, flow.Tensor):
+            continue
+        shape = tuple(value.shape)
+        want = tuple("?" if d is None else d for d in dims)
+        if len(shape) != len(dims):
+            raise InputError(f"input {spec.name!r}: expected shape {want}, got {shape}")
+        for d, n in zip(dims, shape):
+            if isinstance(d, str):
+                first = bound.setdefault(d, (n, spec.name))
+                if first[0] != n:
+                    raise InputError(f"input {spec.name!r}: dim {d!r} is {n}, but input {first[1]!r} "
+                                     f"gave it {first[0]} (one symbol, one size)")
+            elif d is not None and d != n:
+                raise InputError(f"input {spec.name!r}: expected shape {want}, got {shape}")
 
 
 def _input_kind(graph, name: str) -> str:
@@ -54,7 +87,7 @@ class ConvertedModule(flow.nn.Module):
         super().__init__()
         self.source = graph.source
         self.input_specs = [InputSpec(n, graph.value_info[n].shape, graph.value_info[n].dtype,
-                                      _input_kind(graph, n)) for n in graph.inputs]
+                                      _input_kind(graph, n), _declared_dims(graph, n)) for n in graph.inputs]
         self.output_names = list(graph.outputs)
         self.steps = steps
         self.layers = flow.nn.ModuleDict(layers)
@@ -76,13 +109,25 @@ class ConvertedModule(flow.nn.Module):
         outs = tuple(env[n] for n in self.output_names)
         return outs[0] if len(outs) == 1 else outs
 
+    @property
+    def graph_blockers(self) -> list:
+        """(node, op, reason) of the steps OneFlow 0.9's nn.Graph cannot express, known at build
+        time (data-dependent control flow); graph_mode refuses them before tracing."""
+        return [(s.name, s.op_type, s.fn.graph_blocker) for s in self.steps
+                if getattr(s.fn, "graph_blocker", None)]
+
     def run(self, *args, keep: bool = False) -> dict:
         """Execute the graph; return value name -> tensor (every intermediate if ``keep``)."""
-        env = self._bind(args)
+        return self._execute(self._bind(args))
+
+    def _execute(self, env: dict) -> dict:
         for name, attr in self._buffer_of.items():
             env[name] = getattr(self, attr)
+        trace = STEP_TRACE.get()
         for step in self.steps:
             fn = self.layers[step.layer_key] if step.layer_key else step.fn
+            if trace is not None:
+                trace.append(step)
             try:
                 if step.node_index in self._large_outputs:
                     check_alloc(*self._large_outputs[step.node_index])
@@ -91,6 +136,9 @@ class ConvertedModule(flow.nn.Module):
                 raise
             except Exception as e:  # noqa: BLE001 - name the node that failed
                 raise NodeExecutionError(step.name, step.op_type, e) from e
+            finally:
+                if trace is not None:
+                    trace.pop()
             if not isinstance(result, (tuple, list)):
                 result = (result,)
             for name, value in zip(step.outputs, result):
@@ -115,19 +163,45 @@ class ConvertedModule(flow.nn.Module):
                 raise InputError(f"input {spec.name!r}: expected a oneflow.Tensor, got {type(value).__name__}")
             if spec.dtype is not None and value.dtype != flow_dtype(spec.dtype):
                 raise InputError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {value.dtype}")
-            if spec.shape is not None:
-                shape = tuple(value.shape)
-                if len(shape) != len(spec.shape) or any(
-                        d is not None and d != s for d, s in zip(spec.shape, shape)):
-                    want = tuple("?" if d is None else d for d in spec.shape)
-                    raise InputError(f"input {spec.name!r}: expected shape {want}, got {shape}")
             env[spec.name] = value
+        check_dims(self.input_specs, [env[s.name] for s in self.input_specs])
         return env
 
     def _device(self):
         for t in list(self.parameters()) + list(self.buffers()):
             return t.device
         return flow.device("cpu")
+
+
+class SubgraphModule(ConvertedModule):
+    """A control-flow body (If branch, Loop/Scan/SequenceMap body) converted by the same builder.
+
+    ``call`` runs it with the enclosing scope's values (outer-scope names resolved at run time)
+    and its formal inputs, and returns its outputs as a list. Formal inputs are not checked:
+    loop-carried values may change shape from one iteration to the next."""
+
+    def __init__(self, graph, steps, layers, constants):
+        super().__init__(graph, steps, layers, constants)
+        self._output_info = [graph.value_info.get(n) for n in self.output_names]
+
+    def constant(self, name: str):
+        """The build-time value of ``name`` in this body (numpy), or None."""
+        attr = self._buffer_of.get(name)
+        return None if attr is None else getattr(self, attr).numpy()
+
+    def output_info(self, i: int):
+        return self._output_info[i]
+
+    def call(self, outer: dict, args) -> list:
+        env = dict(outer)
+        env.update(zip(self.input_names, args))
+        env = self._execute(env)
+        return [env[n] for n in self.output_names]
+
+
+# While set (a list), every running step - nested control-flow bodies included - is pushed on
+# it: graph_mode uses it to name the node that reads a tensor's values on the host.
+STEP_TRACE: contextvars.ContextVar = contextvars.ContextVar("step_trace", default=None)
 
 
 def _large_outputs(graph, steps) -> dict:

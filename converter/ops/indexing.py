@@ -308,9 +308,10 @@ def scatter_nd(ctx):
 @register("OneHot", 9, 11)
 def one_hot(ctx):
     axis = ctx.attr("axis", -1)
+    static = ctx.claim_list(1)
 
     def run(indices, depth, values):
-        d = int(depth.numpy().reshape(-1)[0])
+        d = static[0] if static is not None else int(depth.numpy().reshape(-1)[0])
         if d < 1:
             raise ValueError(f"depth {d} must be positive")
         out_rank = indices.ndim + 1
@@ -367,7 +368,7 @@ def compress(ctx):
 def top_k(ctx):
     axis = ctx.attr("axis", -1)
     largest = bool(ctx.attr("largest", 1))
-    k_attr = ctx.attr("k") if ctx.version == 1 else None
+    k_attr = ctx.attr("k") if ctx.version == 1 else (ctx.claim_list(1) or [None])[0]
 
     def run(x, k=None):
         kk = k_attr if k_attr is not None else to_list(k)[0]

@@ -206,9 +206,11 @@ def flatten(ctx):
 
 @register("Expand", 8, 13)
 def expand(ctx):
-    def run(x, shape):
+    static = ctx.claim_list(1)
+
+    def run(x, shape=None):
         # Expand broadcasts both ways: a target dim of 1 keeps the input's dim.
-        target = np.broadcast_shapes(tuple(x.shape), tuple(to_list(shape)))
+        target = np.broadcast_shapes(tuple(x.shape), tuple(static if static is not None else to_list(shape)))
         # A view here, but the next node materialises it: refuse absurd sizes now.
         check_alloc(target, x.dtype)
         return x.expand(*target) if target else x
@@ -219,12 +221,13 @@ def expand(ctx):
 @register("Tile", 1, 6, 13)
 def tile(ctx):
     legacy = ctx.version == 1
+    static_reps, static_axis = ctx.claim_list(1), ctx.claim_list(2)
 
-    def run(x, repeats, axis=None):
-        reps = to_list(repeats)
+    def run(x, repeats=None, axis=None):
+        reps = static_reps if static_reps is not None else to_list(repeats)
         if legacy:   # Tile-1: repeat one axis ``tiles`` times
             full = [1] * x.ndim
-            full[to_list(axis)[0]] = reps[0]
+            full[(static_axis if static_axis is not None else to_list(axis))[0]] = reps[0]
             reps = full
         if len(reps) != x.ndim or any(r < 0 for r in reps):
             raise ValueError(f"repeats {reps} must be {x.ndim} non-negative values")
