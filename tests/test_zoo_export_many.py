@@ -1,7 +1,8 @@
 """Build once, export many: one zoo.export process builds a model once and writes every
 requested opset (each its own cache entry); a crash or hang in the middle of it gives only
-the opset in flight a failing record. Real torch exports of squeezenet1_1 (~5 MB); 2-4 min
-on a loaded 2-core machine (the hang test waits out a 60 s export timeout)."""
+the opset in flight a failing record. Real torch exports of squeezenet1_1 (~5 MB): 10.7 min
+measured on the 2-core machine under a load average of 14 (the hang test waits out a 60 s
+export timeout; each torch process took ~1 min there)."""
 import json
 import os
 import subprocess
