@@ -97,6 +97,7 @@ def _cases():
     return [c for c in cases if c.model == MODEL]
 
 
+@pytest.mark.slow   # waits out a 60 s export timeout
 def test_a_hang_in_a_multi_opset_export_times_out_only_that_opset(cache_dir, monkeypatch, tmp_path):
     _dying(monkeypatch, 13, "hang")
     outcomes = export_stage.export_group(_cases(), _cache_without(cache_dir, 13, tmp_path / "cache"), timeout=60)
