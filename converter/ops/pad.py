@@ -12,6 +12,10 @@ import oneflow as flow
 from ..dtypes import to_list
 from ..registry import register
 from ._util import require
+from .indexing import exact_via_wider
+
+# OneFlow 0.9 has no CPU uint8 gather kernel: edge/reflect/wrap gather uint8 through int32.
+_index_select = exact_via_wider(flow.index_select, (flow.uint8,))
 
 
 def _source_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
@@ -26,6 +30,17 @@ def _source_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
         return np.zeros_like(pos)
     pos = np.mod(pos, period)
     return np.where(pos >= n, period - pos, pos)
+
+
+def check_pad_lengths(shape, pads, axes) -> None:
+    """ValueError when a negative pad leaves an axis shorter than 0 (ONNX Runtime refuses it;
+    OneFlow's narrow would make a tensor with a negative dimension)."""
+    k = len(axes)
+    for i, axis in enumerate(axes):
+        n = shape[axis]
+        if n is not None and n + int(pads[i]) + int(pads[k + i]) < 0:
+            raise ValueError(f"pads ({int(pads[i])}, {int(pads[k + i])}) on axis {axis} of length {n} "
+                             f"give a negative length {n + int(pads[i]) + int(pads[k + i])}")
 
 
 def _pad_axis(x, axis, before, after, mode, value):
@@ -49,12 +64,13 @@ def _pad_axis(x, axis, before, after, mode, value):
     if x.shape[axis] == 0:
         raise ValueError(f"cannot {mode}-pad an empty axis {axis}")
     index = _source_indices(x.shape[axis], before, after, mode)
-    return flow.index_select(x, axis, flow.tensor(index, dtype=flow.int64, device=x.device))
+    return _index_select(x, axis, flow.tensor(index, dtype=flow.int64, device=x.device))
 
 
 def pad(x, pads, mode="constant", value=0.0, axes=None):
     """ONNX Pad: ``pads`` lists all begins then all ends for ``axes`` (default: every axis)."""
     axes = [a % x.ndim for a in axes] if axes is not None else list(range(x.ndim))
+    check_pad_lengths(list(x.shape), pads, axes)
     k = len(axes)
     for i, axis in enumerate(axes):
         x = _pad_axis(x, axis, int(pads[i]), int(pads[k + i]), mode, value)
@@ -73,7 +89,9 @@ def _pad_check(ctx):
     return None if mode in ("constant", "reflect", "edge", "wrap") else f"mode={mode!r}"
 
 
-@register("Pad", 1, 2, 11, 13, 18, 19, 21, check=_pad_check)
+@register("Pad", 1, 2, 11, 13, 18, 19, 21, check=_pad_check, notes=(
+    "negative pads leaving a negative length are refused, as ORT (at conversion when the pads are "
+    "constant); uint8 edge/reflect/wrap gather through int32"))
 def pad_op(ctx):
     require(ctx, _pad_check)
     mode = ctx.attr("mode", "constant")
@@ -86,6 +104,10 @@ def pad_op(ctx):
         ctx.claim(1)
     if static_axes is not None:
         ctx.claim(3)
+    info = ctx.input_info(0)
+    if static_pads is not None and info is not None and info.shape is not None:
+        axes = static_axes if static_axes is not None else range(len(info.shape))
+        check_pad_lengths(info.shape, static_pads, [a % len(info.shape) for a in axes])
 
     def run(x, pads=None, value=None, axes=None):
         return pad(x, static_pads if static_pads is not None else to_list(pads), mode,
