@@ -115,3 +115,25 @@ def test_integer_max_pool_empty_window_is_the_dtype_minimum(dtype):
     x = rng.integers(0, 100, (1, 1, 5)).astype(dtype)
     check_against_ort("MaxPool", {"x": x}, opset=12, ceil_mode=1, kernel_shape=[2], strides=[2], pads=[1, 1],
                       rtol=0, atol=0)
+
+
+# F5: OneFlow has no CPU float16 max_pool kernel; the max is computed in float32 (exact).
+@pytest.mark.parametrize("attrs", [dict(kernel_shape=[2, 1]), dict(kernel_shape=[2, 2], pads=[0, 1, 1, 0], ceil_mode=1),
+                                   dict(kernel_shape=[3], strides=[2])], ids=["native", "padded", "1d"])
+def test_max_pool_float16(attrs):
+    x = rng.standard_normal((1, 2, 5, 4) if len(attrs["kernel_shape"]) == 2 else (1, 2, 7)).astype(np.float16)
+    check_against_ort("MaxPool", {"x": x}, opset=13, rtol=0, atol=0, **attrs)
+
+
+def test_max_pool_float16_indices():
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float16)
+    check_against_ort("MaxPool", {"x": x}, opset=13, n_outputs=2, rtol=0, atol=0, kernel_shape=[2, 2], strides=[2, 2])
+
+
+# F6: a window longer than the padded input with an output length of 0 gives the empty output
+# as ORT (in-process here: the worker-isolated versions are in tests/properties/test_regressions.py).
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool"])
+def test_window_longer_than_the_padded_input_by_one_is_empty(op):
+    x = x_of(1, 2, 2)
+    expected = check_against_ort(op, {"x": x}, opset=18, kernel_shape=[3])
+    assert expected[0].shape == (1, 2, 0)

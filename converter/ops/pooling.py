@@ -14,7 +14,7 @@ import oneflow as flow
 import oneflow.nn.functional as F
 
 from ..registry import register
-from ._util import INT_DTYPES, flow_pad_arg, require, spatial_pads
+from ._util import INT_DTYPES, check_windows, flow_pad_arg, require, spatial_pads
 
 _MAXPOOL = {1: flow.nn.MaxPool1d, 2: flow.nn.MaxPool2d, 3: flow.nn.MaxPool3d}
 _AVGPOOL = {1: flow.nn.AvgPool1d, 2: flow.nn.AvgPool2d, 3: flow.nn.AvgPool3d}
@@ -22,7 +22,9 @@ _CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 _CEIL_NOTES = ("ceil_mode keeps a last window past the input up to opset 21 (output-shape formula, ORT, "
-               "shape inference; ONNX's reference drops it for MaxPool){}; such a window gives {}")
+               "shape inference; ONNX's reference drops it for MaxPool){}; such a window gives {}; a window "
+               "longer than the padded input gives the empty output where the formula's length is 0 and is "
+               "refused where it is negative, as ORT")
 
 
 class PoolGeometry:
@@ -58,11 +60,12 @@ class PoolGeometry:
     def padding(self) -> list:
         return self.pads[:self.nd] if self.auto_pad == "NOTSET" else [0] * self.nd
 
-    def explicit_pads(self, in_size):
-        """(begins, ends, extra): pads, plus end cells that only ceil_mode windows reach."""
+    def _lengths(self, in_size):
+        """(begins, ends, output length per spatial axis) by ONNX's output-shape formula; a
+        length below 1 means the window does not fit the padded input."""
         begins, ends = spatial_pads(self.auto_pad, self.pads, [0, 0] + list(in_size),
                                     self.kernel, self.stride, self.dilation)
-        extra = []
+        outs = []
         for n, k, s, d, b, e in zip(in_size, self.kernel, self.stride, self.dilation, begins, ends):
             span = (k - 1) * d + 1
             padded = n + b + e
@@ -72,8 +75,29 @@ class PoolGeometry:
                     out -= 1
             else:
                 out = (padded - span) // s + 1
-            extra.append(max(0, (out - 1) * s + span - padded))
+            outs.append(out)
+        return begins, ends, outs
+
+    def explicit_pads(self, in_size):
+        """(begins, ends, extra): pads, plus end cells that only ceil_mode windows reach."""
+        begins, ends, outs = self._lengths(in_size)
+        extra = [max(0, (out - 1) * s + (k - 1) * d + 1 - (n + b + e))
+                 for n, k, s, d, b, e, out in zip(in_size, self.kernel, self.stride, self.dilation,
+                                                  begins, ends, outs)]
         return begins, ends, extra
+
+    def guard(self, run):
+        """Wrap ``run(x)`` for a window longer than the padded input, which OneFlow's kernels
+        abort the process on: an output length of 0 gives the empty output (as ONNX Runtime),
+        a negative one a ValueError naming the axis (ONNX Runtime refuses it)."""
+        def guarded(x):
+            begins, ends, outs = self._lengths(list(x.shape[2:]))
+            if min(outs, default=1) > 0:
+                return run(x)
+            if min(outs) < 0:
+                check_windows(list(x.shape), begins, ends, self.kernel, self.dilation)
+            return flow.zeros(list(x.shape[:2]) + [max(0, o) for o in outs], dtype=x.dtype, device=x.device)
+        return guarded
 
 
 def empty_window_mask(geo, in_size, begins, ends, extra, device):
@@ -99,7 +123,10 @@ def _lowest(dtype):
 
 
 def _exact_float(x):
-    """Integer tensors pool in float64, which holds int8/uint8/int32 exactly (no int kernels)."""
+    """Integer tensors pool in float64, which holds int8/uint8/int32 exactly (no int kernels),
+    float16 in float32 (no CPU float16 max_pool kernel; the max is exact either way)."""
+    if x.dtype == flow.float16:
+        return x.to(flow.float32)
     return x.to(flow.float64) if x.dtype in INT_DTYPES else x
 
 
@@ -141,7 +168,7 @@ def _max_pool_check(ctx):
 
 @register("MaxPool", 1, 8, 10, 11, 12, 22, check=_max_pool_check, notes=_CEIL_NOTES.format(
     ", version 22 drops it (spec)", "the dtype's lowest value, as ORT's Indices/column paths (its 2-D "
-    "rows hold stale values); its Indices entry is refused (undefined)"))
+    "rows hold stale values); its Indices entry is refused (undefined); float16 computes in float32 (exact)"))
 def max_pool(ctx):
     require(ctx, _max_pool_check)
     geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
@@ -161,7 +188,13 @@ def max_pool(ctx):
             y, idx = pool(_exact_float(x))
             return y.to(dtype), _onnx_indices(idx, list(x.shape), storage_order)
 
-        return run_with_indices
+        def guarded_with_indices(x):
+            y = geo.guard(lambda t: None)(x)
+            if y is None:
+                return run_with_indices(x)
+            return y, flow.zeros(y.shape, dtype=flow.int64, device=x.device)
+
+        return guarded_with_indices
 
     if geo.native:
         pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
@@ -170,7 +203,7 @@ def max_pool(ctx):
         def run_native(x):
             return pool(_exact_float(x)).to(x.dtype)
 
-        return run_native
+        return geo.guard(run_native)
 
     pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, dilation=geo.dilation)
 
@@ -185,7 +218,7 @@ def max_pool(ctx):
             y = flow.where(empty, flow.full_like(y, _lowest(dtype)), y)
         return y.to(dtype)
 
-    return run
+    return geo.guard(run)
 
 
 @register("AveragePool", 1, 7, 10, 11, 19, 22, notes=_CEIL_NOTES.format(
@@ -196,8 +229,8 @@ def average_pool(ctx):
         raise ctx.unsupported(f"{geo.nd}-D AveragePool (OneFlow has 1/2/3-D)")
     include_pad = bool(ctx.attr("count_include_pad", 0))
     if geo.native and not geo.ceil and set(geo.dilation) == {1}:
-        return _AVGPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
-                                count_include_pad=include_pad)
+        return geo.guard(_AVGPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
+                                          count_include_pad=include_pad))
 
     def run(x):
         begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
@@ -212,7 +245,7 @@ def average_pool(ctx):
         # reference gives NaN).
         return total / flow.clamp(count, min=1)
 
-    return run
+    return geo.guard(run)
 
 
 def _lp_p(ctx):
@@ -234,7 +267,7 @@ def lp_pool(ctx):
         begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
         return flow.pow(_window_sum(flow.pow(flow.abs(x), p), geo, begins, ends, extra), 1.0 / p)
 
-    return run
+    return geo.guard(run)
 
 
 def _spatial_dims(x):
