@@ -68,11 +68,20 @@ def _moments(x, dims):
     return mean, var
 
 
-@register("InstanceNormalization", 1, 6, 22)
+def _check_rank3(rank) -> None:
+    """InstanceNormalization needs N x C x D1...: ONNX Runtime refuses a rank below 3 (over no
+    spatial axis the statistics are of one element each)."""
+    if rank is not None and rank < 3:
+        raise ValueError(f"input of rank {rank}: InstanceNormalization needs N x C x D1 ... (rank >= 3)")
+
+
+@register("InstanceNormalization", 1, 6, 22, notes="rank < 3 refused (NodeBuildError), as ORT")
 def instance_norm(ctx):
     eps = ctx.attr("epsilon", 1e-5)
+    _check_rank3(ctx.input_rank(0))
 
     def run(x, scale, bias):
+        _check_rank3(x.ndim)
         mean, var = _moments(x, list(range(2, x.ndim)))
         shape = _channel_shape(x)
         return (x - mean) * flow.rsqrt(var + eps) * scale.reshape(shape) + bias.reshape(shape)
@@ -86,7 +95,10 @@ def _stash_type_check(ctx):
     return None
 
 
-@register("LayerNormalization", 17, check=_stash_type_check)
+@register("LayerNormalization", 17, check=_stash_type_check, notes=(
+    "float64 follows the spec's function body for stash_type=1: statistics and normalisation in "
+    "float32, cast to float64 before scale/bias (ORT computes in float64: ~1e-7 relative apart); "
+    "Mean/InvStdDev are float32"))
 def layer_norm(ctx):
     require(ctx, _stash_type_check)
     axis, eps = ctx.attr("axis", -1), ctx.attr("epsilon", 1e-5)
@@ -175,7 +187,8 @@ def _lp_norm_check(ctx):
     return None if ctx.attr("p", 2) in (1, 2) else f"p={ctx.attr('p')} (ONNX allows 1 or 2)"
 
 
-@register("LpNormalization", 1, 22, check=_lp_norm_check)
+@register("LpNormalization", 1, 22, check=_lp_norm_check, notes=(
+    "an all-zero slice gives 0, as ORT (the spec's x / norm is NaN there)"))
 def lp_normalization(ctx):
     require(ctx, _lp_norm_check)
     axis, p = ctx.attr("axis", -1), ctx.attr("p", 2)
@@ -183,6 +196,8 @@ def lp_normalization(ctx):
     def run(x):
         norm = flow.sum(flow.abs(x), dim=axis, keepdim=True) if p == 1 \
             else flow.sqrt(flow.sum(flow.square(x), dim=axis, keepdim=True))
-        return x / norm
+        # An all-zero slice stays 0, as ONNX Runtime (x / 0 would be NaN; the spec's
+        # function body leaves it unsaid).
+        return x / flow.where(norm == 0, flow.ones_like(norm), norm)
 
     return fp16_via_fp32(run)
