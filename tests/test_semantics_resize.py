@@ -120,3 +120,29 @@ def test_nearest_keeps_the_dtype(dtype):
 def test_upsample_legacy(mode):
     check_against_ort("Upsample", {"x": image(1, 1, 3, 4)}, consts={"scales": f32(1, 1, 2.3, 1.5)},
                       opset=9, mode=mode)
+
+
+# F9: integer linear Resize truncates ORT's float32 result (the spec does not say how integers
+# round); on 4-D H/W the float32 arithmetic is ORT's bilinear kernel's, so no value lands an
+# ulp apart and truncates one lower (x uint8 below: the exact value 3 is 2.99999... in float64).
+def test_integer_linear_matches_ort_exactly_case_f9():
+    x = np.array([[[[2, 2, 2], [5, 1, 2], [0, 2, 5]]], [[[3, 2, 5], [3, 5, 0], [2, 5, 4]]]], np.uint8)
+    out = check_against_ort("Resize", {"x": x}, consts={"roi": None, "scales": f32(1, 1, 0.6, 0.6)},
+                            opset=14, mode="linear", rtol=0, atol=0)
+    assert out[0].ravel().tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("coord", ["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"])
+@pytest.mark.parametrize("scales", [(1, 1, 0.6, 2.3), (1, 1, 1.7, 0.7), (1, 1, 1, 2.7)], ids=str)
+def test_integer_linear_4d(dtype, coord, scales):
+    lo, hi = (0, 255) if dtype == np.uint8 else (-128, 127) if dtype == np.int8 else (-1000, 1000)
+    x = rng.integers(lo, hi, (2, 3, 5, 6)).astype(dtype)
+    check_against_ort("Resize", {"x": x}, consts={"roi": None, "scales": f32(*scales)}, opset=13, mode="linear",
+                      coordinate_transformation_mode=coord, rtol=0, atol=0)
+
+
+def test_integer_linear_3d_truncates_a_float32_result():
+    x = rng.integers(0, 255, (1, 2, 7)).astype(np.uint8)
+    check_against_ort("Resize", {"x": x}, consts={"roi": None, "scales": f32(1, 1, 1.7)}, opset=13, mode="linear",
+                      rtol=0, atol=0)

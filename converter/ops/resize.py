@@ -149,6 +149,15 @@ def axis_table(in_n: int, out_m: int, scale: float, spec: ResizeMode, roi: tuple
 
 def _resample_axis(x, axis, table, outside, spec):
     out_m = len(outside)
+    if out_m == 0 or x.numel() == 0:
+        # Nothing to compute, and OneFlow's matmul aborts the process on an empty operand
+        # (F1): the empty result directly, as ONNX Runtime. Resampling an empty axis to a
+        # non-empty one has no source cell.
+        if x.shape[axis] == 0 and out_m:
+            raise ValueError(f"axis {axis} of length 0 cannot be resized to {out_m}")
+        shape = list(x.shape)
+        shape[axis] = out_m
+        return flow.zeros(shape, dtype=x.dtype, device=x.device)
     if spec.mode == "nearest":
         # OneFlow 0.9 has no uint8 gather kernel: gather its exact int32 copy.
         source = x.to(flow.int32) if x.dtype == flow.uint8 else x
@@ -165,9 +174,8 @@ def _resample_axis(x, axis, table, outside, spec):
     return y
 
 
-def resize_plan(in_shape, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None) -> list:
-    """[(axis, table, outside mask)] to apply in order, innermost axis first (as the reference
-    nests); identity axes are left out. Static: codegen bakes the same tables into buffers."""
+def resize_geometry(in_shape, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
+    """(resized axes, per-axis scale factor, output shape, per-axis (roi start, roi end))."""
     rank = len(in_shape)
     axes = [a % rank for a in axes] if axes else list(range(rank))
     in_shape = list(in_shape)
@@ -192,6 +200,14 @@ def resize_plan(in_shape, spec: ResizeMode, scales=None, sizes=None, roi=None, a
         for a, s in zip(axes, scales):
             factor[a] = float(s)
             out_shape[a] = scaled_length(in_shape[a], s)
+    return axes, factor, out_shape, full_roi
+
+
+def resize_plan(in_shape, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None) -> list:
+    """[(axis, table, outside mask)] to apply in order, innermost axis first (as the reference
+    nests); identity axes are left out. Static: codegen bakes the same tables into buffers."""
+    in_shape = list(in_shape)
+    axes, factor, out_shape, full_roi = resize_geometry(in_shape, spec, scales, sizes, roi, axes)
     plan = []
     for a in sorted(axes, reverse=True):
         if factor[a] == 1.0 and out_shape[a] == in_shape[a] and full_roi[a] == (0.0, 1.0) \
@@ -203,13 +219,62 @@ def resize_plan(in_shape, spec: ResizeMode, scales=None, sizes=None, roi=None, a
 
 
 def resize_compute_dtype(dtype):
-    """linear/cubic weights integers in float64 (exact for int32) and float16 in float32."""
-    return flow.float64 if dtype in INT_DTYPES else flow.float32 if dtype == flow.float16 else dtype
+    """linear/cubic weigh integers and float16 in float32 (integers: as ONNX Runtime, whose
+    float32 sums then truncate; the spec does not say how integers round)."""
+    return flow.float32 if dtype in INT_DTYPES or dtype == flow.float16 else dtype
+
+
+@functools.lru_cache(maxsize=256)
+def _ort_bilinear_axis(in_n: int, out_m: int, scale: float, spec: ResizeMode):
+    """ONNX Runtime's bilinear table for one axis: (first cell, second cell, weight of the
+    second, weight of the first), float32 as it computes them (|pos - cell| each)."""
+    f = np.float32
+    cells1, cells2, w1, w2 = [], [], [], []
+    for x in range(out_m):
+        pos = f(_source_coordinate(x, in_n, out_m, scale, spec.coordinate, (0.0, 1.0)))
+        pos = max(f(0), min(pos, f(in_n - 1)))
+        c1 = min(int(pos), in_n - 1)
+        c2 = min(c1 + 1, in_n - 1)
+        d1, d2 = (f(0.5), f(0.5)) if c1 == c2 else (abs(pos - f(c1)), abs(pos - f(c2)))
+        cells1.append(c1), cells2.append(c2), w1.append(d1), w2.append(d2)
+    return np.array(cells1), np.array(cells2), np.array(w1, f), np.array(w2, f)
+
+
+def _integer_bilinear(x, out_shape, factor, spec):
+    """Integer linear Resize of the last two axes of a 4-D tensor as ONNX Runtime's bilinear
+    kernel computes it: four float32 coefficient products, summed in its order, truncated
+    toward zero (static_cast). The spec says nothing about integer rounding; the exact value
+    truncated differs from ORT where float32 lands just below an integer (F9)."""
+    (h, w), (oh, ow) = x.shape[2:], out_shape[2:]
+    y1, y2, dy1, dy2 = _ort_bilinear_axis(h, oh, factor[2], spec)
+    x1, x2, dx1, dx2 = _ort_bilinear_axis(w, ow, factor[3], spec)
+    xf = x.to(flow.float32)
+
+    def corner(rows, cols):
+        picked = flow.index_select(xf, 2, flow.tensor(rows, device=x.device))
+        return flow.index_select(picked, 3, flow.tensor(cols, device=x.device))
+
+    def coef(a, b):
+        return flow.tensor((b[:, None] * a[None, :]).astype(np.float32), device=x.device)
+
+    out = (coef(dx2, dy2) * corner(y1, x1) + coef(dx1, dy2) * corner(y1, x2)
+           + coef(dx2, dy1) * corner(y2, x1) + coef(dx1, dy1) * corner(y2, x2))
+    return flow.trunc(out).to(x.dtype)
+
+
+def _ort_bilinear_case(x, spec, axes, factor, out_shape) -> bool:
+    """ONNX Runtime takes its 2-D bilinear kernel: integer 4-D input, linear, N and C kept."""
+    return (x.dtype in INT_DTYPES and spec.mode == "linear" and not spec.antialias and x.ndim == 4
+            and spec.coordinate != "tf_crop_and_resize" and factor[:2] == [1.0, 1.0]
+            and list(out_shape[:2]) == list(x.shape[:2]) and min(out_shape) > 0)
 
 
 def resize(x, spec: ResizeMode, scales=None, sizes=None, roi=None, axes=None):
     """Resize ``x`` (a OneFlow tensor) as ONNX Resize does; scales/sizes/roi are lists."""
     dtype = x.dtype
+    geometry = resize_geometry(list(x.shape), spec, scales, sizes, roi, axes)
+    if _ort_bilinear_case(x, spec, *geometry[:3]):
+        return _integer_bilinear(x, geometry[2], geometry[1], spec)
     if spec.mode != "nearest":
         x = x.to(resize_compute_dtype(dtype))
     for axis, table, outside in resize_plan(list(x.shape), spec, scales, sizes, roi, axes):
@@ -256,6 +321,9 @@ _RESIZE_NOTES = (
     "differ); output length floor(float32 in x float32 scale) and float32 coordinates as ORT "
     "(the roi does not shrink the length: ORT and shape inference, not the spec text); "
     "tf_crop_and_resize crops an axis whose scale is 1 (spec, reference; ORT skips it); "
+    "integer linear/cubic computes in float32 and truncates toward zero, as ORT (the spec does not say "
+    "how integers round); 4-D integer linear on H/W repeats ORT's bilinear float32 arithmetic exactly; "
+    "an output axis of length 0 gives the empty tensor; "
     "tf_half_pixel_for_nn unsupported")
 
 
