@@ -17,6 +17,7 @@ import sys
 import onnx
 import onnx.defs
 
+from . import ops  # noqa: F401 - registers every handler (converter/__init__.py imports lazily)
 from .registry import all_handlers
 
 MAX_OPSET = 22
