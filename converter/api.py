@@ -36,10 +36,15 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
     fails with a NodeExecutionError (cause TensorTooLarge) before allocating.
     """
     device = resolve_device(device)
-    module = convert_loaded(load(model, check=check), device=device, fold_limit_bytes=fold_limit_bytes)
+    loaded = load(model, check=check)
+    module = convert_loaded(loaded, device=device, fold_limit_bytes=fold_limit_bytes)
     if graph:
+        from .graph import specialise
         from .graph_mode import to_graph
-        return to_graph(module)
+
+        def rebuild(infos):
+            return build_module(specialise(loaded, infos), fold_limit_bytes=fold_limit_bytes).to(device).eval()
+        return to_graph(module, rebuild)
     return module
 
 

@@ -361,3 +361,13 @@ def outer_names(body: onnx.GraphProto) -> list:
         if o.name not in local:
             found.setdefault(o.name, None)
     return list(found)
+
+
+def specialise(graph: LoadedGraph, infos: dict) -> LoadedGraph:
+    """``graph`` with the value infos ``infos`` (name -> ValueInfo) measured on one run, so the
+    builder folds the Shape arithmetic a symbolic dimension left to run time. nn.Graph compiles
+    for one set of input shapes anyway (graph_mode)."""
+    fixed = LoadedGraph(graph.model, graph.source, graph.opsets, graph.initializers,
+                        list(graph.inputs), list(graph.outputs))
+    fixed.value_info = {**graph.value_info, **infos}
+    return fixed

@@ -11,7 +11,9 @@ before anything is traced:
 * at ``to_graph``, for what the build already knows (If on a run-time condition, a Loop whose
   iteration count depends on values: ``ConvertedModule.graph_blockers``);
 * on the first call, by one eager run of the module that watches host reads
-  (``Tensor.numpy``/``item``) and names the step that made them.
+  (``Tensor.numpy``/``item``) and names the step that made them. Made by shape arithmetic on
+  a symbolic dimension, they vanish when the model is converted again for the first call's
+  input shapes (``convert(..., graph=True)`` does that); the graph then serves those shapes.
 
 Handlers read their constant inputs at build time (ctx.claim), so a model with static shapes
 reads nothing back per call. The module still runs eagerly whatever graph mode says.
@@ -22,7 +24,9 @@ import contextlib
 
 import oneflow as flow
 
+from .dtypes import numpy_dtype
 from .errors import ConverterError
+from .graph import ValueInfo
 from .module import STEP_TRACE
 
 
@@ -71,15 +75,24 @@ def host_reads(module, *args) -> list:
     return found
 
 
+def measured_infos(module, *args) -> dict:
+    """Value name -> ValueInfo (shape, dtype) of every tensor one eager run produces."""
+    with flow.no_grad():
+        env = module.run(*args)
+    return {name: ValueInfo(tuple(v.shape), numpy_dtype(v.dtype))
+            for name, v in env.items() if isinstance(v, flow.Tensor)}
+
+
 class ConvertedGraph(flow.nn.Graph):
     """A oneflow.nn.Graph running one converted module in inference mode."""
 
-    def __init__(self, module: flow.nn.Module):
+    def __init__(self, module: flow.nn.Module, rebuild=None):
         for node, op, why in getattr(module, "graph_blockers", []):
             raise _refusal(getattr(module, "source", "model"), node, op, why)
         super().__init__()
         self.model = module
         self._eager = (module,)   # nn.Graph wraps Module attributes; the probe needs the module itself
+        self._rebuild = rebuild
         self._compiled = False
 
     def build(self, *args):
@@ -89,7 +102,14 @@ class ConvertedGraph(flow.nn.Graph):
         if self._compiled:
             return super().__call__(*args)
         source = getattr(self.model, "source", "model")
-        for outer, inner in host_reads(self._eager[0], *args)[:1]:
+        reads = host_reads(self._eager[0], *args)
+        if reads and self._rebuild is not None:
+            # Symbolic dims left Shape arithmetic to run time: convert again for these shapes.
+            module = self._rebuild(measured_infos(self._eager[0], *args))
+            reads = host_reads(module, *args)
+            if not reads:
+                self.model, self._eager = module, (module,)
+        for outer, inner in reads[:1]:
             inside = "" if inner is outer else f" (inside it, node {inner.name!r} ({inner.op_type}))"
             raise _refusal(source, outer.name, outer.op_type, f"it reads tensor values on the host{inside}")
         try:
@@ -103,8 +123,11 @@ class ConvertedGraph(flow.nn.Graph):
         return out
 
 
-def to_graph(module: flow.nn.Module) -> ConvertedGraph:
+def to_graph(module: flow.nn.Module, rebuild=None) -> ConvertedGraph:
     """The module (already on its device, eval mode) as a static oneflow.nn.Graph.
 
-    Raises GraphModeError naming the node when the build already knows a node cannot be traced."""
-    return ConvertedGraph(module.eval())
+    Raises GraphModeError naming the node when the build already knows a node cannot be traced.
+    ``rebuild(infos)``, when given (``converter.convert(..., graph=True)`` gives it), converts
+    the model again with the value shapes measured on the first call if the module would read shape values
+    on the host (a symbolic batch dimension left Shape -> Gather -> Reshape to run time)."""
+    return ConvertedGraph(module.eval(), rebuild)

@@ -1,0 +1,113 @@
+"""Graph mode (issue 13 item 1): handlers read their constant inputs at build time, so a
+converted model runs under oneflow.nn.Graph and equals its eager run; a node that truly needs
+tensor values on the host is refused with a GraphModeError naming it, before tracing. Small
+models built with onnx.helper; seconds."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import oneflow as flow
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import converter
+from converter.graph_mode import host_reads
+
+F, I64 = TensorProto.FLOAT, TensorProto.INT64
+X = (np.arange(48, dtype=np.float32).reshape(1, 3, 4, 4) - 20) / 9
+
+
+def i64(*v):
+    return np.array(v, dtype=np.int64)
+
+
+# (name, nodes, constants[, y shape when inference cannot tell]) - each reads x [1, 3, 4, 4] and
+# has one output "y".
+CASES = [
+    ("resize_scales", [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear")],
+     {"scales": np.float32([1, 1, 2, 1.5])}),
+    ("resize_sizes_nearest", [helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="nearest")],
+     {"sizes": i64(1, 3, 7, 5)}),
+    ("slice_reshape", [helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["s"]),
+                       helper.make_node("Reshape", ["s", "shape"], ["y"])],
+     {"st": i64(1, 3), "en": i64(3, 0), "ax": i64(1, 3), "sp": i64(1, -1), "shape": i64(1, -1)}),
+    ("expand_tile", [helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3], keepdims=1),
+                     helper.make_node("Expand", ["m", "eshape"], ["e"]),
+                     helper.make_node("Tile", ["e", "reps"], ["y"])],
+     {"eshape": i64(2, 1, 3, 1), "reps": i64(1, 2, 1, 2)}),
+    ("onehot_range", [helper.make_node("Range", ["r0", "r1", "r2"], ["idx"]),
+                      helper.make_node("OneHot", ["idx", "depth", "vals"], ["oh"], axis=0),
+                      helper.make_node("Cast", ["oh"], ["ohf"], to=F),
+                      helper.make_node("MatMul", ["x", "ohf"], ["y"])],
+     {"r0": i64(3), "r1": i64(-1), "r2": i64(-1), "depth": i64(4), "vals": np.float32([0, 1])}, (1, 3, 4, 3)),
+    ("split_squeeze", [helper.make_node("Reshape", ["x", "rows"], ["f"]),
+                            helper.make_node("Slice", ["f", "zero", "k", "minus1"], ["v"]),
+                            helper.make_node("Split", ["v", "split"], ["a", "b"], axis=1),
+                            helper.make_node("Unsqueeze", ["a", "ax0"], ["u"]),
+                            helper.make_node("Squeeze", ["u", "ax0"], ["q"]),
+                            helper.make_node("ReduceSum", ["b", "ax2"], ["rb"], keepdims=1),
+                            helper.make_node("Mul", ["q", "rb"], ["y"])],
+     {"rows": i64(1, 3, 16), "zero": i64(0), "k": i64(5), "minus1": i64(-1), "split": i64(1, 2), "ax0": i64(0), "ax2": i64(2)}, (1, 2, 5)),
+    ("pad_constant_of_shape", [helper.make_node("Pad", ["x", "pads"], ["p"], mode="reflect"),
+                               helper.make_node("Shape", ["p"], ["sh"]),
+                               helper.make_node("ConstantOfShape", ["sh"], ["ones"],
+                                                value=numpy_helper.from_array(np.float32([1.5]))),
+                               helper.make_node("Add", ["p", "ones"], ["y"])],
+     {"pads": i64(0, 0, 1, 0, 0, 0, 0, 2)}),
+]
+
+
+def save(tmp_path, name, nodes, consts, y_shape=None, x_shape=(1, 3, 4, 4)):
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", F, list(x_shape))],
+                          [helper.make_tensor_value_info("y", F, y_shape)],
+                          [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model = onnx.shape_inference.infer_shapes(model)     # gives the output "y" its shape
+    onnx.checker.check_model(model)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("name, nodes, consts, y_shape", [c + (None,) * (4 - len(c)) for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_graph_equals_eager_and_nothing_is_read_back(tmp_path, name, nodes, consts, y_shape):
+    path = save(tmp_path, name, nodes, consts, y_shape)
+    eager = converter.convert(path)
+    x = flow.tensor(X)
+    assert host_reads(eager, x) == []           # no per-call host reads in eager mode either
+    want = eager(x).numpy()
+    graph = converter.convert(path, graph=True)
+    for _ in range(2):                          # compile, then the compiled plan
+        np.testing.assert_allclose(graph(x).numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_symbolic_batch_shape_arithmetic_is_folded_for_the_first_calls_shapes(tmp_path):
+    # Shape -> Gather -> Concat -> Reshape: left to run time by the symbolic batch; graph mode
+    # converts again with the first call's shapes, so nothing is read back there.
+    nodes = [helper.make_node("Shape", ["x"], ["sh"]),
+             helper.make_node("Gather", ["sh", "zero"], ["n"], axis=0),
+             helper.make_node("Concat", ["n", "minus1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"])]
+    path = save(tmp_path, "flatten_by_shape", nodes, {"zero": i64(0), "minus1": i64(-1)},
+                y_shape=("N", 48), x_shape=("N", 3, 4, 4))
+    x = flow.tensor(np.concatenate([X, X * 2]))
+    eager = converter.convert(path)
+    assert host_reads(eager, x), "the eager module reads the shape back (the point of this test)"
+    graph = converter.convert(path, graph=True)
+    np.testing.assert_allclose(graph(x).numpy(), eager(x).numpy(), rtol=0, atol=0)
+
+
+def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
+    # Range's length comes from the input's values: nothing static can stand in for it.
+    nodes = [helper.make_node("ReduceMax", ["x"], ["mx"], keepdims=0),
+             helper.make_node("Cast", ["mx"], ["limit"], to=I64),
+             helper.make_node("Range", ["zero", "limit", "one"], ["r"], name="count_up"),
+             helper.make_node("Cast", ["r"], ["y"], to=F)]
+    path = save(tmp_path, "data_dependent", nodes, {"zero": np.int64(0), "one": np.int64(1)})
+    x = flow.tensor(X)
+    expected = converter.convert(path)(x).numpy()
+    assert expected.shape == (int(X.max()),)
+    graph = converter.convert(path, graph=True)
+    with pytest.raises(converter.GraphModeError, match=r"node 'count_up' \(Range\).*reads tensor values"):
+        graph(x)
