@@ -25,7 +25,7 @@ import contextlib
 import oneflow as flow
 
 from .dtypes import numpy_dtype
-from .errors import ConverterError
+from .errors import ConverterError, InputError
 from .graph import ValueInfo
 from .module import STEP_TRACE
 
@@ -75,6 +75,10 @@ def host_reads(module, *args) -> list:
     return found
 
 
+def _shapes(args) -> list:
+    return [tuple(a.shape) if isinstance(a, flow.Tensor) else None for a in args]
+
+
 def measured_infos(module, *args) -> dict:
     """Value name -> ValueInfo (shape, dtype) of every tensor one eager run produces."""
     with flow.no_grad():
@@ -93,13 +97,18 @@ class ConvertedGraph(flow.nn.Graph):
         self.model = module
         self._eager = (module,)   # nn.Graph wraps Module attributes; the probe needs the module itself
         self._rebuild = rebuild
-        self._compiled = False
+        self._compiled = None     # the input shapes it was compiled for
 
     def build(self, *args):
         return self.model(*args)
 
     def __call__(self, *args):
-        if self._compiled:
+        if self._compiled is not None:
+            shapes = _shapes(args)
+            if shapes != self._compiled:   # OneFlow 0.9 would fail with a RuntimeError
+                raise InputError(f"{getattr(self.model, 'source', 'model')}: this graph was compiled for "
+                                 f"input shapes {self._compiled}, got {shapes}; nn.Graph runs one set of "
+                                 "shapes (convert again for others, or run the module eagerly)")
             return super().__call__(*args)
         source = getattr(self.model, "source", "model")
         reads = host_reads(self._eager[0], *args)
@@ -119,7 +128,7 @@ class ConvertedGraph(flow.nn.Graph):
         except Exception as e:  # noqa: BLE001 - tracing failures surface deep inside OneFlow
             raise GraphModeError(f"{source}: cannot run as oneflow.nn.Graph "
                                  f"({type(e).__name__}: {e}); run it eagerly instead") from e
-        self._compiled = True
+        self._compiled = _shapes(args)
         return out
 
 
