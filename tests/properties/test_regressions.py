@@ -52,3 +52,61 @@ def test_conv_window_check_on_runtime_weights(isolated_converter):
     ex = Example(13, [node("Conv", ["x", "w"])],
                  {"x": np.ones((1, 1, 2, 2), np.float32), "w": np.ones((1, 1, 3, 1), np.float32)})
     assert_both_refuse(ex, isolated_converter, "shorter than the dilated kernel")
+
+
+def assert_refused_at_conversion(example, isolated_converter, kind, message):
+    ref, (stage, got_kind, got) = _both(example, isolated_converter)
+    assert ref.kind == "refused", ref.outputs
+    assert (stage, got_kind) == ("convert", kind), f"{stage} {got_kind}: {got}"
+    assert message in got
+
+
+# resize (F1): linear Resize to an output axis of length 0 aborted the process inside
+# OneFlow's matmul; ORT returns the empty tensor.
+def test_resize_linear_to_an_empty_axis(isolated_converter):
+    ex = Example(13, [node("Resize", ["x", "", "scales"], mode="linear")], {"x": np.ones((2, 2, 2, 1), np.float32)},
+                 {"scales": np.array([1, 1, 0.6, 0.6], np.float32)})
+    assert_matches_ort(ex, isolated_converter)
+
+
+def test_resize_cubic_to_an_empty_axis(isolated_converter):
+    ex = Example(19, [node("Resize", ["x", "", "scales"], mode="cubic")], {"x": np.ones((1, 1, 2, 3), np.float32)},
+                 {"scales": np.array([1, 1, 1, 0.3], np.float32)})
+    assert_matches_ort(ex, isolated_converter)
+
+
+# conv_pool (F6): a pool window longer than the padded input. An output length of 0 gives
+# the empty tensor as ORT (AveragePool aborted the process); a negative one is refused
+# (MaxPool raised an untyped ValueError from numpy).
+def test_average_pool_window_longer_than_padded_input_is_empty(isolated_converter):
+    ex = Example(20, [node("AveragePool", ["x"], kernel_shape=[3], pads=[0, 1], ceil_mode=1)],
+                 {"x": np.ones((1, 2, 1), np.float32)})
+    assert_matches_ort(ex, isolated_converter)
+
+
+def test_max_pool_dilated_window_longer_than_input_is_refused(isolated_converter):
+    ex = Example(12, [node("MaxPool", ["x"], kernel_shape=[3, 1], auto_pad="VALID", dilations=[2, 2])],
+                 {"x": np.ones((1, 1, 2, 4), np.float64)})
+    assert_both_refuse(ex, isolated_converter, "shorter than the dilated kernel")
+
+
+def test_lp_pool_window_longer_than_input_is_refused(isolated_converter):
+    ex = Example(18, [node("LpPool", ["x"], kernel_shape=[4])], {"x": np.ones((1, 1, 2), np.float32)})
+    assert_both_refuse(ex, isolated_converter, "shorter than the dilated kernel")
+
+
+# F3: an input type outside the op's schema at the model's opset; ORT refuses the graph.
+def test_pad_12_on_bool_is_refused(isolated_converter):
+    ex = Example(12, [node("Pad", ["x", "pads"], mode="constant")], {"x": np.array([False, True, True, False])},
+                 {"pads": np.array([1, 1], np.int64)})
+    assert_refused_at_conversion(ex, isolated_converter, "InvalidModelError", "tensor(bool)")
+
+
+def test_max_pool_11_on_uint8_is_refused(isolated_converter):
+    ex = Example(11, [node("MaxPool", ["x"], kernel_shape=[2, 2])], {"x": np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4)})
+    assert_refused_at_conversion(ex, isolated_converter, "InvalidModelError", "tensor(uint8)")
+
+
+def test_max_pool_12_on_uint8_is_converted(isolated_converter):
+    ex = Example(12, [node("MaxPool", ["x"], kernel_shape=[2, 2])], {"x": np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4)})
+    assert_matches_ort(ex, isolated_converter)
