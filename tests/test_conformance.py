@@ -135,3 +135,13 @@ def test_compare_counts_outputs_and_matches_nan_and_inf_exactly():
     assert "NaN/inf" in conformance.compare([np.array([1.0, np.nan, -np.inf], np.float32)], ref, 1e-3, 1e-7)[0]
     assert "2 outputs, expected 1" in conformance.compare([ref[0], ref[0]], ref, 1e-3, 1e-7)[0]
     assert "dtype" in conformance.compare([ref[0].astype(np.float64)], ref, 1e-3, 1e-7)[0]
+
+
+def test_spec_departures_are_compared_with_onnxruntime():
+    """Each listed case passes against ONNX Runtime, and its stored data still depart (else stale)."""
+    names = sorted(conformance.SPEC_DEPARTURES)
+    assert set(names) <= set(conformance.discover())
+    results = conformance.run(names, jobs=1)
+    for name in names:
+        assert results[name]["status"] == "pass", results[name]
+        assert results[name]["reference"] == "onnxruntime"
