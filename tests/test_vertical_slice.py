@@ -51,8 +51,12 @@ def test_resnet18_torch_to_oneflow_cpu(tmp_path):
     assert b.stdout.strip(), b.stderr[-3000:]
     result = json.loads(b.stdout.strip().splitlines()[-1])
     assert result["source_frameworks_imported"] == []
-    for key in ("ort_parity", "oneflow_parity", "oneflow_vs_ort"):
+    # per-output rows of both comparisons with the source, and of the converter gate
+    for key in ("ort_parity", "oneflow_parity", "oneflow_vs_ort_outputs"):
         for p in result[key]:
             assert p["shape_ok"], (key, p)
             assert p["passed"], (key, p)
+    # the gates' summaries: exporter (source vs ORT) and converter (OneFlow vs ORT)
+    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source"):
+        assert result[key]["ok"], (key, result[key])
     assert b.returncode == 0
