@@ -27,8 +27,8 @@ if _os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION") == "python":
 _LAZY = {"convert": ".api", "inventory": ".api", "to_graph": ".graph_mode", "GraphModeError": ".graph_mode"}
 
 from .errors import (  # noqa: E402
-    CodegenError, ConverterError, InputError, InvalidModelError, ModelLoadError, NodeBuildError,
-    NodeExecutionError, Unsupported, UnsupportedOperatorError,
+    CodegenError, ConverterError, DeviceError, InputError, InvalidModelError, ModelLoadError, NodeBuildError,
+    NodeExecutionError, TensorTooLarge, Unsupported, UnsupportedOperatorError,
 )
 
 
@@ -64,6 +64,6 @@ class _Package(_types.ModuleType):
 _sys.modules[__name__].__class__ = _Package
 
 
-__all__ = ["convert", "inventory", "codegen", "to_graph", "CodegenError", "ConverterError", "GraphModeError",
-           "InputError", "InvalidModelError", "ModelLoadError", "NodeBuildError", "NodeExecutionError",
-           "Unsupported", "UnsupportedOperatorError"]
+__all__ = ["convert", "inventory", "codegen", "to_graph", "CodegenError", "ConverterError", "DeviceError",
+           "GraphModeError", "InputError", "InvalidModelError", "ModelLoadError", "NodeBuildError",
+           "NodeExecutionError", "TensorTooLarge", "Unsupported", "UnsupportedOperatorError"]
