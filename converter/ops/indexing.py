@@ -55,9 +55,11 @@ def check_index_range(index, dims, what: str = "index") -> None:
                          f"[{-dim}, {dim - 1}] for an axis of length {dim}")
 
 
-def _normalize_index(index, dim, what: str = "index"):
-    """Negative indices count from the end; OneFlow kernels want int64."""
-    check_index_range(index, dim, what)
+def _normalize_index(index, dim, what: str = "index", checked: bool = False):
+    """Negative indices count from the end; OneFlow kernels want int64. ``checked``: the range
+    was checked at build time (constant indices), so nothing is read back per call."""
+    if not checked:
+        check_index_range(index, dim, what)
     index = index.to(flow.int64)
     return flow.where(index < 0, index + dim, index)
 
@@ -73,11 +75,14 @@ def _static_dim(ctx, i: int, axis: int):
     return shape[axis]
 
 
-def _check_const_indices(ctx, data: int, indices: int, axis: int) -> None:
-    """Constant indices are checked when the node is built (the error names the node)."""
+def _check_const_indices(ctx, data: int, indices: int, axis: int) -> bool:
+    """Constant indices are checked when the node is built (the error names the node); True
+    when they were, so the run need not read them back."""
     value, dim = ctx.const(indices), _static_dim(ctx, data, axis)
     if value is not None and dim is not None:
         check_index_range(value, dim, f"{ctx.op_type} index")
+        return True
+    return False
 
 
 # --- Slice --------------------------------------------------------------------------------------
@@ -148,11 +153,11 @@ _gather_safe = exact_via_wider(lambda x, axis, idx: flow.index_select(x, axis, i
 @register("Gather", 1, 11, 13, notes="indices outside [-s, s-1] raise (as ONNX Runtime does)")
 def gather(ctx):
     axis = ctx.attr("axis", 0)
-    _check_const_indices(ctx, 0, 1, axis)
+    checked = _check_const_indices(ctx, 0, 1, axis)
 
     def run(x, indices):
         ax = axis + x.ndim if axis < 0 else axis
-        idx = _normalize_index(indices, x.shape[ax])
+        idx = _normalize_index(indices, x.shape[ax], checked=checked)
         out = _gather_safe(x, ax, idx.reshape(-1))
         return out.reshape(list(x.shape[:ax]) + list(indices.shape) + list(x.shape[ax + 1:]))
 
@@ -162,11 +167,11 @@ def gather(ctx):
 @register("GatherElements", 11, 13, notes="indices outside [-s, s-1] raise")
 def gather_elements(ctx):
     axis = ctx.attr("axis", 0)
-    _check_const_indices(ctx, 0, 1, axis)
+    checked = _check_const_indices(ctx, 0, 1, axis)
 
     def run(x, indices):
         ax = axis + x.ndim if axis < 0 else axis
-        return flow.gather(x, ax, _normalize_index(indices, x.shape[ax]))
+        return flow.gather(x, ax, _normalize_index(indices, x.shape[ax], checked=checked))
 
     return exact_via_wider(run)
 
