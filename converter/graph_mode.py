@@ -99,6 +99,14 @@ class ConvertedGraph(flow.nn.Graph):
         self._rebuild = rebuild
         self._compiled = None     # the input shapes it was compiled for
 
+    @property
+    def input_names(self) -> list:
+        return self._eager[0].input_names
+
+    @property
+    def output_names(self) -> list:
+        return self._eager[0].output_names
+
     def build(self, *args):
         return self.model(*args)
 

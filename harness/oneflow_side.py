@@ -153,12 +153,14 @@ CONVERTER_MATCHES, CONVERTER_DIFFERS, CONVERTER_UNTESTED = "matches ORT", "diffe
 
 def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, rtol: float = DEFAULT_RTOL,
                atol: float = DEFAULT_ATOL, classifier: bool = False, divergence: bool = False,
-               converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL, batches=()) -> dict:
+               converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL, batches=(),
+               mode: str = "eager") -> dict:
     """Two gates (docs/design.md §4): source vs ORT with (rtol, atol) blames the exporter;
     OneFlow vs ORT with the converter's own tolerance blames the converter. The converter
     runs whenever ORT produced outputs, even when ORT disagrees with the source. ``batches``
     (a model exported with a dynamic batch axis): the same converted module also runs at each
-    of these batch sizes, against ORT, through the converter gate."""
+    of these batch sizes, against ORT, through the converter gate. ``mode="graph"`` runs the
+    converted model as oneflow.nn.Graph (compiled for one input shape: one graph per batch size)."""
     import onnx
     import onnxruntime
 
@@ -171,7 +173,8 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
     os.makedirs(work_dir, exist_ok=True)
     meta, inputs, expected = load_case(case_dir)
     model_path = os.path.join(case_dir, "model.onnx")
-    result = {"case": case_dir, "device": device, "status": "pass", "stage": None, "error": None,
+    graph = mode == "graph"
+    result = {"case": case_dir, "device": device, "mode": mode, "status": "pass", "stage": None, "error": None,
               "traceback": None, "tolerance": {"rtol": rtol, "atol": atol},
               "converter_tolerance": {"rtol": converter_rtol, "atol": converter_atol},
               "converter": CONVERTER_UNTESTED,
@@ -189,7 +192,7 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
             exporter_failure = StageFailed("ort", "ONNX Runtime disagrees with the source framework (exporter): "
                                            + describe_failure(result["ort_parity"], rtol, atol))
         try:
-            module = stages.run("convert", convert, model_path, device=device)
+            module = stages.run("convert", convert, model_path, device=device, graph=graph)
             of_out = stages.run("run", run_module, module, inputs, device)
         except StageFailed as e:
             result["converter"] = f"fails at {e.stage}"
@@ -207,8 +210,9 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
                 raise exporter_failure
             if not result["oneflow_vs_ort"]["ok"]:
                 if divergence:
-                    result["divergence"] = locate_divergence(model_path, inputs, module, device,
-                                                             converter_rtol, converter_atol)
+                    result["divergence"] = locate_divergence(
+                        model_path, inputs, convert(model_path, device=device) if graph else module, device,
+                        converter_rtol, converter_atol)
                 raise StageFailed("parity", "OneFlow disagrees with ONNX Runtime (converter): " + describe_failure(
                     result["oneflow_vs_ort_outputs"], converter_rtol, converter_atol))
             for b in batches:
@@ -218,7 +222,7 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
             feed = batch_inputs(inputs, b)
             reference = run_ort(model_path, feed, device)
             try:
-                actual = run_module(module, feed, device)
+                actual = run_module(convert(model_path, device=device, graph=True) if graph else module, feed, device)
             except Exception as e:  # noqa: BLE001 - the module fails at this batch size
                 raise StageFailed("run", f"at batch {b}: {type(e).__name__}: {e}", traceback.format_exc()) from e
             rows = parity_of(actual, reference, converter_rtol, converter_atol, classifier)
@@ -259,6 +263,8 @@ def main(argv=None) -> int:
     ap.add_argument("--converter-rtol", type=float, default=DEFAULT_RTOL, help="OneFlow vs ORT gate")
     ap.add_argument("--converter-atol", type=float, default=DEFAULT_ATOL, help="OneFlow vs ORT gate")
     ap.add_argument("--batches", default="", help="comma-separated batch sizes to also run (dynamic-batch models)")
+    ap.add_argument("--mode", default="eager", choices=["eager", "graph"],
+                    help="run the converted model eagerly or as oneflow.nn.Graph")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")
     args = ap.parse_args(argv)
@@ -270,7 +276,7 @@ def main(argv=None) -> int:
     try:
         result = check_case(args.case_dir, args.device, args.work_dir, args.rtol, args.atol,
                             args.classifier, args.divergence, args.converter_rtol, args.converter_atol,
-                            tuple(int(b) for b in args.batches.split(",") if b))
+                            tuple(int(b) for b in args.batches.split(",") if b), args.mode)
     except Exception as e:  # noqa: BLE001 - outside any stage: the plumbing, not the model
         result = {"case": args.case_dir, "device": args.device, "status": "infra", "stage": None,
                   "error": f"OneFlow side: {type(e).__name__}: {e}", "traceback": traceback.format_exc()}

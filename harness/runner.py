@@ -40,6 +40,7 @@ class RunOptions:
     keep: bool = False                  # keep bundles of passing cases too
     timeouts: dict = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     cache: Optional[str] = None         # export cache (default <out_dir>/cache)
+    mode: str = "eager"                 # or "graph": the converted module runs as oneflow.nn.Graph
 
     def __post_init__(self):
         # Children run from the repository root: hand them absolute paths.
@@ -87,6 +88,7 @@ def _base_record(case) -> dict:
 
 def _run(case, opts: RunOptions, exported=None) -> dict:
     rec = _base_record(case)
+    rec["mode"] = opts.mode
     if case.unavailable:
         return _finish(rec, case, st.skip("unavailable"), reason=case.unavailable)
     if case.device == "cuda":
@@ -120,7 +122,8 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     # --- process B: ort, convert, run, parity --------------------------------------------
     bundles.prepare(bundle_dir)
     cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
-                               classifier, converter_tolerance=case.converter_tolerance, batches=case.batches)
+                               classifier, converter_tolerance=case.converter_tolerance, batches=case.batches,
+                               mode=opts.mode)
     child = run_staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
     done = child.done or {}
     rec["seconds"].update({k: v for k, v in child.stage_seconds.items() if k != "startup"})
@@ -206,9 +209,11 @@ def classify(child) -> tuple:
 
 def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
                          classifier: bool, divergence: bool = False, converter_tolerance=None,
-                         batches=()) -> list:
+                         batches=(), mode: str = "eager") -> list:
     cmd = [sys.executable, "-m", "harness.oneflow_side", case_dir, "--device", device,
            "--work-dir", work_dir, "--rtol", repr(rtol), "--atol", repr(atol)]
+    if mode != "eager":
+        cmd += ["--mode", mode]
     if converter_tolerance is not None:
         cmd += ["--converter-rtol", repr(converter_tolerance.rtol), "--converter-atol", repr(converter_tolerance.atol)]
     if batches:

@@ -1,0 +1,45 @@
+"""The harness mode dimension (issue 13 item 1): ``python -m harness matrix --mode graph`` runs
+the converted module as oneflow.nn.Graph and the records carry the mode. Process B's
+check_case runs in-process here on a hand-made case (a symbolic-batch model, with ORT's own
+output standing in for the source framework's); seconds."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from harness.matrix import build_parser
+from harness.oneflow_side import check_case
+from harness.runner import RunOptions, oneflow_side_command
+from test_dynamic_shapes import dynamic_model, feeds
+
+
+@pytest.fixture
+def case_dir(tmp_path):
+    model = dynamic_model()
+    (tmp_path / "model.onnx").write_bytes(model.SerializeToString())
+    f = feeds(2, 8, 8)
+    np.savez(tmp_path / "inputs.npz", **f)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.savez(tmp_path / "expected.npz", y=sess.run(None, f)[0])
+    (tmp_path / "meta.json").write_text(json.dumps({}))
+    return tmp_path
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_check_case_runs_in_the_mode_it_is_given(case_dir, tmp_path, mode):
+    result = check_case(str(case_dir), work_dir=str(tmp_path / "work"), batches=(3,), mode=mode)
+    assert result["status"] == "pass", result["error"]
+    assert result["mode"] == mode
+    assert result["oneflow_vs_ort"]["ok"] and result["batches"]["3"]["ok"]
+
+
+def test_matrix_option_reaches_process_b_and_the_record():
+    assert build_parser().parse_args(["--mode", "graph"]).mode == "graph"
+    assert build_parser().parse_args([]).mode == "eager"
+    assert RunOptions().mode == "eager"
+    cmd = oneflow_side_command("case", "cpu", "work", 1e-3, 1e-5, False, mode="graph")
+    assert cmd[cmd.index("--mode") + 1] == "graph"
+    assert "--mode" not in oneflow_side_command("case", "cpu", "work", 1e-3, 1e-5, False)
