@@ -5,6 +5,9 @@
 CASE_DIR is an exported torch case (python -m zoo.export --framework torch ...). The model
 is rebuilt exactly as the export built it (seeded build + BN calibration) and run in float64
 as the reference; a second process (no torch) converts model.onnx and runs it with OneFlow.
+CASE_DIR may also be a failing case's bundle (/.../bundles/<case>/): its oneflow_cpu.npz and
+ort.npz are used as they are, and ORT's distance from float64 is printed too (a converter-gate
+miss is noise when OneFlow is no further from float64 than ORT is).
 Prints the max abs error and the smallest atol at rtol 1e-3 each float32 result would need
 against float64. When torch's own float32 output needs as much atol as OneFlow's, a parity
 miss against torch is the reference's rounding, not a converter bug.
@@ -53,6 +56,7 @@ def main(case_dir: str) -> int:
 
     with open(os.path.join(case_dir, "meta.json")) as f:
         meta = json.load(f)
+    meta = {**meta.get("export_meta", {}), **meta}  # a bundle nests the export's meta
     cell = catalogue.load().cell("torch", meta["model"])
     seed = meta["seed"]
     net = ex.build(cell.builder, cell.variant, seed, **cell.kwargs)
@@ -64,14 +68,23 @@ def main(case_dir: str) -> int:
         y64 = net.double()(*[torch.from_numpy(a).double() for a in x])
     y64 = [t.numpy() for t in (y64 if isinstance(y64, (tuple, list)) else (y64,))]
     with tempfile.TemporaryDirectory() as tmp:
-        of_path = os.path.join(tmp, "oneflow.npz")
-        _oneflow_outputs(case_dir, of_path)
-        of = np.load(of_path)
+        bundle_of = os.path.join(case_dir, "oneflow_cpu.npz")
+        if os.path.exists(bundle_of):
+            of = np.load(bundle_of)
+            of = {f"arr_{i}": of[name] for i, name in enumerate(meta["output_names"])}
+            ort = np.load(os.path.join(case_dir, "ort.npz"))
+        else:
+            of_path = os.path.join(tmp, "oneflow.npz")
+            _oneflow_outputs(case_dir, of_path)
+            of, ort = np.load(of_path), None
         for i, (name, ref) in enumerate(zip(meta["output_names"], y64)):
             print(f"{meta['model']} {name}: max |y| {np.abs(ref).max():.3g}")
             print(f"  torch fp32   vs fp64: {_stats(expected[name], ref)}")
             print(f"  OneFlow fp32 vs fp64: {_stats(of[f'arr_{i}'], ref)}")
             print(f"  OneFlow vs torch fp32: {_stats(of[f'arr_{i}'], expected[name].astype(np.float64))}")
+            if ort is not None:
+                print(f"  ORT fp32     vs fp64: {_stats(ort[name], ref)}")
+                print(f"  OneFlow vs ORT fp32:  {_stats(of[f'arr_{i}'], ort[name].astype(np.float64))}")
     return 0
 
 
