@@ -18,16 +18,11 @@ import sys
 
 import numpy as np
 
-RTOL = 1e-3
+from _noise import stats  # tools/ is the script directory, so on sys.path
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
 
-def _stats(got, ref) -> str:
-    d = np.abs(got.astype(np.float64) - ref)
-    # The median too: with logits in the thousands the needed atol hangs on the one small
-    # element, while the error's scale shows whether two results are the same kind of noise.
-    return (f"max abs {d.max():.3g}, median abs {np.median(d):.3g}, "
-            f"needs atol {max(0.0, float((d - RTOL * np.abs(ref)).max())):.3g}")
 
 
 def main(bundle: str) -> int:
@@ -50,10 +45,10 @@ def main(bundle: str) -> int:
     for name, r32, r in zip(meta["output_names"], y32, [t.numpy() for t in y64]):
         print(f"{meta['model']} {name}: max |y| {np.abs(r).max():.3g}; rebuilt fp32 vs expected.npz "
               f"max abs {np.abs(r32 - expected[name]).max():.3g} (0 = the exported weights)")
-        print(f"  source fp32    vs fp64: {_stats(expected[name], r)}")
-        print(f"  ORT fp32       vs fp64: {_stats(ort[name], r)}")
-        print(f"  converted fp32 vs fp64: {_stats(converted[name], r)}")
-        print(f"  converted vs ORT fp32:  {_stats(converted[name], ort[name].astype(np.float64))}")
+        print(f"  source fp32    vs fp64: {stats(expected[name], r)}")
+        print(f"  ORT fp32       vs fp64: {stats(ort[name], r)}")
+        print(f"  converted fp32 vs fp64: {stats(converted[name], r)}")
+        print(f"  converted vs ORT fp32:  {stats(converted[name], ort[name].astype(np.float64))}")
     return 0
 
 

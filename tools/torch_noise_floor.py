@@ -23,14 +23,12 @@ import tempfile
 
 import numpy as np
 
+from _noise import stats  # tools/ is the script directory, so on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RTOL = 1e-3
 sys.path.insert(0, ROOT)
 
 
-def _stats(got, ref) -> str:
-    d = np.abs(got.astype(np.float64) - ref)
-    return f"max abs {d.max():.3g}, needs atol {max(0.0, float((d - RTOL * np.abs(ref)).max())):.3g}"
 
 
 def _oneflow_outputs(case_dir: str, out_npz: str) -> None:
@@ -79,12 +77,12 @@ def main(case_dir: str) -> int:
             of, ort = np.load(of_path), None
         for i, (name, ref) in enumerate(zip(meta["output_names"], y64)):
             print(f"{meta['model']} {name}: max |y| {np.abs(ref).max():.3g}")
-            print(f"  torch fp32   vs fp64: {_stats(expected[name], ref)}")
-            print(f"  OneFlow fp32 vs fp64: {_stats(of[f'arr_{i}'], ref)}")
-            print(f"  OneFlow vs torch fp32: {_stats(of[f'arr_{i}'], expected[name].astype(np.float64))}")
+            print(f"  torch fp32   vs fp64: {stats(expected[name], ref)}")
+            print(f"  OneFlow fp32 vs fp64: {stats(of[f'arr_{i}'], ref)}")
+            print(f"  OneFlow vs torch fp32: {stats(of[f'arr_{i}'], expected[name].astype(np.float64))}")
             if ort is not None:
-                print(f"  ORT fp32     vs fp64: {_stats(ort[name], ref)}")
-                print(f"  OneFlow vs ORT fp32:  {_stats(of[f'arr_{i}'], ort[name].astype(np.float64))}")
+                print(f"  ORT fp32     vs fp64: {stats(ort[name], ref)}")
+                print(f"  OneFlow vs ORT fp32:  {stats(of[f'arr_{i}'], ort[name].astype(np.float64))}")
     return 0
 
 
