@@ -35,6 +35,7 @@ class ExportOutcome:
     meta: dict = field(default_factory=dict)
     build_seconds: Optional[float] = None   # the build this case paid (0: shared or cached)
     reuse: dict = field(default_factory=dict)  # export process sharing (export_group)
+    worker: Optional[dict] = None           # the pooled export worker (harness/pool.py), if any
 
 
 def export_command(case, cache_dir: str, opsets=None) -> list:
@@ -55,8 +56,8 @@ def _last_json(text: str) -> Optional[dict]:
     return None
 
 
-def export(case, cache_dir: str, timeout: float) -> ExportOutcome:
-    return export_group([case], cache_dir, timeout)[case.case_id]
+def export(case, cache_dir: str, timeout: float, workers=None) -> ExportOutcome:
+    return export_group([case], cache_dir, timeout, workers)[case.case_id]
 
 
 def group_key(case) -> tuple:
@@ -64,9 +65,12 @@ def group_key(case) -> tuple:
     return (case.framework, case.model, case.seed)
 
 
-def export_group(cases, cache_dir: str, timeout: float) -> dict:
+def export_group(cases, cache_dir: str, timeout: float, workers=None) -> dict:
     """Export every opset of ``cases`` (one group_key) with as few processes as isolation
-    allows; case id -> ExportOutcome. ``timeout`` is per opset (zoo.export restarts the clock)."""
+    allows; case id -> ExportOutcome. ``timeout`` is per opset (zoo.export restarts the clock).
+    ``workers``: a harness.pool.WorkerPool whose per-framework workers run zoo.export's
+    command line instead of a fresh process each time (the same answers, the same blame)."""
+    staged = workers.run if workers else run_staged
     by_opset: dict = {}
     for case in cases:
         by_opset.setdefault(case.opset, []).append(case)
@@ -74,7 +78,7 @@ def export_group(cases, cache_dir: str, timeout: float) -> dict:
     while pending:
         first = by_opset[pending[0]][0]
         cmd = export_command(first, cache_dir, pending)
-        child = run_staged(cmd, framework_env(first.framework), {"export": timeout}, "export", cwd=REPO_ROOT)
+        child = staged(cmd, framework_env(first.framework), {"export": timeout}, "export", cwd=REPO_ROOT)
         answers = {e["opset"]: e for e in child.events if e.get("event") == "export" and "opset" in e}
         reached = [o for o in pending if o in answers]
         in_process = len(pending)
@@ -105,7 +109,7 @@ def _shared(out: ExportOutcome, in_process: int, first: bool) -> ExportOutcome:
 
 
 def _from_answer(cmd, child, answer: dict) -> ExportOutcome:
-    out = ExportOutcome(command=cmd, seconds=child.seconds)
+    out = ExportOutcome(command=cmd, seconds=child.seconds, worker=child.worker)
     if answer.get("ok"):
         out.case_dir, out.cached = answer["dir"], bool(answer.get("cached"))
         with open(os.path.join(out.case_dir, "meta.json")) as f:
@@ -120,7 +124,7 @@ def _from_answer(cmd, child, answer: dict) -> ExportOutcome:
 
 def _from_child(cmd, child, timeout: float) -> ExportOutcome:
     """The outcome of a zoo.export process that did not answer for an opset."""
-    out = ExportOutcome(command=cmd, seconds=child.seconds)
+    out = ExportOutcome(command=cmd, seconds=child.seconds, worker=child.worker)
     if child.timed_out:
         out.status, out.stage = st.timeout("export"), "export"
         out.error = f"build/export did not finish within {timeout:.0f} s"

@@ -47,6 +47,8 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
     ap.add_argument("--mode", choices=["eager", "graph"], default="eager",
                     help="run the converted module eagerly or as oneflow.nn.Graph (records carry the mode)")
     ap.add_argument("--strict", action="store_true", help="an xpass (stale xfail row) fails the run")
+    ap.add_argument("--no-pool", action="store_true",
+                    help="a fresh process per export and per OneFlow side instead of pooled workers (harness/pool.py)")
     ap.add_argument("--no-exporter-patches", action="store_true",
                     help="stock exporters: zoo/frameworks/patches not applied, their xfail rows apply")
     return ap
@@ -79,7 +81,8 @@ def main(argv=None) -> int:
     records.append(args.results, records.run_header(
         " ".join(["python -m harness matrix", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])))
     opts = RunOptions(out_dir=args.out, results=args.results, keep=args.keep,
-                      timeouts=parse_timeouts(args.timeout), cache=args.cache_dir, mode=args.mode)
+                      timeouts=parse_timeouts(args.timeout), cache=args.cache_dir, mode=args.mode,
+                      pool=not args.no_pool)
     finals = []
     counts: collections.Counter = collections.Counter()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

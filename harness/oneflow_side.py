@@ -42,6 +42,16 @@ class StageFailed(Exception):
         self.stage, self.error, self.traceback = stage, error, tb
 
 
+def warm() -> None:
+    """Import what every case needs, once: a pooled worker calls this before its first case
+    (harness/pool.py), so the cases after it skip OneFlow's import."""
+    import onnx  # noqa: F401
+    import onnxruntime  # noqa: F401
+
+    import oneflow  # noqa: F401
+    from converter import convert  # noqa: F401
+
+
 def load_case(case_dir: str):
     with open(os.path.join(case_dir, "meta.json")) as f:
         meta = json.load(f)

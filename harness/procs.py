@@ -39,6 +39,7 @@ class ChildOutcome:
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
     events: list = field(default_factory=list)   # the child's other protocol events, in order
+    worker: Optional[dict] = None      # a pooled worker's {"pid", "reuse", ...} (harness/pool.py)
 
     @property
     def signal_name(self) -> Optional[str]:
@@ -56,44 +57,64 @@ def run_staged(cmd: list, env: dict, timeouts: dict, first_stage: str, cwd: Opti
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                 text=True, env=env, cwd=cwd, start_new_session=True, bufsize=1)
-        lines: "queue.Queue" = queue.Queue()
-        reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
-        reader.start()
-        outcome = ChildOutcome(stage=first_stage, returncode=None)
-        other: list = []
-        stage_start = start
-        while True:
-            left = stage_start + timeouts[outcome.stage] - time.monotonic()
-            try:
-                line = lines.get(timeout=max(left, 0.0))
-            except queue.Empty:
-                _dump_stacks(proc)
-                _kill_group(proc)
-                outcome.timed_out, outcome.timeout_seconds = True, timeouts[outcome.stage]
-                break
-            if line is None:
-                break
-            if not line.startswith(PROTOCOL_PREFIX):
-                other.append(line)
-                del other[:-50]
-                continue
-            event = json.loads(line[len(PROTOCOL_PREFIX):])
-            if event.get("event") == "stage":
-                now = time.monotonic()
-                outcome.stage_seconds[outcome.stage] = round(now - stage_start, 3)
-                outcome.stage, stage_start = event["stage"], now
-            elif event.get("event") == "done":
-                outcome.done = event
-            else:
-                outcome.events.append(event)
+        lines = read_lines(proc.stdout)
+        outcome = follow(proc, lines, timeouts, first_stage)
         outcome.returncode = proc.wait()
-        reader.join(timeout=5)
-        outcome.stage_seconds.setdefault(outcome.stage, round(time.monotonic() - stage_start, 3))
         outcome.seconds = round(time.monotonic() - start, 3)
         err.seek(0)
         outcome.stderr_tail = err.read()[-STDERR_TAIL_CHARS:]
-        outcome.stdout_tail = "".join(other)[-STDERR_TAIL_CHARS:]
         return outcome
+
+
+def read_lines(stream) -> "queue.Queue":
+    """A queue fed with ``stream``'s lines by a daemon thread; ``None`` marks the end."""
+    lines: "queue.Queue" = queue.Queue()
+    threading.Thread(target=_pump, args=(stream, lines), daemon=True).start()
+    return lines
+
+
+def follow(proc: subprocess.Popen, lines: "queue.Queue", timeouts: dict, first_stage: str,
+           until: Optional[str] = None) -> ChildOutcome:
+    """Read a child's protocol lines until its output ends (or, with ``until``, until that
+    event arrives: a pooled worker, harness/pool.py, stays alive between cases). A stage that
+    overruns its timeout gets the child's stacks (SIGUSR1) and then the child is killed."""
+    outcome = ChildOutcome(stage=first_stage, returncode=None)
+    other: list = []
+    start = stage_start = time.monotonic()
+    while True:
+        left = stage_start + timeouts[outcome.stage] - time.monotonic()
+        try:
+            line = lines.get(timeout=max(left, 0.0))
+        except queue.Empty:
+            _dump_stacks(proc)
+            _kill_group(proc)
+            outcome.timed_out, outcome.timeout_seconds = True, timeouts[outcome.stage]
+            break
+        if line is None:
+            break
+        # A library may leave a partial line on stdout: the protocol line still counts.
+        at = line.find(PROTOCOL_PREFIX)
+        if at < 0:
+            other.append(line)
+            del other[:-50]
+            continue
+        if at:
+            other.append(line[:at])
+        event = json.loads(line[at + len(PROTOCOL_PREFIX):])
+        if event.get("event") == "stage":
+            now = time.monotonic()
+            outcome.stage_seconds[outcome.stage] = round(now - stage_start, 3)
+            outcome.stage, stage_start = event["stage"], now
+        elif event.get("event") == "done":
+            outcome.done = event
+        else:
+            outcome.events.append(event)
+        if until and event.get("event") == until:
+            break
+    outcome.stage_seconds.setdefault(outcome.stage, round(time.monotonic() - stage_start, 3))
+    outcome.seconds = round(time.monotonic() - start, 3)
+    outcome.stdout_tail = "".join(other)[-STDERR_TAIL_CHARS:]
+    return outcome
 
 
 def _pump(stream, lines: "queue.Queue") -> None:

@@ -24,6 +24,7 @@ from . import status as st
 from .cuda_preflight import cuda_env, preflight
 from .export_stage import export
 from .paths import DEFAULT_OUT, REPO_ROOT, bundles_dir, cache_dir
+from .pool import worker_record
 from .procs import run_staged
 from .versions import framework_env
 
@@ -41,6 +42,8 @@ class RunOptions:
     timeouts: dict = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     cache: Optional[str] = None         # export cache (default <out_dir>/cache)
     mode: str = "eager"                 # or "graph": the converted module runs as oneflow.nn.Graph
+    pool: bool = False                  # harness.scheduler.run_cases runs cases in pooled workers
+    workers: Optional[object] = field(default=None, repr=False, compare=False)   # its WorkerPool
 
     def __post_init__(self):
         # Children run from the repository root: hand them absolute paths.
@@ -101,8 +104,10 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     if case.prepared_dir:
         case_dir, export_command = case.prepared_dir, None
     else:
-        ex = exported or export(case, opts.cache_dir, opts.timeouts["export"])
+        ex = exported or export(case, opts.cache_dir, opts.timeouts["export"], opts.workers)
         rec["seconds"]["export"], rec["cached"], export_command = ex.seconds, ex.cached, ex.command
+        if getattr(ex, "worker", None):
+            rec.setdefault("worker", {})["export"] = worker_record(ex.worker)
         if getattr(ex, "build_seconds", None) is not None:
             rec["seconds"]["build"] = ex.build_seconds
         if getattr(ex, "reuse", None):
@@ -124,10 +129,13 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
                                classifier, converter_tolerance=case.converter_tolerance, batches=case.batches,
                                mode=opts.mode)
-    child = run_staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
+    staged = opts.workers.run if opts.workers else run_staged
+    child = staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
     done = child.done or {}
+    if child.worker:   # a pooled worker (docs/design.md §2): which one, and its cases before this one
+        rec.setdefault("worker", {})["oneflow"] = worker_record(child.worker)
     rec["seconds"].update({k: v for k, v in child.stage_seconds.items() if k != "startup"})
-    rec["seconds"]["startup"] = child.stage_seconds.get("startup")
+    rec["seconds"]["startup"] = child.stage_seconds.get("startup")   # ~0 in a reused worker
     rec["versions"].update(done.get("versions", {}))
     for key in ("max_abs", "max_rel", "top5"):
         rec[key] = done.get(key)

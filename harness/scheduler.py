@@ -2,13 +2,16 @@
 
 Build once, export many (docs/design.md §2): the cases of one (framework, model, seed) —
 every opset and device — share one zoo.export process (harness/export_stage.py:
-export_group); then each case runs its own OneFlow-side process, as before. OneFlow sides
-of exported groups are taken before new exports, so records keep flowing and finished
-exports do not pile up. Every case still gets exactly one ``started`` and one ``final``
-record (written when its group starts and when its OneFlow side ends).
+export_group); then each case runs its OneFlow side. With ``opts.pool`` both run in pooled
+workers (harness/pool.py: per-framework export workers and OneFlow-side workers that import
+their libraries once), otherwise each in a fresh process. OneFlow sides of exported groups
+are taken before new exports, so records keep flowing and finished exports do not pile up.
+Every case still gets exactly one ``started`` and one ``final`` record (written when its
+group starts and when its OneFlow side ends).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import queue
 import threading
@@ -18,6 +21,7 @@ from . import records
 from . import status as st
 from .cuda_preflight import preflight
 from .export_stage import ExportOutcome, export_group, group_key
+from .pool import WorkerPool
 from .runner import run_case
 
 _STOP, _CASE, _GROUP = -1, 0, 1   # priorities: a ready OneFlow side before a new export
@@ -39,6 +43,11 @@ def needs_export(case) -> bool:
 
 def run_cases(cases, opts, jobs: int = 1):
     """Yield each case's final record as it completes."""
+    pool = None
+    if opts.pool and opts.workers is None:
+        # idle workers kept: a OneFlow side and an export worker per job
+        pool = WorkerPool(max_idle=2 * max(1, jobs))
+        opts = dataclasses.replace(opts, workers=pool)
     tasks: "queue.PriorityQueue" = queue.PriorityQueue()
     done: "queue.Queue" = queue.Queue()
     order = itertools.count()
@@ -51,7 +60,8 @@ def run_cases(cases, opts, jobs: int = 1):
                 records.append(opts.results, records.started(case))
         exporting = [c for c in group if needs_export(c)]
         try:
-            outcomes = export_group(exporting, opts.cache_dir, opts.timeouts["export"]) if exporting else {}
+            outcomes = export_group(exporting, opts.cache_dir, opts.timeouts["export"],
+                                    opts.workers) if exporting else {}
         except Exception as e:  # noqa: BLE001 - a harness bug still gives each case its record
             bug = f"harness error in the grouped export: {type(e).__name__}: {e}"
             outcomes = {c.case_id: ExportOutcome(command=[], status=st.INFRA, stage="export", error=bug,
@@ -78,3 +88,5 @@ def run_cases(cases, opts, jobs: int = 1):
     finally:
         for _ in threads:
             tasks.put((_STOP, next(order), None, None))   # sorts first: each worker stops after its task
+        if pool:
+            pool.close()   # a case still running gives its worker back to a closed pool: it exits

@@ -4,6 +4,7 @@ Imported only inside the harness's OneFlow-side process, and only when a test se
 HARNESS_TEST_PLUGINS=tests.harness_plugins.misbehaving_relu. Relu nodes named
 
 * ``relu_segfault`` crash the process while the module is being built (convert stage),
+* ``relu_abort``    abort the process (SIGABRT, as OneFlow's C++ CHECKs do) in the convert stage,
 * ``relu_hang``     never finish building (convert stage),
 * ``relu_wrong``    convert to leaky_relu(0.1): wrong for negative inputs (parity stage),
 * ``relu_offset``   convert to relu(x) + 1e-4: a small converter bug that a loose
@@ -12,6 +13,7 @@ HARNESS_TEST_PLUGINS=tests.harness_plugins.misbehaving_relu. Relu nodes named
 every other Relu converts with the real handler, so an unnamed model is unaffected.
 """
 import ctypes
+import os
 import time
 
 import oneflow as flow
@@ -30,6 +32,7 @@ def _hang():
 
 MISBEHAVIOUR = {
     "relu_segfault": _segfault,
+    "relu_abort": os.abort,
     "relu_hang": _hang,
 }
 
