@@ -21,6 +21,7 @@ from .versions import framework_env
 FRAMEWORKS = ("torch", "tensorflow", "paddle", "oneflow")
 DEVICES = ("cpu", "cuda")
 DEFAULT_OPSET = 13
+MATRIX_OPSETS = (11, 13, 17)   # every cell runs at these; a cell's `extra_opsets` add to them
 DEFAULT_SEED = 0
 
 # Cases `make test` runs without any zoo selector, so CI exercises the harness path end to
@@ -149,9 +150,33 @@ def matches_model(cell: dict, patterns) -> bool:
     return any(p.lower() in n for p in patterns for n in names)
 
 
-def select(frameworks=None, models=None, opsets=None, devices=None, cells=None) -> list:
+def extra_opsets(cells) -> set:
+    """The opsets some cell adds with `extra_opsets` (zoo/catalogue.yaml). At such an opset only
+    the cells naming it are catalogue cells; naming a matrix opset there would be a no-op that
+    hides a typo, so it is an error."""
+    out = set()
+    for cell in cells:
+        named = set(cell.get("extra_opsets") or ())
+        if named & set(MATRIX_OPSETS):
+            raise CatalogueError(f"{cell['framework']}/{cell['model']}: extra_opsets {sorted(named)} names "
+                                 f"a matrix opset ({', '.join(map(str, MATRIX_OPSETS))} run for every cell)")
+        out |= named
+    return out
+
+
+def cells_at(cells, opset: int, extra=None) -> list:
+    """The catalogue cells at ``opset``: every cell, except at an extra opset, where only the
+    cells that name it in `extra_opsets` (``extra``: extra_opsets(cells), if already known)."""
+    extra = extra_opsets(cells) if extra is None else extra
+    if opset not in extra:
+        return list(cells)
+    return [c for c in cells if opset in (c.get("extra_opsets") or ())]
+
+
+def select(frameworks=None, models=None, opsets=None, devices=None, cells=None, with_extra=False) -> list:
     """Cases for the selectors, in catalogue order; empty selectors mean everything
-    (opset 13 and cpu for opsets and devices)."""
+    (opset 13 and cpu for opsets and devices). ``with_extra`` (the matrix without --opset) adds
+    each cell's extra opsets; at an extra opset only the cells naming it are cases."""
     cells = load_cells() if cells is None else cells
     frameworks = {f.lower() for f in frameworks or ()}
     unknown = frameworks - set(FRAMEWORKS)
@@ -159,13 +184,18 @@ def select(frameworks=None, models=None, opsets=None, devices=None, cells=None) 
         raise CatalogueError(f"unknown framework(s) {sorted(unknown)}; choose from {list(FRAMEWORKS)}")
     opsets = list(opsets or [DEFAULT_OPSET])
     devices = list(devices or ["cpu"])
+    extra = extra_opsets(cells)
     out = []
     for cell in cells:
         if frameworks and cell["framework"] not in frameworks:
             continue
         if not matches_model(cell, models):
             continue
-        for opset in opsets:
+        named = tuple(cell.get("extra_opsets") or ())
+        mine = opsets + [o for o in named if with_extra and o not in opsets]
+        for opset in mine:
+            if opset in extra and opset not in named:
+                continue
             for device in devices:
                 out.append(case_from_cell(cell, opset, device))
     return out

@@ -1,11 +1,14 @@
 """``python -m harness complete RESULTS... [--publish DIR]``: is a run complete, and publish it.
 
-A run is complete when, for every (opset, device) it covers, it has exactly one final
-record per catalogue cell — none missing (a filtered run), none twice, none outside the
-catalogue — and no case started without finishing (docs/design.md §3). Only a complete run
-may replace committed results: ``--publish DIR`` then writes one file per (device, opset),
-DIR/<device>-opset<N>.jsonl (run header, started and final records of that slice), and
-writes nothing when the run is incomplete. Exit 0 complete, 1 incomplete, 2 unreadable.
+A run is complete when, for every (opset, device, mode) it covers, it has exactly one final
+record per catalogue cell at that opset — none missing (a filtered run), none twice, none
+outside the catalogue — and no case started without finishing (docs/design.md §3). At an
+extra opset (a cell's `extra_opsets`, e.g. 10) the catalogue cells are those naming it. A
+record without a ``mode`` is eager. Only a complete run may replace committed results:
+``--publish DIR`` then writes one file per slice, DIR/<device>-opset<N>.jsonl for eager and
+DIR/<device>-opset<N>-graph.jsonl for graph mode (run header, started and final records of
+that slice), and writes nothing when the run is incomplete. Exit 0 complete, 1 incomplete,
+2 unreadable.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import json
 import os
 import sys
 
-from .cases import CatalogueError, load_cells
+from .cases import CatalogueError, cells_at, extra_opsets, load_cells
 
 
 class ResultsError(ValueError):
@@ -44,42 +47,74 @@ def read_records(path: str) -> list:
     return out
 
 
+def mode(rec: dict) -> str:
+    """The record's mode; records written before the mode dimension are eager."""
+    return rec.get("mode") or "eager"
+
+
+def slice_name(device: str, opset: int, run_mode: str = "eager") -> str:
+    """The published file of one slice: eager keeps the names files had before modes."""
+    return f"{device}-opset{opset}" + ("" if run_mode == "eager" else f"-{run_mode}") + ".jsonl"
+
+
+def _unfinished(recs: list) -> list:
+    """Case ids started but never finished. A started record names its case id; one that
+    carries a mode must meet a final of that mode, one without (the runner writes none) a
+    final of any mode."""
+    done = {(r["case"], mode(r)) for r in recs if r.get("event") == "final"}
+    done_any = {case for case, _ in done}
+    return list(dict.fromkeys(
+        r["case"] for r in recs if r.get("event") == "started"
+        and ((r["case"], r["mode"]) not in done if r.get("mode") else r["case"] not in done_any)))
+
+
 def problems(recs: list, cells) -> list:
     """Why the records are not one complete run over the catalogue ``cells`` (empty: complete)."""
-    finals = collections.Counter((r["framework"], r["model"], int(r["opset"]), r["device"])
+    finals = collections.Counter((r["framework"], r["model"], int(r["opset"]), r["device"], mode(r))
                                  for r in recs if r.get("event") == "final")
-    done = {r["case"] for r in recs if r.get("event") == "final"}
-    out = [f"{case} started but never finished" for case in
-           dict.fromkeys(r["case"] for r in recs if r.get("event") == "started" and r["case"] not in done)]
+    out = [f"{case} started but never finished" for case in _unfinished(recs)]
     if not finals:
         return out + ["no final case records"]
-    out += [f"{'-'.join(map(str, k))}: {n} final records (one expected)" for k, n in finals.items() if n > 1]
-    catalogue = {(c["framework"], c["model"]) for c in cells}
-    for opset, device in sorted({(k[2], k[3]) for k in finals}):
-        have = {(k[0], k[1]) for k in finals if k[2:] == (opset, device)}
+    out += [f"{fw}-{model}-opset{opset}-{device}" + ("" if m == "eager" else f" ({m} mode)")
+            + f": {n} final records (one expected)" for (fw, model, opset, device, m), n in finals.items() if n > 1]
+    extra = extra_opsets(cells)
+    for opset, device, run_mode in sorted({k[2:] for k in finals}):
+        catalogue = {(c["framework"], c["model"]) for c in cells_at(cells, opset, extra)}
+        have = {k[:2] for k in finals if k[2:] == (opset, device, run_mode)}
         missing = sorted(catalogue - have)
-        extra = sorted(have - catalogue)
+        foreign = sorted(have - catalogue)
+        where = f"opset {opset} {device}" + ("" if run_mode == "eager" else f" {run_mode} mode")
         if missing:
-            out.append(f"opset {opset} {device}: {len(missing)} catalogue cell(s) without a record "
+            out.append(f"{where}: {len(missing)} catalogue cell(s) without a record "
                        f"(a filtered or unfinished run?): {', '.join('/'.join(m) for m in missing[:10])}"
                        + (" ..." if len(missing) > 10 else ""))
-        if extra:
-            out.append(f"opset {opset} {device}: record(s) for cells not in the catalogue: "
-                       f"{', '.join('/'.join(m) for m in extra)}")
+        if foreign:
+            out.append(f"{where}: record(s) for cells not in the catalogue"
+                       + (" at this opset" if opset in extra else "") + f": {', '.join('/'.join(m) for m in foreign)}")
     return out
 
 
 def publish(recs: list, directory: str) -> list:
-    """One results file per (device, opset): DIR/<device>-opset<N>.jsonl. Returns the paths."""
+    """One results file per (device, opset, mode): DIR/<slice_name>. Returns the paths."""
     headers = [r for r in recs if r.get("event") == "run"]
     slices: dict = collections.defaultdict(list)
+    # A started record without a mode goes with its case's final: the n-th started record of a
+    # case id with the n-th final of that case id (an eager and a graph run of one case).
+    final_modes = collections.defaultdict(collections.deque)
     for r in recs:
-        if r.get("event") in ("started", "final"):
-            slices[(r["device"], int(r["opset"]))].append(r)
+        if r.get("event") == "final":
+            final_modes[r["case"]].append(mode(r))
+    for r in recs:
+        if r.get("event") == "final":
+            slices[(r["device"], int(r["opset"]), mode(r))].append(r)
+        elif r.get("event") == "started":
+            queue = final_modes[r["case"]]
+            run_mode = r.get("mode") or (queue.popleft() if queue else "eager")
+            slices[(r["device"], int(r["opset"]), run_mode)].append(r)
     os.makedirs(directory, exist_ok=True)
     paths = []
-    for (device, opset), rows in sorted(slices.items()):
-        path = os.path.join(directory, f"{device}-opset{opset}.jsonl")
+    for (device, opset, run_mode), rows in sorted(slices.items()):
+        path = os.path.join(directory, slice_name(device, opset, run_mode))
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             f.writelines(json.dumps(r, sort_keys=True, default=str) + "\n" for r in headers + rows)
@@ -91,7 +126,7 @@ def publish(recs: list, directory: str) -> list:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness complete", description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="+", help="results files of one run (JSON lines)")
-    ap.add_argument("--publish", metavar="DIR", help="if complete, write DIR/<device>-opset<N>.jsonl")
+    ap.add_argument("--publish", metavar="DIR", help="if complete, write DIR/<device>-opset<N>[-graph].jsonl, one file per slice")
     args = ap.parse_args(argv)
     try:
         recs = [r for path in args.results for r in read_records(path)]

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from . import records
 from . import status as st
-from .cases import CatalogueError, select
+from .cases import MATRIX_OPSETS, CatalogueError, select
 from .costs import cost_table, load_finals
 from .paths import DEFAULT_OUT
 from .runner import RunOptions
@@ -25,7 +25,6 @@ from .scheduler import run_cases
 from .shards import ShardError, select_shard
 from .selectors import add_selector_arguments, parse_timeouts
 
-MATRIX_OPSETS = (11, 13, 17)   # the matrix's opsets when none is selected
 STYLE = {"pass": "green", "xfail": "yellow", "xpass": "bold magenta", "skip": "dim", "fail": "red",
          "crash": "bold red", "timeout": "red", "infra": "bold red"}
 
@@ -59,6 +58,13 @@ def counts_text(counts: collections.Counter) -> str:
     return "  ".join(f"[{STYLE[k]}]{k} {counts[k]}[/]" for k in order if counts[k])
 
 
+def selected_cases(args) -> list:
+    """The cases of the selectors. No --opset: the matrix's opsets and each cell's extra ones
+    (zoo/catalogue.yaml extra_opsets)."""
+    cases = select(args.framework, args.model, args.opset or MATRIX_OPSETS, args.device, with_extra=not args.opset)
+    return select_shard(cases, args.shard, load_finals(args.costs)) if args.shard else cases
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.no_exporter_patches:  # read by `zoo list` (xfails) and zoo.export, both child processes
@@ -67,9 +73,7 @@ def main(argv=None) -> int:
     if not console.is_terminal:
         console = Console(width=160)   # CI logs: don't fold the summary to 80 columns
     try:
-        cases = select(args.framework, args.model, args.opset or MATRIX_OPSETS, args.device)
-        if args.shard:
-            cases = select_shard(cases, args.shard, load_finals(args.costs))
+        cases = selected_cases(args)
     except (CatalogueError, ShardError) as e:
         console.print(f"[red]catalogue: {e}")
         return 2

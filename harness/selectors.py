@@ -14,7 +14,8 @@ def add_selector_arguments(add) -> None:
     add("--model", action="append", default=[],
         help="case-insensitive substring of the model id or catalogue architecture, e.g. resnet (repeatable)")
     add("--opset", action="append", default=[], type=int,
-        help="ONNX opset (repeatable; default 13, for python -m harness matrix 11, 13 and 17)")
+        help="ONNX opset (repeatable; default 13; python -m harness matrix: 11, 13, 17 and each cell's "
+             "catalogue extra_opsets). At an extra opset (e.g. 10) only the cells naming it run")
     add("--device", action="append", default=[], choices=DEVICES, help="cpu or cuda (repeatable; default cpu)")
     add("--keep", action="store_true", default=False, help="keep the repro bundle of passing cases too")
 

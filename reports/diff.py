@@ -1,6 +1,7 @@
 """What changed between two runs, cell by cell: `python -m reports diff OLD NEW`.
 
-A cell is one (framework, model, opset, device): records.case_key. Each side is one results file or a shard set
+A cell is one (framework, model, opset, device, mode): records.case_key (a record without a mode
+is eager, so eager and graph-mode runs of one case are two cells). Each side is one results file or a shard set
 (repeated --base / --new). Categories, in report order (status words: docs/design.md, status
 vocabulary):
 
@@ -26,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 
 from .matrix import FRAMEWORK_ORDER, _run_info, kind
-from .records import CASE_KEYS, RecordError, case_key, load
+from .records import CASE_KEYS, KEY_FIELDS, RecordError, case_key, case_label, load
 
 FINE = {"pass", "xpass", "xfail"}                  # the cell behaves as the catalogue says
 BROKEN = {"fail", "crash", "timeout", "infra"}
@@ -60,14 +61,14 @@ CATEGORIES = {
 @dataclass
 class Change:
     category: str
-    key: tuple              # (framework, model, opset, device)
+    key: tuple              # (framework, model, opset, device, mode)
     case: str
     before: str | None      # status on the base side (None: no cell)
     after: str | None
     detail: str = ""
 
     def to_json(self) -> dict:
-        return {"category": self.category, "case": self.case, **dict(zip(CASE_KEYS, self.key)),
+        return {"category": self.category, "case": self.case, **dict(zip(KEY_FIELDS, self.key)),
                 "before": self.before, "after": self.after, "detail": self.detail}
 
 
@@ -121,14 +122,14 @@ def load_side(paths) -> Side:
 
 def _order(key):
     fw_rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
-    return (fw_rank.get(key[0], 99), key[0], key[1], key[2], key[3] != "cpu", key[3])
+    return (fw_rank.get(key[0], 99), key[0], key[1], key[2], key[3] != "cpu", key[3], key[4] != "eager", key[4])
 
 
 def _case(key, *recs) -> str:
     for rec in recs:
         if rec and rec.get("case"):
-            return rec["case"]
-    return "{}-{}-opset{}-{}".format(*key)
+            return case_label(rec)
+    return case_label({"case": "{}-{}-opset{}-{}".format(*key), "mode": key[4]})
 
 
 def _status(rec) -> str:

@@ -20,7 +20,7 @@ TREND = "#1a73e8"             # sparkline colour (tools/check_report_html.py cou
 @dataclass
 class History:
     labels: list              # one per run, oldest first
-    runs: list                # per run: {(framework, model, opset, device): record}
+    runs: list                # per run: {(framework, model, opset, device, mode): record}
 
 
 def runs_in(directory) -> list:
@@ -101,7 +101,7 @@ def section_html(m: Matrix, h: History) -> str:
 
     def td(row, col, rec):
         model = rec["model"] if rec else m.models.get(row, {}).get(col.framework)
-        key = case_key(rec) if rec else (col.framework, model, col.opset, col.device)
+        key = case_key(rec) if rec else (col.framework, model, col.opset, col.device, col.mode)
         if model is None or all(run.get(key) is None for run in h.runs):
             return "<td>—</td>"
         last = rec.get("max_abs") if rec else None

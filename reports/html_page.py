@@ -6,7 +6,7 @@ import html
 import math
 
 from .markdown import patch_note, render_summary
-from .matrix import Matrix, converter_short, converter_verdict, kind
+from .matrix import GRAPH_LABEL, Matrix, converter_short, converter_verdict, kind
 
 COLORS = {"pass": "#2e9e44", "xpass": "#8bc34a", "fail": "#d93025", "crash": "#7b1fa2",
           "timeout": "#ef6c00", "infra": "#6d4c41", "xfail": "#f9ab00", "skip": "#9e9e9e", None: "#eeeeee"}
@@ -48,7 +48,8 @@ def heatmap_svg(m: Matrix) -> str:
         x = LEFT + j * CELL_W + CELL_W / 2
         out.append(f'<text x="{x}" y="{TOP - 24}" text-anchor="middle">{_e(col.framework)}</text>')
         out.append(f'<text x="{x}" y="{TOP - 10}" text-anchor="middle">{_e(col.device)}'
-                   f'{" op" + str(col.opset) if m.with_opset else ""}</text>')
+                   f'{" op" + str(col.opset) if m.with_opset else ""}'
+                   f'{"" if col.mode == "eager" else " " + GRAPH_LABEL}</text>')
     for i, arch in enumerate(m.rows):
         y = TOP + i * CELL_H
         out.append(f'<text x="{LEFT - 6}" y="{y + 15}" text-anchor="end">{_e(arch)}</text>')
@@ -57,7 +58,7 @@ def heatmap_svg(m: Matrix) -> str:
             k = _status_kind(rec)
             out.append(f'<rect class="cell" data-status="{_e(k or "none")}" x="{LEFT + j * CELL_W + 1}" '
                        f'y="{y + 1}" width="{CELL_W - 2}" height="{CELL_H - 2}" fill="{COLORS.get(k, "#d93025")}">'
-                       f'<title>{_e(arch)} / {_e(col.framework)} {_e(col.device)}: {_e(_tooltip(rec))}</title></rect>')
+                       f'<title>{_e(arch)} / {_e(col.title(True))}: {_e(_tooltip(rec))}</title></rect>')
     x = LEFT
     y = TOP + CELL_H * len(m.rows) + 18
     for k in ("pass", "fail", "crash", "timeout", "xfail", "xpass", "skip", None):
@@ -75,7 +76,8 @@ def error_chart_svg(m: Matrix) -> str:
         for col in m.columns:
             rec = m.cells.get((arch, col))
             if rec is not None and rec.get("max_abs") is not None and math.isfinite(rec["max_abs"]):
-                items.append((f"{arch} · {col.framework} {col.device}", rec["max_abs"], _status_kind(rec)))
+                items.append((f"{arch} · {col.framework} {col.device}" + (f" op{col.opset}" if m.with_opset else "")
+                              + ("" if col.mode == "eager" else f" {GRAPH_LABEL}"), rec["max_abs"], _status_kind(rec)))
     if not items:
         return '<p id="error-chart">No cell produced a numerical comparison.</p>'
     lo, hi = -10, 2          # 1e-10 .. 1e2

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import re
 
-from .matrix import FRAMEWORK_TITLES, Matrix, converter_short, converter_verdict, kind
+from .matrix import FRAMEWORK_TITLES, GRAPH_LABEL, Matrix, converter_short, converter_verdict, kind
 
 START = "<!-- support-matrix:start -->"
 END = "<!-- support-matrix:end -->"
@@ -14,6 +14,13 @@ LEGEND = ("✅ pass (hover: max abs error) · ✅ patched: passes with an export
           "⚠️ expected failure (known, with reason) · an ort failure is an exporter bug: it says whether "
           "the converter still matched ONNX Runtime on the exported model · ⏭ skipped (reason in the note) · "
           "— no record")
+# Said only when the table has such marks, so a table without them reads as before. The
+# not-a-cell mark is as wide as the others: the marks after it keep their places under the header.
+NOT_A_CELL = "⬜"
+LEGEND_NOT_A_CELL = (f"{NOT_A_CELL} not a catalogue cell at that opset (an extra opset such as the seed's "
+                     "opset 10 runs only for the cells whose catalogue entry lists it)")
+LEGEND_GRAPH = (f"{GRAPH_LABEL} N: the converted model run as oneflow.nn.Graph (static graph) at opset N; "
+                "the other marks run it eagerly")
 SYMBOL = {"pass": "✅", "xpass": "✅", "fail": "❌", "crash": "❌", "timeout": "❌", "infra": "❌",
           "xfail": "⚠️", "skip": "⏭"}
 
@@ -64,8 +71,9 @@ def cell(rec, notes: _Notes, compact: bool = False) -> str:
     k = kind(status)
     symbol = SYMBOL.get(k, "❌")
     model = rec.get("model", "")
+    graph = f" {GRAPH_LABEL}" if (rec.get("mode") or "eager") != "eager" else ""
     if k in ("pass", "xpass"):
-        who = f"{model} opset {rec.get('opset')}" if compact else model
+        who = (f"{model} opset {rec.get('opset')}" if compact else model) + graph
         tip = f"{who}: max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}"
         text = f'<span title="{html.escape(tip)}">{symbol}</span>'
         if rec.get("exporter_patches"):
@@ -87,12 +95,13 @@ def cell(rec, notes: _Notes, compact: bool = False) -> str:
         why = f"{verdict}. {why or ''}"
     if k == "fail" and stage == "parity":
         why = f"max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}; {why or ''}"
-    return (symbol if compact else f"{symbol} {label}") + notes.ref(f"{model} ({status}): {why or 'no detail recorded'}")
+    return (symbol if compact else f"{symbol} {label}") + notes.ref(
+        f"{model}{graph} ({status}): {why or 'no detail recorded'}")
 
 
 def render_table(m: Matrix) -> str:
-    if m.with_opset:
-        return render_opset_table(m)
+    if m.compact:
+        return render_compact_table(m)
     notes = _Notes()
     head = ["Architecture"] + [c.title(m.with_opset) for c in m.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -112,26 +121,56 @@ def _with_notes(lines: list, notes: _Notes) -> str:
     return out
 
 
-def render_opset_table(m: Matrix) -> str:
-    """Several opsets: one column per framework and device, one mark per opset in the order
-    the header names ("✅✅⚠️" under "11 · 13 · 17"); the notes say what each mark means."""
-    notes = _Notes()
-    opsets = sorted({c.opset for c in m.columns})
+def column_groups(m: Matrix) -> dict:
+    """(framework, device) -> [Column, ...]: eager opsets ascending, then graph mode's."""
     groups: dict = {}
-    for c in m.columns:
-        groups.setdefault((c.framework, c.device), {})[c.opset] = c
-    head = ["Architecture"] + [f"{FRAMEWORK_TITLES.get(fw, fw)} {dev}<br>{' · '.join(map(str, opsets))}"
-                               for fw, dev in groups]
+    for c in m.columns:      # already in that order (matrix.build)
+        groups.setdefault((c.framework, c.device), []).append(c)
+    return groups
+
+
+def extra_subcolumns(m: Matrix) -> set:
+    """The (mode, opset) pairs only some framework/device groups have: an extra opset of a few
+    cells (the catalogue's extra_opsets). A row without a record there is not a catalogue cell."""
+    groups = column_groups(m).values()
+    every = set.intersection(*({(c.mode, c.opset) for c in cols} for cols in groups)) if groups else set()
+    return {(c.mode, c.opset) for c in m.columns} - every
+
+
+def _subtitle(c) -> str:
+    return str(c.opset) if c.mode == "eager" else f"{GRAPH_LABEL} {c.opset}"
+
+
+def render_compact_table(m: Matrix) -> str:
+    """Several opsets or modes: one column per framework and device, one mark per (opset, mode)
+    in the order its header names ("✅✅⚠️✅" under "11 · 13 · 17 · nn.Graph 13"); each column
+    lists its own, so one extra opset of a few cells (10) shows in their column only, as
+    NOT_A_CELL in its other rows; the notes say what each mark means."""
+    notes = _Notes()
+    groups = column_groups(m)
+    extra = extra_subcolumns(m)
+    head = ["Architecture"] + [f"{FRAMEWORK_TITLES.get(fw, fw)} {dev}<br>{' · '.join(map(_subtitle, cols))}"
+                               for (fw, dev), cols in groups.items()]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for arch in m.rows:
-        row = ["".join(cell(m.cells.get((arch, cols[o])) if o in cols else None, notes, compact=True)
-                       for o in opsets) for cols in groups.values()]
+        row = ["".join(cell(m.cells[(arch, c)], notes, compact=True) if (arch, c) in m.cells
+                       else NOT_A_CELL if (c.mode, c.opset) in extra else "—" for c in cols) for cols in groups.values()]
         lines.append("| " + " | ".join([arch] + row) + " |")
     summary = ["| **pass / total**"] + [" · ".join(
-        f"{m.column_counts[cols[o]]['pass']}/{sum(m.column_counts[cols[o]].values())}" if o in cols else "—"
-        for o in opsets) for cols in groups.values()]
+        f"{m.column_counts[c]['pass']}/{sum(m.column_counts[c].values())}" for c in cols) for cols in groups.values()]
     lines.append(" | ".join(summary) + " |")
     return _with_notes(lines, notes)
+
+
+def legend(m: Matrix) -> str:
+    """The legend, with the marks only some tables have."""
+    parts = [LEGEND]
+    if m.compact and any((a, c) not in m.cells for a in m.rows for c in m.columns
+                         if (c.mode, c.opset) in extra_subcolumns(m)):
+        parts.append(LEGEND_NOT_A_CELL)
+    if any(c.mode != "eager" for c in m.columns):
+        parts.append(LEGEND_GRAPH)
+    return " · ".join(parts)
 
 
 def render_summary(m: Matrix) -> str:
@@ -167,7 +206,7 @@ def render(m: Matrix, title: str = "Support matrix") -> str:
     return "\n\n".join([
         f"### {title}",
         render_summary(m),
-        LEGEND,
+        legend(m),
         render_table(m),
         "<details><summary>Environment</summary>\n\n" + render_environment(m) + "\n\n</details>",
         "  \n".join(footer),

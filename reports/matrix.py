@@ -1,8 +1,10 @@
-"""The support matrix as data: rows = architectures, columns = framework x device (x opset)."""
+"""The support matrix as data: rows = architectures, columns = framework x device (x opset x mode)."""
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+
+from .records import mode
 
 FRAMEWORK_ORDER = ("torch", "tensorflow", "paddle", "oneflow")
 FRAMEWORK_TITLES = {"torch": "PyTorch", "tensorflow": "TensorFlow", "paddle": "PaddlePaddle",
@@ -12,15 +14,25 @@ ENV_KEYS = ("python", "oneflow", "onnx", "onnxruntime", "torch", "torchvision", 
 KINDS = ("pass", "xpass", "fail", "crash", "timeout", "infra", "xfail", "skip")
 
 
+GRAPH_LABEL = "nn.Graph"   # how a graph-mode column is named (the converted model as oneflow.nn.Graph)
+
+
 @dataclass(frozen=True)
 class Column:
     framework: str
     device: str
     opset: int
+    mode: str = "eager"
 
     def title(self, with_opset: bool) -> str:
         name = FRAMEWORK_TITLES.get(self.framework, self.framework)
-        return f"{name} {self.device}" + (f" op{self.opset}" if with_opset else "")
+        return f"{name} {self.device}" + (f" op{self.opset}" if with_opset else "") + \
+            ("" if self.mode == "eager" else f" {GRAPH_LABEL}")
+
+    @property
+    def key(self) -> str:
+        """The cell key of the JSON report: framework/device/opset, and /mode when not eager."""
+        return f"{self.framework}/{self.device}/{self.opset}" + ("" if self.mode == "eager" else f"/{self.mode}")
 
 
 @dataclass
@@ -35,6 +47,11 @@ class Matrix:
     environment: dict                 # package -> version(s)
     run: dict = field(default_factory=dict)   # command, commit, time of the run(s)
     unfinished: list = field(default_factory=list)
+
+    @property
+    def compact(self) -> bool:
+        """More than one (mode, opset) per framework and device: one mark per cell (markdown)."""
+        return len({(c.mode, c.opset) for c in self.columns}) > 1
 
 
 def kind(status: str) -> str:
@@ -64,12 +81,12 @@ def build(runset) -> Matrix:
     rows, models, cells, cols = [], {}, {}, set()
     for rec in runset.finals:
         row = _row_for(rec, rows, models)
-        col = Column(rec["framework"], rec["device"], int(rec["opset"]))
+        col = Column(rec["framework"], rec["device"], int(rec["opset"]), mode(rec))
         cols.add(col)
         cells[(row, col)] = rec
     fw_rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
     columns = sorted(cols, key=lambda c: (fw_rank.get(c.framework, 99), c.framework, c.device != "cpu",
-                                          c.device, c.opset))
+                                          c.device, c.mode != "eager", c.mode, c.opset))
     counts = {k: 0 for k in KINDS}
     column_counts = {c: {k: 0 for k in KINDS} for c in columns}
     for (arch, col), rec in cells.items():
@@ -120,9 +137,10 @@ def _run_info(runset) -> dict:
 
 def to_json(m: Matrix) -> dict:
     return {
-        "columns": [{"framework": c.framework, "device": c.device, "opset": c.opset} for c in m.columns],
+        "columns": [{"framework": c.framework, "device": c.device, "opset": c.opset, "mode": c.mode, "key": c.key}
+                    for c in m.columns],
         "rows": [{"architecture": a, "models": m.models[a], "cells": {
-            f"{c.framework}/{c.device}/{c.opset}": _cell_json(m.cells.get((a, c))) for c in m.columns}}
+            c.key: _cell_json(m.cells.get((a, c))) for c in m.columns}}
             for a in m.rows],
         "counts": m.counts,
         "environment": m.environment,
@@ -134,7 +152,7 @@ def to_json(m: Matrix) -> dict:
 def _cell_json(rec):
     if rec is None:
         return None
-    keys = ("case", "model", "status", "stage", "error", "reason", "max_abs", "max_rel", "min_tolerance",
+    keys = ("case", "model", "mode", "status", "stage", "error", "reason", "max_abs", "max_rel", "min_tolerance",
             "top5", "tolerance", "seconds", "exporter_patches", "converter", "ort_vs_source", "oneflow_vs_ort",
             "oneflow_vs_source", "converter_tolerance")
     return {**{k: rec.get(k) for k in keys}, "verdict": converter_verdict(rec)}

@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-# A case is one (framework, model, opset, device): the key of every cell (docs/design.md §3).
+# A case is one (framework, model, opset, device): the fields every final record names
+# (docs/design.md §3). A cell of the matrix is a case in one mode: KEY_FIELDS, case_key.
 CASE_KEYS = ("framework", "model", "opset", "device")
+KEY_FIELDS = CASE_KEYS + ("mode",)
+MODES = ("eager", "graph")    # graph: the converted module run as oneflow.nn.Graph
 
 
 @dataclass
@@ -21,8 +24,19 @@ class RecordError(ValueError):
     """A results file cannot be read; names the file and line."""
 
 
+def mode(rec: dict) -> str:
+    """The record's mode; records from before the mode dimension are eager."""
+    return rec.get("mode") or "eager"
+
+
 def case_key(rec: dict) -> tuple:
-    return tuple(rec[k] if k != "opset" else int(rec[k]) for k in CASE_KEYS)
+    """(framework, model, opset, device, mode): eager and graph runs of a case are two cells."""
+    return tuple(int(rec[k]) if k == "opset" else rec[k] for k in CASE_KEYS) + (mode(rec),)
+
+
+def case_label(rec: dict) -> str:
+    """The case id, naming the mode when it is not eager."""
+    return rec["case"] + ("" if mode(rec) == "eager" else f" ({mode(rec)} mode)")
 
 
 def _checked(rec, where: str) -> dict:
@@ -65,10 +79,13 @@ def load(paths) -> RunSet:
                         out.duplicates.append(key)
                     by_case[key] = rec
                 elif event == "started":
-                    started.setdefault(rec["case"], rec)
+                    started.setdefault((rec["case"], rec.get("mode")), rec)
                 elif event == "run":
                     out.runs.append(rec)
     out.finals = list(by_case.values())
-    done = {r["case"] for r in out.finals}
-    out.unfinished = [started[c] for c in started if c not in done]
+    # The runner's started records name no mode: one matches a final of that case id in any mode.
+    done = {(r["case"], mode(r)) for r in out.finals}
+    done_any = {case for case, _ in done}
+    out.unfinished = [rec for (case, m), rec in started.items()
+                      if ((case, m) not in done if m else case not in done_any)]
     return out

@@ -1,6 +1,7 @@
 """Guards: the README's support table is exactly what `python -m reports` makes of the
-committed results files (reports/results/<device>-opset<N>.jsonl), each file is one complete
-run slice (`python -m harness complete`), and the table lists the catalogue's architectures."""
+committed results files (reports/results/<device>-opset<N>.jsonl, -graph.jsonl for graph mode),
+each file is one complete run slice (`python -m harness complete`), and the table lists the
+catalogue's architectures."""
 import json
 import re
 import subprocess
@@ -47,12 +48,12 @@ def test_table_and_catalogue_list_the_same_architectures():
 @pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.name)
 def test_each_committed_results_file_is_one_complete_slice(path):
     from harness.cases import load_cells
-    from harness.complete import problems, read_records
+    from harness.complete import mode, problems, read_records, slice_name
 
     recs = read_records(str(path))
     assert problems(recs, load_cells()) == []
-    slices = {(r["device"], int(r["opset"])) for r in recs if r.get("event") == "final"}
-    assert [f"{d}-opset{o}.jsonl" for d, o in slices] == [path.name]
+    slices = {(r["device"], int(r["opset"]), mode(r)) for r in recs if r.get("event") == "final"}
+    assert [slice_name(*s) for s in slices] == [path.name]
 
 
 @needs_results

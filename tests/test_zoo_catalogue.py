@@ -104,6 +104,19 @@ def test_xfail_rows_scope_opsets_and_tolerance_rows_their_gate():
     assert parsed.tolerance("cpu").atol == 2e-5 and parsed.tolerance("cpu", "converter").atol == 3e-5
 
 
+def test_extra_opsets_are_a_list_of_distinct_opsets_outside_the_export_key():
+    doc = _doc()
+    cell = doc["models"]["resnet50"]["frameworks"]["torch"]
+    for bad, fragment in (([], "non-empty"), ([10, 99], "99"), ([10, 10], "listed twice"), (10, "10")):
+        cell["extra_opsets"] = bad
+        _rejects(doc, "models.resnet50.frameworks.torch.extra_opsets", fragment)
+    cell["extra_opsets"] = [12, 10]
+    parsed = catalogue.parse(doc, "ok.yaml").cell("torch", "resnet50")
+    assert parsed.extra_opsets == (10, 12) and parsed.listing()["extra_opsets"] == [10, 12]
+    # where a cell runs is not what it exports: as_dict() keys the export cache (zoo/export.py)
+    assert parsed.as_dict() == catalogue.parse(_doc(), "ok.yaml").cell("torch", "resnet50").as_dict()
+
+
 def test_values_are_checked():
     cases = [
         (("resnet50", "architecture"), "ResNet-50", "models.resnet50.architecture"),

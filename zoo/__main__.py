@@ -25,7 +25,7 @@ def _brief(row: dict, key: str) -> str:
 
 
 def list_cells(args) -> int:
-    rows = [c.as_dict() for c in catalogue.load(args.catalogue).cells(args.framework, args.model)]
+    rows = [c.listing() for c in catalogue.load(args.catalogue).cells(args.framework, args.model)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -126,6 +126,9 @@ class Cell:
     # Export with a dynamic batch axis; the harness runs one converted module at each of
     # these batch sizes against ORT (docs/design.md §4). Exporters that support it: DYNAMIC_BATCH.
     dynamic_batch: tuple = ()
+    # Opsets this cell also runs at besides the matrix's (the seed's OneFlow2ONNX list at opset
+    # 10, docs/design.md §6): where the cell runs, not what is exported.
+    extra_opsets: tuple = ()
 
     @property
     def id(self) -> str:
@@ -168,6 +171,12 @@ class Cell:
             # only when set: the row keys the export cache, other cells' keys stay as they were
             **({"dynamic_batch": list(self.dynamic_batch)} if self.dynamic_batch else {}),
         }
+
+    def listing(self) -> dict:
+        """The row `python -m zoo list --json` prints: as_dict() and the extra opsets. They
+        stay out of as_dict(), which keys the export cache (zoo/export.py): running a cell at
+        one more opset must not re-export it at the others."""
+        return {**self.as_dict(), **({"extra_opsets": list(self.extra_opsets)} if self.extra_opsets else {})}
 
 
 @dataclass(frozen=True)
@@ -287,16 +296,7 @@ class _Parser:
         for i, item in enumerate(items):
             w = f"{where}[{i}]" if isinstance(node, list) else where
             x = self.mapping(item, w, required=("stage", "reason"), optional=("opsets", "unless_patched"))
-            opsets = None
-            if "opsets" in x:
-                opsets = x["opsets"]
-                if not (isinstance(opsets, list) and opsets and all(
-                        isinstance(o, int) and not isinstance(o, bool) and o in OPSETS for o in opsets)):
-                    self.fail(f"{w}.opsets", f"expected a non-empty list of opsets in "
-                                             f"{OPSETS.start}..{OPSETS.stop - 1}, got {opsets!r}")
-                if len(set(opsets)) != len(opsets):
-                    self.fail(f"{w}.opsets", f"opset listed twice: {opsets!r}")
-                opsets = tuple(sorted(opsets))
+            opsets = self.opset_list(x["opsets"], f"{w}.opsets") if "opsets" in x else None
             unless = x.get("unless_patched")
             if unless is not None:
                 self.choice(unless, tuple(patches.BY_NAME), f"{w}.unless_patched")
@@ -306,6 +306,15 @@ class _Parser:
             if sum(x.applies(opset) for x in out) > 1:
                 self.fail(where, f"more than one xfail row applies at opset {opset}")
         return tuple(out)
+
+    def opset_list(self, node: Any, where: str) -> tuple:
+        """A non-empty list of distinct opsets in OPSETS, sorted."""
+        if not (isinstance(node, list) and node and all(
+                isinstance(o, int) and not isinstance(o, bool) and o in OPSETS for o in node)):
+            self.fail(where, f"expected a non-empty list of opsets in {OPSETS.start}..{OPSETS.stop - 1}, got {node!r}")
+        if len(set(node)) != len(node):
+            self.fail(where, f"opset listed twice: {node!r}")
+        return tuple(sorted(node))
 
     def dynamic_batch(self, node: Any, where: str, framework: str) -> tuple:
         if framework not in DYNAMIC_BATCH:
@@ -331,7 +340,8 @@ class _Parser:
                                                   base_input["dtype"], tuple(base_input["range"])),
                         marks=entry["marks"], unavailable=self.text(node["unavailable"], f"{where}.unavailable"))
         self.mapping(node, where, required=("builder", "variant"),
-                     optional=("kwargs", "input", "outputs", "tolerance", "xfail", "marks", "dynamic_batch"))
+                     optional=("kwargs", "input", "outputs", "tolerance", "xfail", "marks", "dynamic_batch",
+                               "extra_opsets"))
         spec = self.input_spec(base_input, node.get("input", {}), f"{where}.input")
         kwargs = node.get("kwargs", {})
         if not isinstance(kwargs, dict):
@@ -348,7 +358,9 @@ class _Parser:
                     tolerances=self.tolerances(node["tolerance"], f"{where}.tolerance") if "tolerance" in node else (),
                     xfails=xfails, marks=marks,
                     dynamic_batch=self.dynamic_batch(node["dynamic_batch"], f"{where}.dynamic_batch", framework)
-                    if "dynamic_batch" in node else ())
+                    if "dynamic_batch" in node else (),
+                    extra_opsets=self.opset_list(node["extra_opsets"], f"{where}.extra_opsets")
+                    if "extra_opsets" in node else ())
 
     def catalogue(self, doc: Any) -> Catalogue:
         self.mapping(doc, "<top level>", required=("defaults", "models"))
