@@ -43,3 +43,26 @@ def test_matrix_option_reaches_process_b_and_the_record():
     cmd = oneflow_side_command("case", "cpu", "work", 1e-3, 1e-5, False, mode="graph")
     assert cmd[cmd.index("--mode") + 1] == "graph"
     assert "--mode" not in oneflow_side_command("case", "cpu", "work", 1e-3, 1e-5, False)
+
+
+def _make_dry_run(target: str) -> str:
+    import shutil
+    import subprocess
+
+    from harness.paths import REPO_ROOT
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    proc = subprocess.run(["make", "-n", target], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_make_matrix_graph_runs_graph_mode_at_opset_13_and_publishes_its_slice():
+    graph = _make_dry_run("matrix-graph")
+    assert "-m harness matrix --strict --results out/results-graph.jsonl" in graph
+    assert "--mode graph --opset 13" in graph
+    assert "-m harness complete out/results-graph.jsonl --publish reports/results" in graph
+    # the eager matrix names no opset: the harness's 11/13/17 and the catalogue's extra opsets
+    eager = _make_dry_run("matrix")
+    assert "--opset" not in eager and "--mode" not in eager
