@@ -103,7 +103,7 @@ def follow(proc: subprocess.Popen, lines: "queue.Queue", timeouts: dict, first_s
         event = json.loads(line[at + len(PROTOCOL_PREFIX):])
         if event.get("event") == "stage":
             now = time.monotonic()
-            outcome.stage_seconds[outcome.stage] = round(now - stage_start, 3)
+            _add_seconds(outcome, now - stage_start)   # a stage entered again adds up (a worker's startup)
             outcome.stage, stage_start = event["stage"], now
         elif event.get("event") == "done":
             outcome.done = event
@@ -111,10 +111,14 @@ def follow(proc: subprocess.Popen, lines: "queue.Queue", timeouts: dict, first_s
             outcome.events.append(event)
         if until and event.get("event") == until:
             break
-    outcome.stage_seconds.setdefault(outcome.stage, round(time.monotonic() - stage_start, 3))
+    _add_seconds(outcome, time.monotonic() - stage_start)
     outcome.seconds = round(time.monotonic() - start, 3)
     outcome.stdout_tail = "".join(other)[-STDERR_TAIL_CHARS:]
     return outcome
+
+
+def _add_seconds(outcome: ChildOutcome, seconds: float) -> None:
+    outcome.stage_seconds[outcome.stage] = round(outcome.stage_seconds.get(outcome.stage, 0.0) + seconds, 3)
 
 
 def _pump(stream, lines: "queue.Queue") -> None:

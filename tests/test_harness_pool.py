@@ -83,3 +83,23 @@ def test_a_worker_past_its_memory_limit_is_retired_after_its_case(tmp_path):
 def test_a_pooled_command_must_run_a_module():
     with WorkerPool() as pool, pytest.raises(ValueError, match="runs a module"):
         pool.run(["python", "-c", "pass"], {}, DEFAULT_TIMEOUTS, "startup")
+
+
+def test_the_cost_table_prints_cases_per_worker():
+    from rich.console import Console
+
+    from harness.costs import cases_per_worker, cost_table, summarise
+
+    def rec(framework, oneflow_pid=None, reuse=0):
+        worker = {"oneflow": {"pid": oneflow_pid, "reuse": reuse}, "export": {"pid": 99, "reuse": 0}}
+        return {"framework": framework, "cached": True, "seconds": {"total": 1.0},
+                **({"worker": worker} if oneflow_pid else {})}
+
+    finals = [rec("torch", 1, 0), rec("torch", 1, 1), rec("torch", 2, 0), rec("paddle")]
+    rows = summarise(finals)
+    assert cases_per_worker(rows["torch", "cached"], "oneflow") == "1.5"
+    assert cases_per_worker(rows["torch", "cached"], "export") == "3.0"
+    assert cases_per_worker(rows["paddle", "cached"], "oneflow") == "-"   # --no-pool records
+    console = Console(width=250, record=True)
+    console.print(cost_table(finals))
+    assert "cases per OneFlow worker" in console.export_text()
