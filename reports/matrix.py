@@ -1,6 +1,7 @@
 """The support matrix as data: rows = architectures, columns = framework x device (x opset x mode)."""
 from __future__ import annotations
 
+import collections
 import datetime
 from dataclasses import dataclass, field
 
@@ -77,9 +78,18 @@ def converter_short(rec: dict) -> str:
     return CONVERTER_SHORT.get(rec.get("converter") or "untested", f"converter {rec.get('converter')}")
 
 
+def _row_order(finals) -> list:
+    """The records in the order their rows should appear: a row's place is where it first
+    shows up in the largest eager slice (a full run lists the catalogue's order), not wherever
+    the first results file named happens to mention it (reports/results/*.jsonl sorts the
+    3-cell cpu-opset10.jsonl before the full slices); graph-mode slices come after eager ones."""
+    size = collections.Counter((r["device"], int(r["opset"]), mode(r)) for r in finals)
+    return sorted(finals, key=lambda r: (mode(r) != "eager", -size[(r["device"], int(r["opset"]), mode(r))]))
+
+
 def build(runset) -> Matrix:
     rows, models, cells, cols = [], {}, {}, set()
-    for rec in runset.finals:
+    for rec in _row_order(runset.finals):
         row = _row_for(rec, rows, models)
         col = Column(rec["framework"], rec["device"], int(rec["opset"]), mode(rec))
         cols.add(col)

@@ -141,3 +141,11 @@ def test_a_graph_run_that_died_is_unfinished_only_in_its_mode(tmp_path):
     path = _write(tmp_path / "r2.jsonl", [{k: v for k, v in started.items() if k != "mode"},
                                           _rec("torch", "alexnet", "AlexNet", mode="graph")])
     assert load([path]).unfinished == []
+
+
+def test_rows_follow_the_full_slice_whatever_file_comes_first(tmp_path):
+    """reports/results/*.jsonl sorts cpu-opset10.jsonl (a few cells) before the full slices."""
+    small = _write(tmp_path / "cpu-opset10.jsonl", [_rec("oneflow", "vgg16", "VGG", 10)])
+    graph = _write(tmp_path / "cpu-opset13-graph.jsonl", [_rec("oneflow", "resnet50", "ResNet", mode="graph")])
+    full = _write(tmp_path / "cpu-opset13.jsonl", [_rec("oneflow", m, a) for m, a in ROWS])
+    assert build(load([small, graph, full])).rows == ["AlexNet", "ResNet", "VGG"]
