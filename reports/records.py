@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 # (docs/design.md §3). A cell of the matrix is a case in one mode: KEY_FIELDS, case_key.
 CASE_KEYS = ("framework", "model", "opset", "device")
 KEY_FIELDS = CASE_KEYS + ("mode",)
-MODES = ("eager", "graph")    # graph: the converted module run as oneflow.nn.Graph
 
 
 @dataclass
