@@ -57,6 +57,12 @@ CASES = [
                                                 value=numpy_helper.from_array(np.float32([1.5]))),
                                helper.make_node("Add", ["p", "ones"], ["y"])],
      {"pads": i64(0, 0, 1, 0, 0, 0, 0, 2)}),
+    # Pad's constant_value: claimed at build time when constant, kept on the device when computed.
+    ("pad_constant_value", [helper.make_node("Pad", ["x", "pads", "value"], ["y"])],
+     {"pads": i64(0, 1, 2, 0, 0, 0, 1, 1), "value": np.float32(2.5)}),
+    ("pad_computed_value", [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0),
+                            helper.make_node("Pad", ["x", "pads", "m"], ["y"])],
+     {"pads": i64(0, 1, 2, 0, 0, 0, 1, 1)}),
 ]
 
 

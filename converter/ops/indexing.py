@@ -343,12 +343,13 @@ def _one_hot_safe(run):
 
 
 def _nonzero(x):
-    if x.ndim == 0:
-        return flow.zeros(0, int(bool(x.numpy())), dtype=flow.int64, device=x.device)
-    return flow.nonzero(x).permute(1, 0).to(flow.int64)
+    # A 0-d input counts as one element: (1, nnz), as numpy.nonzero (which the spec names),
+    # ONNX Runtime and onnx's reference (shape inference alone says (0, nnz)).
+    return flow.nonzero(x.reshape(1) if x.ndim == 0 else x).permute(1, 0).to(flow.int64)
 
 
-@register("NonZero", 9, 13)
+@register("NonZero", 9, 13, notes="a 0-d input gives shape (1, nnz) as numpy.nonzero, ONNX Runtime and onnx's "
+                                  "reference (onnx shape inference says (0, nnz))")
 def non_zero(ctx):
     return exact_via_wider(_nonzero)
 

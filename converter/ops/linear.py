@@ -109,7 +109,8 @@ def matmul(ctx):
 @register("Einsum", 12)
 def einsum(ctx):
     equation = ctx.attr("equation").replace(" ", "")
-    return lambda *xs: flow.einsum(equation, *xs)
+    # OneFlow sums integer operands into int64; the output type is the inputs' (spec).
+    return lambda *xs: flow.einsum(equation, *xs).to(xs[0].dtype)
 
 
 def _det(a):

@@ -51,20 +51,23 @@ def _pad_axis(x, axis, before, after, mode, value):
     if not before and not after:
         return x
     if mode == "constant":
-        parts = []
-        for width in (before, 0, after):
-            if width:
-                shape = list(x.shape)
-                shape[axis] = width
-                parts.append(flow.full(shape, value, dtype=x.dtype, device=x.device))
-            else:
-                parts.append(None)
-        blocks = [p for p in (parts[0], x, parts[2]) if p is not None]
-        return flow.cat(blocks, dim=axis)
+        def block(width):
+            shape = list(x.shape)
+            shape[axis] = width
+            return [_filled(shape, value, x)] if width else []
+        return flow.cat(block(before) + [x] + block(after), dim=axis)
     if x.shape[axis] == 0:
         raise ValueError(f"cannot {mode}-pad an empty axis {axis}")
     index = _source_indices(x.shape[axis], before, after, mode)
     return _index_select(x, axis, flow.tensor(index, dtype=flow.int64, device=x.device))
+
+
+def _filled(shape, value, like):
+    """A block of ``shape`` holding ``value``: a Python number, or a one-element tensor kept
+    on the device (expanded, never read back to the host: nn.Graph traces it, CUDA does not sync)."""
+    if isinstance(value, flow.Tensor):
+        return value.reshape([1] * len(shape)).to(like.dtype).expand(*shape)
+    return flow.full(shape, value, dtype=like.dtype, device=like.device)
 
 
 def pad(x, pads, mode="constant", value=0.0, axes=None):
@@ -78,9 +81,13 @@ def pad(x, pads, mode="constant", value=0.0, axes=None):
 
 
 def _scalar(t, default=0.0):
+    """constant_value as a Python number (build time) or a one-element tensor (run time);
+    absent or empty means the default."""
     if t is None:
         return default
-    arr = t.numpy() if isinstance(t, flow.Tensor) else np.asarray(t)
+    if isinstance(t, flow.Tensor):
+        return t if t.numel() else default
+    arr = np.asarray(t)
     return arr.reshape(-1)[0].item() if arr.size else default
 
 
@@ -100,6 +107,10 @@ def pad_op(ctx):
         value = ctx.attr("value", 0.0)
         return lambda x: pad(x, pads, mode, value)
     static_pads, static_axes = to_list(ctx.const(1)), to_list(ctx.const(3))
+    static_value = ctx.const(2)
+    if static_value is not None:      # claimed like pads: nothing is read per call (docs/design.md §5)
+        ctx.claim(2)
+        static_value = _scalar(static_value)
     if static_pads is not None:
         ctx.claim(1)
     if static_axes is not None:
@@ -111,7 +122,8 @@ def pad_op(ctx):
 
     def run(x, pads=None, value=None, axes=None):
         return pad(x, static_pads if static_pads is not None else to_list(pads), mode,
-                   _scalar(value), static_axes if static_axes is not None else to_list(axes))
+                   static_value if static_value is not None else _scalar(value),
+                   static_axes if static_axes is not None else to_list(axes))
 
     return run
 

@@ -116,8 +116,6 @@ def _build(ctx):
             c0 = None if c0 is None else c0.transpose(0, 1)
         seq, batch = x.shape[0], x.shape[1]
         lens = None if seq_lens is None else seq_lens.to(flow.int64)
-        if lens is not None and direction != "forward" and bool((lens < seq).any()):
-            raise ValueError("reverse direction with sequence_lens shorter than the input")
         outs, last_h, last_c = [], [], []
         for d in range(n_dir):
             reverse = direction == "reverse" or d == 1
@@ -131,7 +129,9 @@ def _build(ctx):
             ys = [None] * seq
             for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
                 h_new, c_new = cells[d](xp[t], h, c, r[d], rb, peep)
-                if lens is not None:   # past a sequence's end: keep the state, emit zeros
+                if lens is not None:
+                    # Past a sequence's end: keep the state, emit zeros. Run backwards, the
+                    # kept initial state is where each sequence's reversal starts (t = len-1).
                     live = (lens > t).reshape(-1, 1)
                     h_new = flow.where(live, h_new, h)
                     c_new = flow.where(live, c_new, c)

@@ -215,6 +215,31 @@ def _instancenorm_reference(example):
     return [y.astype(x.dtype)]
 
 
+def _recurrent_batchwise(example):
+    return (len(example.nodes) == 1 and example.nodes[0].op_type in ("RNN", "GRU", "LSTM")
+            and _attr(example, "layout", 0) == 1)
+
+
+def _recurrent_layout0_reference(example):
+    """The same recurrence in ORT's layout 0 (the spec's layout=1 is only a transposition of
+    X, initial_h/initial_c and the outputs), transposed back."""
+    from dataclasses import replace
+
+    from onnx import helper
+
+    from prop_oracle import build_model, run_ort
+    node = example.nodes[0]
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute if a.name != "layout"}
+    nodes = [helper.make_node(node.op_type, list(node.input), list(node.output), **attrs)]
+    inputs = {k: (v.transpose(1, 0, 2) if k in ("x", "h0", "c0") else v) for k, v in example.inputs.items()}
+    alt = replace(example, nodes=nodes, inputs=inputs)
+    ref = run_ort(build_model(alt), inputs)
+    if ref.kind != "ok":
+        raise RuntimeError(f"layout-0 reference: {ref.detail}")
+    names = [o for o in node.output if o]
+    return [o.transpose(2, 0, 1, 3) if o.ndim == 4 else o.transpose(1, 0, 2) for o, _ in zip(ref.outputs, names)]
+
+
 # reason -> (predicate(example), reference(example) -> list of outputs)
 SPEC_REFERENCES = {
     # ORT 1.19.2 divides by the bare standard deviation: NaN where the variance is 0 (one
@@ -235,6 +260,9 @@ SPEC_REFERENCES = {
     "ORT: InstanceNormalization over one cell": (_instancenorm_one_cell, _instancenorm_reference),
     # ORT 1.19.2 CPU Clip on float16 returns zeros when min/max are absent (spec: no bound).
     "ORT: Clip float16": (_clip_fp16, _clip_reference),
+    # ORT 1.19.2 has no batchwise recurrent layout (layout=1 fails at session creation, not
+    # a refusal of an invalid model): ORT's layout-0 result, transposed as the spec says.
+    "ORT: recurrent layout=1 not implemented": (_recurrent_batchwise, _recurrent_layout0_reference),
 }
 
 

@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given
 
 from prop_check import check
-from prop_strategies import FAMILIES
+from prop_strategies import FAMILIES as _BASE
+from prop_strategies_ext import EXT_FAMILIES
+
+FAMILIES = {**_BASE, **EXT_FAMILIES}
 
 pytestmark = pytest.mark.properties
 

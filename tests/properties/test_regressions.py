@@ -110,3 +110,34 @@ def test_max_pool_11_on_uint8_is_refused(isolated_converter):
 def test_max_pool_12_on_uint8_is_converted(isolated_converter):
     ex = Example(12, [node("MaxPool", ["x"], kernel_shape=[2, 2])], {"x": np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4)})
     assert_matches_ort(ex, isolated_converter)
+
+
+# selection: NonZero on a 0-d input gave shape (0, nnz); numpy.nonzero (the spec's model),
+# ORT and onnx's reference count it as one element: (1, nnz).
+def test_nonzero_of_a_scalar(isolated_converter):
+    for v in (2.0, 0.0):
+        ex = Example(13, [node("NonZero", ["x"])], {"x": np.asarray(v, dtype=np.float16)})
+        assert_matches_ort(ex, isolated_converter)
+
+
+# tensor_misc: integer Einsum returned int64 (OneFlow's sum promotes); the spec keeps T.
+def test_einsum_int32_keeps_its_dtype(isolated_converter):
+    ex = Example(14, [node("Einsum", ["x"], equation="ij->")], {"x": np.arange(3, dtype=np.int32).reshape(3, 1)})
+    assert_matches_ort(ex, isolated_converter)
+
+
+# recurrent: reverse/bidirectional RNN/GRU/LSTM with sequence_lens shorter than the input
+# raised; each sequence is reversed within its own length (ORT).
+def test_reverse_recurrence_with_short_sequences(isolated_converter):
+    rng = np.random.default_rng(3)
+    for op, gates in (("RNN", 1), ("GRU", 3), ("LSTM", 4)):
+        for direction in ("reverse", "bidirectional"):
+            d = 2 if direction == "bidirectional" else 1
+            consts = {"w": rng.standard_normal((d, gates * 2, 2)).astype(np.float32),
+                      "r": rng.standard_normal((d, gates * 2, 2)).astype(np.float32),
+                      "b": rng.standard_normal((d, gates * 4)).astype(np.float32),
+                      "lens": np.asarray([1, 3, 2], dtype=np.int32)}
+            outs = ["y", "yh", "yc"][:3 if op == "LSTM" else 2]
+            ex = Example(14, [node(op, ["x", "w", "r", "b", "lens"], outs, hidden_size=2, direction=direction)],
+                         {"x": rng.standard_normal((3, 3, 2)).astype(np.float32)}, consts)
+            assert_matches_ort(ex, isolated_converter)
