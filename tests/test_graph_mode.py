@@ -51,6 +51,11 @@ CASES = [
     ("gather_constant_indices", [helper.make_node("Gather", ["x", "idx"], ["g"], axis=1),
                                  helper.make_node("GatherElements", ["g", "eidx"], ["y"], axis=3)],
      {"idx": i64(2, -3), "eidx": np.zeros((1, 2, 4, 1), np.int64) - 1}),
+    ("scatter_constant_indices", [helper.make_node("ScatterElements", ["x", "sidx", "upd"], ["s"], axis=2),
+                                  helper.make_node("GatherND", ["s", "nidx"], ["g"], batch_dims=1),
+                                  helper.make_node("ScatterND", ["s", "nidx3", "g"], ["y"])],
+     {"sidx": np.int64([[[[3, -4, 1, 0]]]]), "upd": np.full((1, 1, 1, 4), 9.0, np.float32),
+      "nidx": np.int64([[0, -1]]), "nidx3": np.int64([[0, -1, 2]])}),
     ("pad_constant_of_shape", [helper.make_node("Pad", ["x", "pads"], ["p"], mode="reflect"),
                                helper.make_node("Shape", ["p"], ["sh"]),
                                helper.make_node("ConstantOfShape", ["sh"], ["ones"],
@@ -120,3 +125,27 @@ def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
     graph = converter.convert(path, graph=True)
     with pytest.raises(converter.GraphModeError, match=r"node 'count_up' \(Range\).*reads tensor values"):
         graph(x)
+
+
+@pytest.mark.parametrize("op", ["Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND"])
+def test_run_time_indices_are_refused_typed_never_traced_unchecked(tmp_path, op):
+    # Indices fed at run time must be range-checked on the host (OneFlow's kernels abort on a
+    # bad one): graph mode refuses the node by name, and an out-of-range index is a typed error.
+    data = helper.make_tensor_value_info("x", F, [4, 3])
+    shapes = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1], "ScatterElements": [2, 3],
+              "ScatterND": [2, 1]}
+    inputs = [data, helper.make_tensor_value_info("i", I64, shapes[op])]
+    names = ["x", "i"]
+    if op.startswith("Scatter"):
+        inputs.append(helper.make_tensor_value_info("u", F, [2, 3]))
+        names.append("u")
+    g = helper.make_graph([helper.make_node(op, names, ["y"], name="pick")], op, inputs,
+                          [helper.make_tensor_value_info("y", F, None)])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    x, u = flow.tensor(np.arange(12, dtype=np.float32).reshape(4, 3)), flow.tensor(np.ones((2, 3), np.float32))
+    extra = [u] if op.startswith("Scatter") else []
+    graph = converter.convert(model, graph=True)
+    with pytest.raises(converter.GraphModeError, match=rf"node 'pick' \({op}\)"):
+        graph(x, flow.tensor(np.zeros(shapes[op], np.int64)), *extra)
+    with pytest.raises(converter.NodeExecutionError, match="out of range"):
+        graph(x, flow.tensor(np.full(shapes[op], -9, np.int64)), *extra)

@@ -176,7 +176,21 @@ def gather_elements(ctx):
     return exact_via_wider(run)
 
 
-def _nd_index(data_shape, indices, batch_dims):
+def _check_const_nd(ctx, batch_dims: int = 0) -> bool:
+    """GatherND/ScatterND: constant indices checked at build time against the data's known
+    dims (True when they were: the run reads nothing back, nn.Graph can trace the node)."""
+    value, info = ctx.const(1), ctx.input_info(0)
+    shape = info.shape if info is not None and info.shape is not None else None
+    if value is None or shape is None or value.ndim == 0:
+        return False
+    dims = shape[batch_dims:batch_dims + value.shape[-1]]
+    if len(dims) != value.shape[-1] or any(d is None for d in dims):
+        return False
+    check_index_range(value, list(dims), f"{ctx.op_type} index")
+    return True
+
+
+def _nd_index(data_shape, indices, batch_dims, checked=False):
     """GatherND/ScatterND indices with negatives resolved and batch dims folded into one.
 
     Returns (indices of shape (nb, ..., 1 + k), nb) addressing ``data`` reshaped to
@@ -188,7 +202,8 @@ def _nd_index(data_shape, indices, batch_dims):
     if list(indices.shape[:batch_dims]) != list(data_shape[:batch_dims]):
         raise IndexError(f"batch dims of indices {list(indices.shape[:batch_dims])} differ from the data's "
                          f"{list(data_shape[:batch_dims])}")
-    check_index_range(indices, list(data_shape[batch_dims:batch_dims + k]))
+    if not checked:
+        check_index_range(indices, list(data_shape[batch_dims:batch_dims + k]))
     dims = flow.tensor(list(data_shape[batch_dims:batch_dims + k]), dtype=flow.int64, device=indices.device)
     idx = indices.to(flow.int64)
     idx = flow.where(idx < 0, idx + dims, idx)
@@ -203,9 +218,10 @@ def _nd_index(data_shape, indices, batch_dims):
 @register("GatherND", 11, 12, 13, notes="indices outside [-s, s-1] raise")
 def gather_nd(ctx):
     batch_dims = ctx.attr("batch_dims", 0)
+    checked = _check_const_nd(ctx, batch_dims)
 
     def run(x, indices):
-        idx, nb = _nd_index(x.shape, indices, batch_dims)
+        idx, nb = _nd_index(x.shape, indices, batch_dims, checked)
         out = flow.gather_nd(x.reshape([nb] + list(x.shape[batch_dims:])), idx)
         k = indices.shape[-1]
         return out.reshape(list(indices.shape[:-1]) + list(x.shape[batch_dims + k:]))
@@ -233,13 +249,13 @@ def _reduction_check(ctx):
     return None
 
 
-def _scatter_elements(reduction, axis):
+def _scatter_elements(reduction, axis, checked=False):
     def run(x, indices, updates):
         ax = axis + x.ndim if axis < 0 else axis
         if indices.ndim != x.ndim or tuple(updates.shape) != tuple(indices.shape):
             raise ValueError(f"indices {tuple(indices.shape)} and updates {tuple(updates.shape)} must have "
                              f"one shape, of the data's rank {x.ndim}")
-        idx = _normalize_index(indices, x.shape[ax])
+        idx = _normalize_index(indices, x.shape[ax], checked=checked)
         if reduction == "none":
             return flow.scatter(x, ax, idx, updates)
         if _native_reduce(reduction, x.dtype):
@@ -263,19 +279,20 @@ def _scatter_pairwise(x, axis, idx, updates, combine):
 
 @register("ScatterElements", 11, 13, 16, 18, check=_reduction_check, notes="indices outside [-s, s-1] raise")
 def scatter_elements(ctx):
-    _check_const_indices(ctx, 0, 1, ctx.attr("axis", 0))
-    return _scatter_elements(ctx.attr("reduction", "none"), ctx.attr("axis", 0))
+    checked = _check_const_indices(ctx, 0, 1, ctx.attr("axis", 0))
+    return _scatter_elements(ctx.attr("reduction", "none"), ctx.attr("axis", 0), checked)
 
 
 @register("Scatter", 9, 11, notes="indices outside [-s, s-1] raise")
 def scatter(ctx):
-    _check_const_indices(ctx, 0, 1, ctx.attr("axis", 0))
-    return _scatter_elements("none", ctx.attr("axis", 0))
+    checked = _check_const_indices(ctx, 0, 1, ctx.attr("axis", 0))
+    return _scatter_elements("none", ctx.attr("axis", 0), checked)
 
 
 @register("ScatterND", 11, 13, 16, 18, check=_reduction_check, notes="indices outside [-s, s-1] raise")
 def scatter_nd(ctx):
     reduction = ctx.attr("reduction", "none")
+    checked = _check_const_nd(ctx)
 
     def run(x, indices, updates):
         k = indices.shape[-1]
@@ -284,7 +301,8 @@ def scatter_nd(ctx):
         want = list(indices.shape[:-1]) + list(x.shape[k:])
         if list(updates.shape) != want:
             raise ValueError(f"updates have shape {list(updates.shape)}, expected {want}")
-        check_index_range(indices, list(x.shape[:k]))
+        if not checked:
+            check_index_range(indices, list(x.shape[:k]))
         rows = int(np.prod(x.shape[:k]))
         rest = list(x.shape[k:])
         dims = flow.tensor(list(x.shape[:k]), dtype=flow.int64, device=x.device)

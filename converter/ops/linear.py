@@ -106,11 +106,53 @@ def matmul(ctx):
     return matmul_nd
 
 
-@register("Einsum", 12)
+def _einsum_terms(equation, xs):
+    """([(labels, operand)], output labels) with '...' spelled as upper-case labels (right-aligned
+    across operands) and the implicit output (ellipsis, then labels used once, sorted) made explicit."""
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    ell_rank = max([x.ndim - len(t) + 3 for t, x in zip(terms, xs) if "..." in t] or [0])
+    ell = "".join(chr(ord("A") + i) for i in range(ell_rank))
+    spelled = []
+    for t, x in zip(terms, xs):
+        if "..." in t:
+            t = t.replace("...", ell[ell_rank - (x.ndim - len(t) + 3):])
+        spelled.append((t, x))
+    named = lhs.replace("...", "").replace(",", "")
+    out = rhs.replace("...", ell) if arrow else ell + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    return spelled, out
+
+
+def _einsum_exact(equation, *xs):
+    """Integer Einsum as broadcast products summed in int64 (OneFlow's einsum has no integer
+    dot/matmul kernels on CPU); wraps like ORT's integer arithmetic once cast back."""
+    terms, out = _einsum_terms(equation, [x.to(flow.int64) for x in xs])
+    order = list(out) + sorted({c for t, _ in terms for c in t} - set(out))
+    product = None
+    for labels, x in terms:
+        while len(set(labels)) < len(labels):           # a repeated label: its diagonal
+            c = next(c for c in labels if labels.count(c) > 1)
+            i, j = labels.index(c), labels.index(c, labels.index(c) + 1)
+            x = flow.diagonal(x, 0, i, j)
+            labels = labels[:i] + labels[i + 1:j] + labels[j + 1:] + c
+        x = x.permute(*sorted(range(len(labels)), key=lambda k: order.index(labels[k]))) if labels else x
+        x = x.reshape([x.shape[sorted(labels, key=order.index).index(c)] if c in labels else 1 for c in order])
+        product = x if product is None else product * x
+    if len(order) > len(out):
+        product = product.sum(dim=list(range(len(out), len(order))))
+    return product.to(xs[0].dtype)
+
+
+@register("Einsum", 12, notes="integer operands are multiplied and summed exactly in int64")
 def einsum(ctx):
     equation = ctx.attr("equation").replace(" ", "")
-    # OneFlow sums integer operands into int64; the output type is the inputs' (spec).
-    return lambda *xs: flow.einsum(equation, *xs).to(xs[0].dtype)
+
+    def run(*xs):
+        if xs[0].is_floating_point():
+            return flow.einsum(equation, *xs)
+        return _einsum_exact(equation, *xs)
+
+    return run
 
 
 def _det(a):

@@ -141,3 +141,18 @@ def test_reverse_recurrence_with_short_sequences(isolated_converter):
             ex = Example(14, [node(op, ["x", "w", "r", "b", "lens"], outs, hidden_size=2, direction=direction)],
                          {"x": rng.standard_normal((3, 3, 2)).astype(np.float32)}, consts)
             assert_matches_ort(ex, isolated_converter)
+
+
+# tensor_misc: integer Einsum with a dot product failed at run time (OneFlow has no integer
+# dot/matmul kernel on CPU); now exact int64 products and sums, cast back.
+def test_einsum_int64_dot(isolated_converter):
+    ex = Example(19, [node("Einsum", ["a", "b"], equation="i,i->")],
+                 {"a": np.asarray([3, -2, 5], np.int64), "b": np.asarray([4, 4, -1], np.int64)})
+    assert_matches_ort(ex, isolated_converter)
+
+
+def test_einsum_int32_batched_matmul_with_ellipsis(isolated_converter):
+    rng = np.random.default_rng(0)
+    ex = Example(13, [node("Einsum", ["a", "b"], equation="...ij,...jk->...ik")],
+                 {"a": rng.integers(-5, 6, (2, 2, 3)).astype(np.int32), "b": rng.integers(-5, 6, (2, 3, 2)).astype(np.int32)})
+    assert_matches_ort(ex, isolated_converter)
