@@ -328,7 +328,8 @@ def scatter_nd(ctx):
 
 
 # --- selection --------------------------------------------------------------------------------------
-@register("OneHot", 9, 11)
+@register("OneHot", 9, 11, notes="a float index with a fractional part selects no class (all off_value), "
+                                "as ONNX Runtime and onnx's reference")
 def one_hot(ctx):
     axis = ctx.attr("axis", -1)
     static = ctx.claim_list(1)
@@ -340,9 +341,11 @@ def one_hot(ctx):
         out_rank = indices.ndim + 1
         check_alloc(list(indices.shape) + [d], values.dtype)
         ax = axis + out_rank if axis < 0 else axis
-        idx = indices.to(flow.int64)
+        # A float index with a fraction addresses no class (all off), as ORT and onnx's
+        # reference: compare in float64 rather than truncate.
+        idx = indices.to(flow.float64 if indices.is_floating_point() else flow.int64)
         idx = flow.where(idx < 0, idx + d, idx).unsqueeze(ax)
-        classes = flow.arange(d, dtype=flow.int64, device=idx.device).reshape(
+        classes = flow.arange(d, dtype=idx.dtype, device=idx.device).reshape(
             [d if i == ax else 1 for i in range(out_rank)])
         hot = idx == classes
         off, on = values[0], values[1]

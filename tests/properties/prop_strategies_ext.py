@@ -394,3 +394,99 @@ EXT_FAMILIES = {
     "gather_scatter": gather_scatter(), "selection": selection(), "tensor_misc": tensor_misc(),
     "quantization": quantization(), "recurrent": recurrent(),
 }
+
+
+# --- sampling and signal --------------------------------------------------------------------------
+@st.composite
+def sampling_signal(draw):
+    op, opset = draw(op_at_opset(["GridSample", "AffineGrid", "HannWindow", "HammingWindow", "BlackmanWindow",
+                                  "DFT", "MaxUnpool", "RoiAlign", "Col2Im"]))
+    rng = rng_of(draw)
+    f32 = np.dtype(np.float32)
+    if op == "GridSample":
+        n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        hw = [draw(st.integers(1, 5)) for _ in range(2)]
+        out_hw = [draw(st.integers(1, 4)) for _ in range(2)]
+        x = values(rng, (n, c, *hw), f32)
+        grid = rng.uniform(-1.2, 1.2, size=(n, *out_hw, 2)).astype(np.float32)
+        modes = ["bilinear", "nearest", "bicubic"] if since(op, opset) < 20 else ["linear", "nearest", "cubic"]
+        attrs = {"mode": draw(st.sampled_from([None] + modes)),
+                 "padding_mode": draw(st.sampled_from([None, "zeros", "border", "reflection"])),
+                 "align_corners": draw(st.sampled_from([None, 0, 1]))}
+        return Example(opset, [node(op, ["x", "grid"], **attrs)], {"x": x, "grid": grid})
+    if op == "AffineGrid":
+        nd = draw(st.sampled_from([2, 3]))
+        n = draw(st.integers(1, 2))
+        size = [n, draw(st.integers(1, 2))] + [draw(st.integers(1, 4)) for _ in range(nd)]
+        theta = values(rng, (n, nd, nd + 1), f32, "unit")
+        return Example(opset, [node(op, ["theta", "size"], align_corners=draw(st.sampled_from([None, 0, 1])))],
+                       {"theta": theta}, {"size": i64(size)})
+    if op.endswith("Window"):
+        attrs = {"periodic": draw(st.sampled_from([None, 0, 1]))}
+        if draw(st.booleans()):
+            attrs["output_datatype"] = int(_onnx_type(draw(st.sampled_from([f32, np.dtype(np.float64)]))))
+        size = np.asarray(draw(st.integers(1, 8)), dtype=draw(st.sampled_from([np.int64, np.int32])))
+        return Example(opset, [node(op, ["n"], **attrs)], {"n": size})
+    if op == "DFT":
+        batch = draw(st.integers(1, 2))
+        signal = draw(st.integers(1, 6))
+        complex_in = draw(st.booleans())
+        x = values(rng, (batch, signal, draw(st.integers(1, 3)), 2 if complex_in else 1), f32)
+        inverse = draw(st.sampled_from([None, 0, 1]))
+        onesided = draw(st.sampled_from([None, 0, 1])) if not complex_in and not inverse else None
+        ins, consts = ["x"], {}
+        if draw(st.booleans()):
+            ins.append("len")
+            consts["len"] = i64(draw(st.integers(1, 7)))
+        axis = draw(st.sampled_from([1, 2]))
+        attrs = {"inverse": inverse, "onesided": onesided}
+        if since(op, opset) >= 20:
+            ins += [""] * (2 - len(ins)) + ["axis"]
+            consts["axis"] = i64(axis if draw(st.booleans()) else axis - 4)
+        else:
+            attrs["axis"] = axis
+        return Example(opset, [node(op, ins, **attrs)], {"x": x}, consts)
+    if op == "MaxUnpool":
+        n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        kernel = [draw(st.integers(1, 3)) for _ in range(2)]
+        strides = [draw(st.integers(1, 3)) for _ in range(2)]
+        pooled = [draw(st.integers(1, 3)) for _ in range(2)]
+        out = [(p - 1) * s + k for p, s, k in zip(pooled, strides, kernel)]
+        x = values(rng, (n, c, *pooled), f32)
+        per = out[0] * out[1]
+        flat = np.stack([rng.permutation(per)[:pooled[0] * pooled[1]] + (i * per) for i in range(n * c)])
+        idx = flat.reshape(n, c, *pooled).astype(np.int64)
+        ins, consts = ["x", "i"], {}
+        if draw(st.booleans()):
+            ins.append("shape")
+            consts["shape"] = i64([n, c] + [o + draw(st.integers(0, s - 1)) for o, s in zip(out, strides)])
+        return Example(opset, [node(op, ins, kernel_shape=kernel, strides=strides)], {"x": x, "i": idx}, consts)
+    if op == "RoiAlign":
+        n, c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 6)), draw(st.integers(2, 6))
+        num = draw(st.integers(1, 3))
+        x1, y1 = rng.uniform(0, w - 1, num), rng.uniform(0, h - 1, num)
+        rois = np.stack([x1, y1, x1 + rng.uniform(0.5, w, num), y1 + rng.uniform(0.5, h, num)], 1).astype(np.float32)
+        attrs = {"output_height": draw(st.sampled_from([None, 1, 2, 3])), "output_width": draw(st.sampled_from([None, 1, 2])),
+                 "sampling_ratio": draw(st.sampled_from([None, 0, 1, 2])),
+                 "spatial_scale": draw(st.sampled_from([None, 0.5, 1.0])), "mode": draw(st.sampled_from([None, "avg"]))}
+        if since(op, opset) >= 16:
+            attrs["coordinate_transformation_mode"] = draw(st.sampled_from([None, "half_pixel", "output_half_pixel"]))
+        return Example(opset, [node(op, ["x", "rois", "bi"], **attrs)], {"x": values(rng, (n, c, h, w), f32)},
+                       {"rois": rois, "bi": rng.integers(0, n, num).astype(np.int64)})
+    # Col2Im
+    image = [draw(st.integers(2, 5)) for _ in range(2)]
+    block = [draw(st.integers(1, 2)) for _ in range(2)]
+    strides = [draw(st.integers(1, 2)) for _ in range(2)]
+    dil = [draw(st.integers(1, 2)) for _ in range(2)]
+    pads = [draw(st.integers(0, 1)) for _ in range(4)]
+    counts = [(i + pads[a] + pads[a + 2] - d * (b - 1) - 1) // s + 1
+              for a, (i, b, s, d) in enumerate(zip(image, block, strides, dil))]
+    if min(counts) < 1:
+        pads, dil, counts = [0] * 4, [1, 1], [(i - b) // s + 1 for i, b, s in zip(image, block, strides)]
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    x = values(rng, (n, c * block[0] * block[1], counts[0] * counts[1]), f32)
+    return Example(opset, [node(op, ["x", "img", "blk"], strides=strides, dilations=dil, pads=pads)], {"x": x},
+                   {"img": i64(image), "blk": i64(block)})
+
+
+EXT_FAMILIES["sampling_signal"] = sampling_signal()

@@ -156,3 +156,12 @@ def test_einsum_int32_batched_matmul_with_ellipsis(isolated_converter):
     ex = Example(13, [node("Einsum", ["a", "b"], equation="...ij,...jk->...ik")],
                  {"a": rng.integers(-5, 6, (2, 2, 3)).astype(np.int32), "b": rng.integers(-5, 6, (2, 3, 2)).astype(np.int32)})
     assert_matches_ort(ex, isolated_converter)
+
+
+# selection: OneHot truncated float indices (3.25 -> class 3); ORT and onnx's reference
+# match no class for a fractional index (all off_value).
+def test_one_hot_fractional_float_index_is_all_off(isolated_converter):
+    ex = Example(16, [node("OneHot", ["i", "depth", "values"])],
+                 {"i": np.asarray([3.0, 3.25, -1.75, -2.0, 0.75], np.float32), "depth": np.asarray([5], np.float32)},
+                 {"values": np.asarray([2.5, -1.0], np.float16)})
+    assert_matches_ort(ex, isolated_converter)
