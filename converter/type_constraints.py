@@ -4,8 +4,9 @@ onnx.checker does not check type constraints and shape inference is run lenientl
 model such as Pad-12 on bool or MaxPool-11 on uint8 loads; ONNX Runtime refuses it as an
 invalid graph ("Type 'tensor(bool)' of input parameter (x) of operator (Pad) is invalid"),
 and so does the converter, with an InvalidModelError naming each node (docs/design.md:
-typed errors). Only what is known is checked: standard-domain nodes of the top-level graph
-whose input types shape inference, the graph inputs or the initializers give; an unknown
+typed errors). Only what is known is checked: standard-domain nodes, also inside If/Loop/Scan
+subgraphs (with the outer scope's types visible there), whose input types shape inference,
+the graph inputs or the initializers give; an unknown
 type, a sequence/optional value or an op without a schema at that opset is never refused.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import onnx
 import onnx.defs
 
 from .errors import InvalidModelError
-from .graph import LoadedGraph, node_label
+from .graph import LoadedGraph, load_subgraph, node_label, subgraphs
 from .registry import canonical_domain
 
 
@@ -65,9 +66,19 @@ def _known_dtypes(graph: LoadedGraph) -> dict:
 
 def check_type_constraints(graph: LoadedGraph) -> None:
     """InvalidModelError listing every node input whose type the op's schema refuses."""
-    dtypes = _known_dtypes(graph)
+    problems = _problems(graph, {}, "")
+    if problems:
+        raise InvalidModelError(f"{graph.source}: input types the operator schemas do not allow:\n  "
+                                + "\n  ".join(problems))
+
+
+def _problems(graph: LoadedGraph, outer: dict, prefix: str) -> list:
+    dtypes = {**outer, **_known_dtypes(graph)}
     problems = []
     for i, node in enumerate(graph.graph.node):
+        label = prefix + node_label(node, i)
+        for attr, body in subgraphs(node):     # outer-scope names keep their types inside
+            problems += _problems(load_subgraph(graph, body, label), dtypes, f"{label}/{attr}/")
         domain = canonical_domain(node.domain)
         if domain != "":
             continue
@@ -83,9 +94,7 @@ def check_type_constraints(graph: LoadedGraph) -> None:
             have = _CANDIDATES.get(np.dtype(dtypes[name])) if dtypes[name].fields is None else None
             if allowed is None or not have or have & allowed[1]:
                 continue
-            problems.append(f"node {node_label(node, i)!r} ({node.op_type}, opset {opset}, version "
+            problems.append(f"node {label!r} ({node.op_type}, opset {opset}, version "
                             f"{schema.since_version}): input {index} {name!r} ({allowed[0]}) has type "
                             f"{_name(dtypes[name])}, not one of {', '.join(sorted(allowed[1]))}")
-    if problems:
-        raise InvalidModelError(f"{graph.source}: input types the operator schemas do not allow:\n  "
-                                + "\n  ".join(problems))
+    return problems

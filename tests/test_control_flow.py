@@ -194,3 +194,20 @@ def test_graph_mode_unrolls_scan_and_a_constant_trip_count_loop():
     static = converter.convert(model, graph=True)(flow.tensor(X), flow.tensor(X))
     for a, b in zip(eager, static):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_type_constraints_are_checked_inside_subgraphs():
+    # Pad-12 on bool inside a branch, reading the outer bool input: ORT refuses the graph;
+    # the converter names the node through its If, not converting it on trust.
+    pad = helper.make_node("Pad", ["b", "pads"], ["t"], name="pad_bool")
+    then_g = helper.make_graph([pad], "then", [], [vi("t", B, [4])],
+                               [numpy_helper.from_array(np.int64([1, 1]), "pads")])
+    else_g = helper.make_graph([helper.make_node("Identity", ["b"], ["e"])], "else", [], [vi("e", B, [2])])
+    nodes = [helper.make_node("If", ["c"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)]
+    g = helper.make_graph(nodes, "cf", [vi("b", B, [2]), vi("c", B, [])], [vi("y", B, [None])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)])   # onnx.checker passes it
+    with pytest.raises(Exception) as ort_error:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert "tensor(bool)" in str(ort_error.value)
+    with pytest.raises(converter.InvalidModelError, match=r"node 'branch/then_branch/pad_bool' \(Pad, opset 12"):
+        converter.convert(model)

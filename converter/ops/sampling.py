@@ -51,7 +51,26 @@ def grid_sample(ctx):
     return run
 
 
-@register("AffineGrid", 20)
+def _axis_positions(n, align, theta):
+    """Positions of an axis' n cells in [-1, 1]: centres (align_corners=0) or corner centres at
+    -1 and 1. A length-1 axis under align_corners=1 sits at 1, as ONNX Runtime (the spec text
+    does not say; onnx's reference gives -1, torch and OneFlow's affine_grid 0)."""
+    i = flow.arange(n, dtype=theta.dtype, device=theta.device)
+    if not align:
+        return (2 * i + 1) / n - 1
+    return i * (2.0 / (n - 1)) - 1 if n > 1 else flow.ones(1, dtype=theta.dtype, device=theta.device)
+
+
+def _affine_grid(theta, shape, align):
+    spatial = list(shape[2:])                                    # (D,) H, W
+    axes = flow.meshgrid(*[_axis_positions(n, align, theta) for n in spatial], indexing="ij")
+    base = flow.stack(list(reversed(axes)) + [flow.ones_like(axes[0])], dim=-1)   # x, y, (z), 1
+    base = base.reshape(1, -1, len(spatial) + 1).expand(theta.shape[0], -1, -1)
+    return flow.matmul(base, theta.transpose(1, 2)).reshape([theta.shape[0]] + spatial + [len(spatial)])
+
+
+@register("AffineGrid", 20, notes="align_corners=1 on a length-1 axis gives 1, as ONNX Runtime (onnx's "
+                                  "reference -1, torch 0; the spec text is silent)")
 def affine_grid(ctx):
     align = bool(ctx.attr("align_corners", 0))
     static = to_list(ctx.const(1))
@@ -59,8 +78,7 @@ def affine_grid(ctx):
         ctx.claim(1)
 
     def run(theta, size=None):
-        shape = static if static is not None else to_list(size)
-        return F.affine_grid(theta, shape, align_corners=align)
+        return _affine_grid(theta, static if static is not None else to_list(size), align)
 
     return run
 

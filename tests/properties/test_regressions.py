@@ -165,3 +165,13 @@ def test_one_hot_fractional_float_index_is_all_off(isolated_converter):
                  {"i": np.asarray([3.0, 3.25, -1.75, -2.0, 0.75], np.float32), "depth": np.asarray([5], np.float32)},
                  {"values": np.asarray([2.5, -1.0], np.float16)})
     assert_matches_ort(ex, isolated_converter)
+
+
+# sampling_signal: AffineGrid align_corners=1 on a length-1 axis gave 0 (torch's rule);
+# ONNX Runtime gives 1 (onnx's reference -1; the spec text is silent): we follow ORT.
+def test_affine_grid_align_corners_on_a_length_one_axis(isolated_converter):
+    theta = np.random.default_rng(0).uniform(-1, 1, (1, 3, 4)).astype(np.float32)
+    for size in ([1, 1, 1, 1, 3], [1, 2, 3, 1, 2]):
+        ex = Example(20, [node("AffineGrid", ["theta", "size"], align_corners=1)], {"theta": theta},
+                     {"size": np.asarray(size, np.int64)})
+        assert_matches_ort(ex, isolated_converter)
