@@ -143,7 +143,8 @@ def _einsum_exact(equation, *xs):
     return product.to(xs[0].dtype)
 
 
-@register("Einsum", 12, notes="integer operands are multiplied and summed exactly in int64")
+@register("Einsum", 12, notes="integer operands are multiplied and summed exactly in int64 and cast back (ONNX "
+                              "Runtime 1.19 fails on some integer transposing reductions, e.g. ijk->kj)")
 def einsum(ctx):
     equation = ctx.attr("equation").replace(" ", "")
 

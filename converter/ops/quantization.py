@@ -117,7 +117,8 @@ def _centered(t, zero_point):
     return t if zero_point is None else t - zero_point.to(flow.float64)
 
 
-@register("MatMulInteger", 10)
+@register("MatMulInteger", 10, notes="exact int32 products (spec); ONNX Runtime 1.19's uint8 x int8 kernel saturates "
+                                  "pairs of products in int16 and departs from it")
 def matmul_integer(ctx):
     """int8/uint8 operands minus their zero points, multiplied exactly; int32 result."""
     def run(a, b, a_zero=None, b_zero=None):

@@ -33,6 +33,10 @@ _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 _DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
 
 
+_NOTES = ("layout=1 is layout 0 transposed, as the spec (ONNX Runtime 1.19 does not implement it; tested "
+          "against its layout-0 result); reverse directions reverse each sequence within its sequence_lens")
+
+
 def _directions(ctx):
     return 2 if ctx.attr("direction", "forward") == "bidirectional" else 1
 
@@ -151,16 +155,16 @@ def _build(ctx):
     return run
 
 
-@register("RNN", 1, 7, 14, 22, check=_recurrent_check)
+@register("RNN", 1, 7, 14, 22, check=_recurrent_check, notes=_NOTES)
 def rnn(ctx):
     return _build(ctx)
 
 
-@register("GRU", 1, 3, 7, 14, 22, check=_recurrent_check)
+@register("GRU", 1, 3, 7, 14, 22, check=_recurrent_check, notes=_NOTES)
 def gru(ctx):
     return _build(ctx)
 
 
-@register("LSTM", 1, 7, 14, 22, check=_recurrent_check)
+@register("LSTM", 1, 7, 14, 22, check=_recurrent_check, notes=_NOTES)
 def lstm(ctx):
     return _build(ctx)

@@ -23,18 +23,22 @@ def _dropout_check(ctx):
     return None
 
 
-@register("Dropout", 1, 6, 7, 10, 12, 13, 22, check=_dropout_check)
+@register("Dropout", 1, 6, 7, 10, 12, 13, 22, check=_dropout_check,
+          notes="inference only; version 10's mask is all False, as ONNX Runtime (the spec text is silent; "
+                "onnx's reference gives True, as versions >= 12 say)")
 def dropout(ctx):
     # Versions < 7 carry ``is_test``; the converter builds inference modules, so it is ignored.
     require(ctx, _dropout_check)
     mask_is_bool = ctx.version >= 10   # before, the mask has the input's type
+    kept = ctx.version != 10            # see notes: ORT's version-10 kernel leaves the mask False
 
     def run(x, ratio_t=None, training_t=None):
         if training_t is not None and _training_with_drop(
                 training_t.numpy(), ratio_t.numpy() if ratio_t is not None else np.float32(0.5)):
             raise RuntimeError("training-mode Dropout with a non-zero ratio is random; "
                                "only inference is converted")
-        mask = flow.ones(x.shape, dtype=flow.bool if mask_is_bool else x.dtype, device=x.device)
+        mask = (flow.ones if kept else flow.zeros)(x.shape, dtype=flow.bool if mask_is_bool else x.dtype,
+                                                   device=x.device)
         return x, mask
 
     return run

@@ -175,3 +175,11 @@ def test_affine_grid_align_corners_on_a_length_one_axis(isolated_converter):
         ex = Example(20, [node("AffineGrid", ["theta", "size"], align_corners=1)], {"theta": theta},
                      {"size": np.asarray(size, np.int64)})
         assert_matches_ort(ex, isolated_converter)
+
+
+# tensor_misc: Dropout-10 (opsets 10-11) in inference gave a mask of True; ORT gives False
+# (the spec text is silent there; versions >= 12 say True, and stay True).
+def test_dropout_10_inference_mask(isolated_converter):
+    for opset in (11, 12):
+        ex = Example(opset, [node("Dropout", ["x"], ["y", "mask"])], {"x": np.ones((2, 3), np.float32)})
+        assert_matches_ort(ex, isolated_converter)
