@@ -38,6 +38,15 @@ class ExportOutcome:
     worker: Optional[dict] = None           # the pooled export worker (harness/pool.py), if any
 
 
+# Frameworks whose exports always get a fresh process, even with a pool: OneFlow names each
+# nn.Graph with a process-wide count (the exported graph's input is "__ExportGraph_<n>_...",
+# n = graphs built before in that process, and inputs.npz is keyed by it), which cannot be
+# reset safely while earlier graphs live. Elsewhere a reused worker writes the model a fresh
+# process writes: byte for byte for torch and Paddle, up to tf2onnx's node-name numbering for
+# TensorFlow (tests/test_harness_pool_export.py).
+FRESH_PROCESS_EXPORTS = ("oneflow",)
+
+
 def export_command(case, cache_dir: str, opsets=None) -> list:
     cmd = [sys.executable, "-m", "zoo.export", "--framework", case.framework, "--model", case.model]
     for opset in opsets or [case.opset]:
@@ -70,10 +79,11 @@ def export_group(cases, cache_dir: str, timeout: float, workers=None) -> dict:
     allows; case id -> ExportOutcome. ``timeout`` is per opset (zoo.export restarts the clock).
     ``workers``: a harness.pool.WorkerPool whose per-framework workers run zoo.export's
     command line instead of a fresh process each time (the same answers, the same blame)."""
-    staged = workers.run if workers else run_staged
     by_opset: dict = {}
     for case in cases:
         by_opset.setdefault(case.opset, []).append(case)
+    pooled = workers and not any(c.framework in FRESH_PROCESS_EXPORTS for c in cases)
+    staged = workers.run if pooled else run_staged
     pending, outcomes = list(by_opset), {}
     while pending:
         first = by_opset[pending[0]][0]

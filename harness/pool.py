@@ -18,6 +18,9 @@ The rules:
   case, a library that called sys.exit), so a failure never leaves state behind for the next
   case, and after a case that left it above the resident-memory limit (``rss_limit_mib``,
   read from /proc between cases). An OOM kill during a case is SIGKILL, recorded as infra.
+* A reused export worker writes what a fresh process would: harness/pool_worker.py resets
+  the process-wide name counters of Paddle, Keras and tf2onnx before each request; OneFlow's
+  own exports are never pooled (export_stage.FRESH_PROCESS_EXPORTS).
 * ``ChildOutcome.worker`` says which worker ran the case: ``{"pid", "reuse"}`` (cases it
   ran before this one), its RSS after the case and why it was retired, if it was.
 

@@ -20,9 +20,12 @@ import faulthandler
 import gc
 import importlib
 import json
+import os
 import runpy
 import signal
 import sys
+import threading
+import time
 import traceback
 
 from .procs import emit
@@ -31,10 +34,28 @@ from .procs import emit
 WATCHED_MODULES = ("oneflow", "onnxruntime", "torch", "tensorflow", "paddle", "tf2onnx", "paddle2onnx")
 
 
+def fresh_numbering() -> None:
+    """Libraries that number what they build process-wide (Paddle's unique names, Keras'
+    layer names, tf2onnx's node-name counter) start from zero again, as in a fresh process:
+    a model exported by a reused worker then names its values exactly as a one-shot export
+    does (tests/test_harness_pool_export.py compares the bytes). Only libraries this process
+    already imported are touched."""
+    paddle = sys.modules.get("paddle")
+    if paddle is not None:
+        paddle.utils.unique_name.switch()
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+    tf2onnx_utils = sys.modules.get("tf2onnx.utils")
+    if tf2onnx_utils is not None:
+        tf2onnx_utils.INTERNAL_NAME = 1   # its initial value (make_name's counter)
+
+
 def serve(module: str, argv: list) -> int:
     """Run ``python -m module *argv`` in this process; its exit code."""
     sys.argv = [module, *argv]
     try:
+        fresh_numbering()
         runpy.run_module(module, run_name="__main__", alter_sys=True)
         return 0
     except SystemExit as e:
@@ -42,6 +63,14 @@ def serve(module: str, argv: list) -> int:
     except BaseException:  # noqa: BLE001 - a request's error is the request's, the parent reads stderr
         traceback.print_exc()
         return 1
+
+
+def _exit_with_parent(parent: int) -> None:
+    # The parent died (killed run): the end of stdin stops an idle worker, this one a busy or
+    # hung one, which no parent is left to kill (it runs in its own session).
+    while os.getppid() == parent:
+        time.sleep(5)
+    os._exit(3)
 
 
 def main(argv=None) -> int:
@@ -53,6 +82,7 @@ def main(argv=None) -> int:
     # stage that overran its timeout (harness/procs.py).
     faulthandler.enable()
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     if args.warm:
         name, _, function = args.warm.partition(":")
         getattr(importlib.import_module(name), function)()
