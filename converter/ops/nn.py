@@ -238,16 +238,26 @@ def deform_conv(ctx):
     return run
 
 
-@register("Col2Im", 18, check=_symmetric_2d_check("Col2Im"))
+def _col2im_check(ctx):
+    pads = ctx.attr("pads")
+    return None if pads is None or len(pads) == 4 else "Col2Im outside 2-D (OneFlow's fold is 2-D)"
+
+
+@register("Col2Im", 18, check=_col2im_check)
 def col2im(ctx):
-    require(ctx, _symmetric_2d_check("Col2Im"))
+    require(ctx, _col2im_check)
     pads = list(ctx.attr("pads") or [0, 0, 0, 0])
     dilation, stride = list(ctx.attr("dilations") or [1, 1]), list(ctx.attr("strides") or [1, 1])
+    static_size, static_block = ctx.claim_list(1), ctx.claim_list(2)
 
-    def run(x, image_shape, block_shape):
-        size, block = to_list(image_shape), to_list(block_shape)
+    def run(x, image_shape=None, block_shape=None):
+        size = static_size if static_size is not None else to_list(image_shape)
+        block = static_block if static_block is not None else to_list(block_shape)
         if len(size) != 2:
             raise ValueError(f"{len(size)}-D Col2Im: OneFlow's fold is 2-D only")
-        return F.fold(x, size, kernel_size=block, dilation=dilation, padding=pads[:2], stride=stride)
+        # Fold onto the padded image, then cut the pads off: any pads, symmetric or not.
+        padded = [n + pads[i] + pads[i + 2] for i, n in enumerate(size)]
+        y = F.fold(x, padded, kernel_size=block, dilation=dilation, padding=0, stride=stride)
+        return y[:, :, pads[0]:pads[0] + size[0], pads[1]:pads[1] + size[1]]
 
     return run

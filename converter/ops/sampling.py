@@ -46,6 +46,13 @@ def grid_sample(ctx):
         return lambda x, grid: nearest_grid_sample(x, grid, padding, align)
 
     def run(x, grid):
+        if padding == "reflection" and align:
+            # OneFlow's reflection divides by the axis' extent, 0 for a length-1 axis under
+            # align_corners (NaN; torch guards it). Doubling such an axis changes no value:
+            # every coordinate and tap on it reads the one cell.
+            for axis in range(2, x.ndim):
+                if x.shape[axis] == 1:
+                    x = flow.cat([x, x], dim=axis)
         return F.grid_sample(x, grid.to(x.dtype), mode=mode, padding_mode=padding, align_corners=align)
 
     return run

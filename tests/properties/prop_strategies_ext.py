@@ -426,7 +426,8 @@ def sampling_signal(draw):
         if draw(st.booleans()):
             attrs["output_datatype"] = int(_onnx_type(draw(st.sampled_from([f32, np.dtype(np.float64)]))))
         size = np.asarray(draw(st.integers(1, 8)), dtype=draw(st.sampled_from([np.int64, np.int32])))
-        return Example(opset, [node(op, ["n"], **attrs)], {"n": size})
+        # A constant size: fed at run time, strict shape inference cannot type the output.
+        return Example(opset, [node(op, ["n"], **attrs)], {}, {"n": size})
     if op == "DFT":
         batch = draw(st.integers(1, 2))
         signal = draw(st.integers(1, 6))
@@ -490,3 +491,106 @@ def sampling_signal(draw):
 
 
 EXT_FAMILIES["sampling_signal"] = sampling_signal()
+
+
+# --- chains through shape and indexing ops ---------------------------------------------------------
+@st.composite
+def chain_shapes(draw):
+    """2-5 float32 steps mixing layout, indexing and arithmetic ops, in each opset's form (the
+    mixes a random-model fuzzer builds: folding, claimed constants and shapes carried along)."""
+    opset = draw(st.sampled_from(list(range(11, 22))))
+    rng = rng_of(draw)
+    shape = list(draw(shapes(min_rank=1, max_rank=3, max_dim=4)))
+    inputs, consts, nodes, cur = {"x": values(rng, tuple(shape), np.float32, "unit")}, {}, [], "x"
+
+    def const(name, value):
+        consts[name] = value
+        return name
+
+    for i in range(draw(st.integers(2, 5))):
+        out, rank = f"t{i}", len(shape)
+        kind = draw(st.sampled_from(["reshape", "transpose", "unsqueeze", "slice", "concat", "gather", "pad",
+                                     "matmul", "clip", "softmax", "flatten", "expand", "reduce", "where", "split"]))
+        if kind == "reshape":
+            n = int(np.prod(shape))
+            target = [n] if draw(st.booleans()) else [-1, shape[-1]]
+            nodes.append(node("Reshape", [cur, const(f"s{i}", i64(target))], [out]))
+            shape = [n] if len(target) == 1 else [n // shape[-1], shape[-1]]
+        elif kind == "transpose":
+            perm = list(draw(st.permutations(range(rank))))
+            nodes.append(node("Transpose", [cur], [out], perm=perm))
+            shape = [shape[p] for p in perm]
+        elif kind == "unsqueeze":
+            ax = draw(st.integers(-rank - 1, rank))
+            args = ([cur, const(f"a{i}", i64([ax]))], {}) if opset >= 13 else ([cur], {"axes": [ax]})
+            nodes.append(node("Unsqueeze", args[0], [out], **args[1]))
+            shape.insert(ax % (rank + 1), 1)
+        elif kind == "slice":
+            ax = draw(st.integers(0, rank - 1))
+            start, end = sorted(draw(st.lists(st.integers(0, shape[ax]), min_size=2, max_size=2)))
+            end = max(end, start + 1) if start < shape[ax] else shape[ax]
+            start = min(start, shape[ax] - 1)
+            nodes.append(node("Slice", [cur, const(f"b{i}", i64([start])), const(f"e{i}", i64([end])),
+                                        const(f"ax{i}", i64([ax]))], [out]))
+            shape[ax] = end - start
+        elif kind == "concat":
+            ax = draw(st.integers(-rank, rank - 1))
+            nodes.append(node("Concat", [cur, cur], [out], axis=ax))
+            shape[ax % rank] *= 2
+        elif kind == "gather":
+            ax = draw(st.integers(0, rank - 1))
+            idx = rng.integers(-shape[ax], shape[ax], size=draw(st.integers(1, 3)))
+            nodes.append(node("Gather", [cur, const(f"g{i}", i64(idx))], [out], axis=ax))
+            shape[ax] = len(idx)
+        elif kind == "pad":
+            pads = [draw(st.integers(0, 2)) for _ in range(2 * rank)]
+            ins = [cur, const(f"p{i}", i64(pads))]
+            if draw(st.booleans()):
+                ins.append(const(f"v{i}", np.float32(draw(st.sampled_from([0.5, -1.0])))))
+            nodes.append(node("Pad", ins, [out], mode=draw(st.sampled_from(["constant", "edge"]))))
+            shape = [d + pads[j] + pads[j + rank] for j, d in enumerate(shape)]
+        elif kind == "matmul":
+            n = draw(st.integers(1, 3))
+            nodes.append(node("MatMul", [cur, const(f"w{i}", values(rng, (shape[-1], n), np.float32, "unit"))], [out]))
+            shape[-1] = n
+        elif kind == "clip":
+            nodes.append(node("Clip", [cur, const(f"lo{i}", np.float32(-0.5)), const(f"hi{i}", np.float32(0.6))], [out]))
+        elif kind == "softmax":
+            ax = draw(st.integers(-rank, rank - 1))
+            nodes.append(node(draw(st.sampled_from(["Softmax", "LogSoftmax"])), [cur], [out], axis=ax))
+        elif kind == "flatten":
+            ax = draw(st.integers(0, rank))
+            nodes.append(node("Flatten", [cur], [out], axis=ax))
+            shape = [int(np.prod(shape[:ax])), int(np.prod(shape[ax:]))]
+        elif kind == "expand":
+            target = [2] + shape
+            nodes.append(node("Expand", [cur, const(f"x{i}", i64(target))], [out]))
+            shape = target
+        elif kind == "reduce":
+            ax = draw(st.integers(-rank, rank - 1))
+            keep = draw(st.sampled_from([0, 1])) if rank > 1 else 1
+            if opset >= 13:
+                nodes.append(node("ReduceSum", [cur, const(f"r{i}", i64([ax]))], [out], keepdims=keep))
+            else:
+                nodes.append(node("ReduceSum", [cur], [out], axes=[ax], keepdims=keep))
+            shape = [1 if j == ax % rank else d for j, d in enumerate(shape)] if keep else \
+                [d for j, d in enumerate(shape) if j != ax % rank]
+        elif kind == "where":
+            nodes.append(node("Greater", [cur, const(f"z{i}", np.float32(0.1))], [f"c{i}"]))
+            nodes.append(node("Where", [f"c{i}", cur, const(f"o{i}", np.float32(-2.0))], [out]))
+        else:   # split, then concatenate the parts in reverse
+            ax = draw(st.integers(0, rank - 1))
+            if shape[ax] < 2:
+                nodes.append(node("Identity", [cur], [out]))
+            else:
+                k = draw(st.integers(1, shape[ax] - 1))
+                parts = [f"sp{i}a", f"sp{i}b"]
+                sizes = i64([k, shape[ax] - k])
+                args = ([cur, const(f"sz{i}", sizes)], {}) if opset >= 13 else ([cur], {"split": list(sizes)})
+                nodes.append(node("Split", args[0], parts, axis=ax, **args[1]))
+                nodes.append(node("Concat", parts[::-1], [out], axis=ax))
+        cur = out
+    return Example(opset, nodes, inputs, consts, outputs=[cur])
+
+
+EXT_FAMILIES["chain_shapes"] = chain_shapes()

@@ -183,3 +183,23 @@ def test_dropout_10_inference_mask(isolated_converter):
     for opset in (11, 12):
         ex = Example(opset, [node("Dropout", ["x"], ["y", "mask"])], {"x": np.ones((2, 3), np.float32)})
         assert_matches_ort(ex, isolated_converter)
+
+
+# sampling_signal: Col2Im with asymmetric pads was declared unsupported (OneFlow's fold pads
+# symmetrically); folding onto the padded image and cutting the pads off handles any pads.
+def test_col2im_asymmetric_pads(isolated_converter):
+    x = np.random.default_rng(0).standard_normal((1, 4, 18)).astype(np.float32)
+    ex = Example(18, [node("Col2Im", ["x", "img", "blk"], dilations=[2, 1], pads=[0, 1, 1, 1], strides=[2, 1])],
+                 {"x": x}, {"img": np.asarray([5, 5], np.int64), "blk": np.asarray([1, 2], np.int64)})
+    assert_matches_ort(ex, isolated_converter)
+
+
+# sampling_signal: GridSample reflection + align_corners=1 on an input axis of length 1 gave
+# NaN (OneFlow's reflection divides by the axis' zero extent); ORT reads the one cell.
+def test_grid_sample_reflection_on_a_length_one_axis(isolated_converter):
+    rng = np.random.default_rng(0)
+    for mode in ("bilinear", "bicubic"):
+        ex = Example(16, [node("GridSample", ["x", "grid"], mode=mode, padding_mode="reflection", align_corners=1)],
+                     {"x": rng.standard_normal((2, 1, 1, 5)).astype(np.float32),
+                      "grid": rng.uniform(-1.2, 1.2, (2, 4, 4, 2)).astype(np.float32)})
+        assert_matches_ort(ex, isolated_converter)
