@@ -4,7 +4,8 @@
 catalogue. The whole zoo runs only when asked for — ``--zoo``, any of ``--framework``,
 ``--model``, ``--opset``, ``--device``, or a ``-k`` expression (``pytest -k resnet50``
 selects one model in every framework); a plain ``pytest``/``make test`` runs just the smoke
-case (harness.cases.SMOKE_CANDIDATES) so CI exercises the harness end to end.
+case (harness.cases.SMOKE_CANDIDATES) so CI exercises the harness end to end; it reads its
+export from the session's cache (``zoo_cache_dir``), shared with the other tests of that cell.
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ from harness.selectors import add_selector_arguments, parse_timeouts
 
 # Catalogue marks that are pytest markers (pyproject declares them; --strict-markers).
 CATALOGUE_MARKS = {"slow", "big"}
+# Tests carrying a source-framework marker run an exporter process or import a framework:
+# the long ones. They start first (below), so no xdist worker ends the run on a long tail.
+SOURCE_FRAMEWORK_MARKS = ("torch", "tensorflow", "paddle", "oneflow")
+# The xdist group (pyproject: --dist loadgroup) of the tests that share the session's torch
+# squeezenet1_1 opset-13 export (zoo_cache_dir): one worker, one export. Same name as
+# tests/zoo_export_checks.py's TORCH_SMOKE_GROUP.
+TORCH_SMOKE_GROUP = "torch-squeezenet1_1-export"
 
 
 def pytest_addoption(parser):
@@ -55,8 +63,8 @@ def pytest_sessionfinish(session):
         records.close_unfinished(results)   # a crashed xdist worker's case still gets its record
 
 
-def _param(case):
-    marks = [getattr(pytest.mark, case.framework)]
+def _param(case, group=None):
+    marks = [getattr(pytest.mark, case.framework)] + ([pytest.mark.xdist_group(group)] if group else [])
     marks += [getattr(pytest.mark, m) for m in case.marks if m in CATALOGUE_MARKS]
     if case.device == "cuda":
         marks.append(pytest.mark.cuda)
@@ -70,16 +78,32 @@ def pytest_generate_tests(metafunc):
     if zoo_selected(config):
         selected = zoo_cases.select(config.option.framework, config.option.model,
                                     config.option.opset, config.option.device)
-    else:
-        selected = zoo_cases.smoke_cases()
-    metafunc.parametrize("zoo_case", [_param(c) for c in selected])
+        metafunc.parametrize("zoo_case", [_param(c) for c in selected])
+    else:   # the smoke case (torch squeezenet1_1) reuses the session's export of that cell
+        metafunc.parametrize("zoo_case", [_param(c, TORCH_SMOKE_GROUP) for c in zoo_cases.smoke_cases()])
+
+
+def pytest_collection_modifyitems(items):
+    # Stable: the exporter tests first, each part in collection order (the same on every worker).
+    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in SOURCE_FRAMEWORK_MARKS))
 
 
 @pytest.fixture(scope="session")
-def zoo_run_options(pytestconfig) -> RunOptions:
+def zoo_cache_dir(tmp_path_factory):
+    """The export cache of the tests' zoo exports: $ZOO_CACHE_DIR when set, so re-runs reuse
+    exports, else one temporary directory per session (per xdist worker: tests sharing an
+    export are put in one xdist group)."""
+    return os.environ.get("ZOO_CACHE_DIR") or str(tmp_path_factory.mktemp("zoo-cache"))
+
+
+@pytest.fixture(scope="session")
+def zoo_run_options(pytestconfig, zoo_cache_dir) -> RunOptions:
     o = pytestconfig.option
+    # A zoo selection uses the harness's cache (<zoo-out>/cache) as `make matrix` does; the
+    # smoke case shares the session's cache with the other tests of its cell.
+    cache = o.zoo_cache or (None if zoo_selected(pytestconfig) else zoo_cache_dir)
     return RunOptions(out_dir=o.zoo_out, results=o.results, keep=o.keep, timeouts=parse_timeouts(o.zoo_timeout),
-                      cache=o.zoo_cache)
+                      cache=cache)
 
 
 def pytest_report_header(config):

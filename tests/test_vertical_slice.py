@@ -1,58 +1,41 @@
-"""End to end, for real: torchvision resnet18 -> torch.onnx (process A) -> OneFlow (process B).
-
-resnet18 is not a catalogue model id (the catalogue's ResNet is resnet50), so the export
-reads a one-entry catalogue written by the test, through the same zoo.export code path.
+"""End to end, for real: torchvision squeezenet1_1 -> torch.onnx (process A, `python -m
+zoo.export`) -> OneFlow (process B, `python -m harness.oneflow_side`), read straight from
+process B's JSON.
 
 Process A imports only torch and onnx; process B imports OneFlow, onnx and ONNX Runtime and
 no source framework. OneFlow's CPU output must match both torch and ORT at the default
-tolerance (rtol 1e-3, atol 1e-5).
+tolerance (rtol 1e-3, atol 1e-5). Process A's export is the session's torch squeezenet1_1
+export (zoo_cache_dir; the torch column's smoke cell makes the same one), so this test adds
+only process B.
 """
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from harness.versions import framework_env
+from zoo_export_checks import TORCH_SMOKE_GROUP, export_cell
 
-pytestmark = [pytest.mark.torch]
-
-
-def _run(args, framework):
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          env=framework_env(framework), timeout=600)
-    return proc
+pytestmark = [pytest.mark.torch, pytest.mark.xdist_group(TORCH_SMOKE_GROUP)]
 
 
-SLICE_CATALOGUE = """
-defaults:
-  input: {shape: [1, 3, 224, 224], layout: NCHW, dtype: float32, range: [-1.0, 1.0]}
-models:
-  resnet18:
-    architecture: ResNet
-    task: classification
-    frameworks:
-      torch: {builder: torchvision, variant: resnet18}
-"""
-
-
-def test_resnet18_torch_to_oneflow_cpu(tmp_path):
-    catalogue = tmp_path / "slice.yaml"
-    catalogue.write_text(SLICE_CATALOGUE)
-    case = tmp_path / "resnet18"
-    a = _run(["-m", "zoo.export", "--catalogue", str(catalogue), "--framework", "torch", "--model", "resnet18",
-              "--opset", "13", "--out", str(case)], "torch")
-    assert a.returncode == 0, a.stderr[-3000:]
-    meta = json.loads((case / "meta.json").read_text())
+def test_squeezenet_torch_to_oneflow_cpu(zoo_cache_dir):
+    case = export_cell("torch", "squeezenet1_1", zoo_cache_dir)
+    with open(os.path.join(case, "meta.json")) as f:
+        meta = json.load(f)
     assert meta["frameworks_in_process"] == ["torch"]
     assert meta["opset"] == 13
 
-    b = _run(["-m", "harness.oneflow_side", str(case), "--device", "cpu"], "oneflow")
+    b = subprocess.run([sys.executable, "-m", "harness.oneflow_side", case, "--device", "cpu"],
+                       capture_output=True, text=True, env=framework_env("oneflow"), timeout=600)
     assert b.stdout.strip(), b.stderr[-3000:]
     result = json.loads(b.stdout.strip().splitlines()[-1])
     assert result["source_frameworks_imported"] == []
     # per-output rows of both comparisons with the source, and of the converter gate
     for key in ("ort_parity", "oneflow_parity", "oneflow_vs_ort_outputs"):
+        assert result[key], key
         for p in result[key]:
             assert p["shape_ok"], (key, p)
             assert p["passed"], (key, p)

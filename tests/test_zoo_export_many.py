@@ -1,8 +1,8 @@
 """Build once, export many: one zoo.export process builds a model once and writes every
 requested opset (each its own cache entry); a crash or hang in the middle of it gives only
-the opset in flight a failing record. Real torch exports of squeezenet1_1 (~5 MB): 10.7 min
-measured on the 2-core machine under a load average of 14 (the hang test waits out a 60 s
-export timeout; each torch process took ~1 min there)."""
+the opset in flight a failing record. Real torch exports of squeezenet1_1 (~5 MB): three
+zoo.export processes into one cache (two of them build), which the crash test reuses (one
+xdist group); the hang test (-m slow) waits out a 60 s export timeout."""
 import json
 import os
 import subprocess
@@ -20,6 +20,7 @@ from harness.scheduler import run_cases
 from harness.versions import framework_env
 
 MODEL = "squeezenet1_1"
+pytestmark = [pytest.mark.torch, pytest.mark.xdist_group("zoo-export-many")]   # the tests share `exports`
 
 
 def _zoo_export(cache_dir, *opsets):
@@ -38,16 +39,22 @@ def _meta(case_dir):
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """Opsets 11 and 17 exported once, for the tests that make opset 13 die."""
-    path = str(tmp_path_factory.mktemp("export_many_cache"))
-    _zoo_export(path, 11, 17)
-    return path
+def exports(tmp_path_factory):
+    """One cache, three zoo.export runs: (11, 13) into the empty cache, then (11, 13, 17)
+    twice. Their (answers, built events) are checked by test_one_build_...; the tests that
+    make opset 13 die reuse the cache (opsets 11 and 17)."""
+    cache_dir = str(tmp_path_factory.mktemp("export_many_cache"))
+    return cache_dir, [_zoo_export(cache_dir, 11, 13), _zoo_export(cache_dir, 11, 13, 17),
+                       _zoo_export(cache_dir, 11, 13, 17)]
 
 
-def test_one_build_every_opset_then_only_the_missing_ones(tmp_path):
-    cache_dir = str(tmp_path)
-    answers, built = _zoo_export(cache_dir, 11, 13)
+@pytest.fixture
+def cache_dir(exports):
+    return exports[0]
+
+
+def test_one_build_every_opset_then_only_the_missing_ones(exports):
+    (answers, built), (again, built_again), (cached, built_last) = exports[1]
     assert len(built) == 1 and sorted(answers) == [11, 13]
     dirs = {o: a["dir"] for o, a in answers.items()}
     assert dirs[11] != dirs[13] and not any(a["cached"] for a in answers.values())
@@ -60,13 +67,11 @@ def test_one_build_every_opset_then_only_the_missing_ones(tmp_path):
         a, b = np.load(os.path.join(dirs[11], name)), np.load(os.path.join(dirs[13], name))
         assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
 
-    again, built = _zoo_export(cache_dir, 11, 13, 17)
     assert [again[o]["cached"] for o in (11, 13, 17)] == [True, True, False]
-    assert len(built) == 1 and _meta(again[17]["dir"])["build_reused"] is False   # built only for 17
+    assert len(built_again) == 1 and _meta(again[17]["dir"])["build_reused"] is False   # built only for 17
     assert again[11]["dir"] == dirs[11]
 
-    cached, built = _zoo_export(cache_dir, 11, 13, 17)
-    assert built == [] and all(a["cached"] for a in cached.values())   # nothing built at all
+    assert built_last == [] and all(a["cached"] for a in cached.values())   # nothing built at all
 
 
 def _dying(monkeypatch, opset: int, mode: str):

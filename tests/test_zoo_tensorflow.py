@@ -4,10 +4,13 @@ own guarantees.
 
 TensorFlow never runs inside the pytest process: it needs protobuf's pure-Python backend and
 segfaults beside OneFlow (docs/design.md §2), so every check that imports it runs in a child process.
+`import tensorflow` alone takes 20-40 s on a loaded 2-core machine, so the default suite starts
+one: it runs the export CLI's main (zoo.export) for the smoke cell, then the exporter's checks
+(the module's tests are one xdist group, so that process runs once per session).
 
-Cost, measured on the shared 2-core machine under load (load average 6-15): the smoke cells
-(squeezenet1_1; mobilenet_v2 before it moved to -m slow) ~50 s each on a cold cache (20-40 s of it is `import
-tensorflow`); the exporter probe 1.5-2 min (once per xdist worker). The full column
+Cost, measured on the shared 2-core machine under load (load average 6-15): the smoke cell
+(squeezenet1_1; mobilenet_v2 before it moved to -m slow) ~50 s on a cold cache; the exporter
+checks 1.5-2 min. The full column
 (`-m slow`) took 51 min cold, exporting one cell after another (tf2onnx is slow: vgg16 189 s,
 se_resnet50 175 s, xception65 128 s), and 7 min with ZOO_CACHE_DIR warm, of which 4 min is
 vit_b_16's export that fails as expected (a failed export is not cached).
@@ -21,9 +24,9 @@ import pytest
 
 from harness.versions import framework_env
 from zoo import catalogue
-from zoo_export_checks import column_params, assert_matches_ort, export_cell, zoo_cache_dir  # noqa: F401 (fixture)
+from zoo_export_checks import column_params, assert_matches_ort, export_cell
 
-pytestmark = pytest.mark.tensorflow
+pytestmark = [pytest.mark.tensorflow, pytest.mark.xdist_group("tensorflow-process")]
 
 # One keras.applications model and one of ours: quick, and they cover both builders.
 SMOKE = ("squeezenet1_1",)   # mobilenet_v2 runs with the rest of the column (-m slow)
@@ -44,8 +47,13 @@ PROBE_TIMEOUT = 1200
 
 
 @pytest.mark.parametrize("model", column_params("tensorflow", SMOKE))
-def test_tensorflow_cell_exports_and_matches_ort(model, zoo_cache_dir):  # noqa: F811
-    case = export_cell("tensorflow", model, zoo_cache_dir, opset=13)
+def test_tensorflow_cell_exports_and_matches_ort(model, zoo_cache_dir, request):
+    if model in SMOKE:   # exported by the module's TensorFlow process, through zoo.export's main
+        answer = request.getfixturevalue("exporter_facts")["exports"][model]
+        assert answer["ok"], f"tensorflow-{model} failed at {answer['stage']}: {answer['error']}\n{answer['traceback'][-3000:]}"
+        case = answer["dir"]
+    else:
+        case = export_cell("tensorflow", model, zoo_cache_dir, opset=13)
     with open(os.path.join(case, "meta.json")) as f:
         meta = json.load(f)
     assert meta["frameworks_in_process"] == ["tensorflow"]     # docs/design.md §2 isolation
@@ -72,12 +80,21 @@ def trainable_params_m(variants):
 """
 
 _EXPORTER_PROBE = """
-import json
+import contextlib, io, json
+from zoo import export as zoo_export
+
+exports = {}
+for model in %r:   # first, as in a fresh export process: `python -m zoo.export` runs this main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        zoo_export.main(["--framework", "tensorflow", "--model", model, "--opset", "13", "--cache-dir", %r])
+    exports[model] = json.loads(out.getvalue().strip().splitlines()[-1])
+
 import numpy as np, keras
 from zoo.frameworks import tensorflow_exporter as te
 from zoo.models import tensorflow as tf_models
 """ + _PARAM_COUNT_CODE + """
-facts = {"registered": tf_models.names(), "params_m": trainable_params_m(%r)}
+facts = {"exports": exports, "registered": tf_models.names(), "params_m": trainable_params_m(%r)}
 
 def bn_state(model):
     return [[v.numpy().copy() for v in (l.moving_mean, l.moving_variance, l.gamma, l.beta)]
@@ -117,10 +134,11 @@ print(json.dumps(trainable_params_m(%r)))
 
 
 @pytest.fixture(scope="module")
-def exporter_facts():
-    """One TensorFlow process for the exporter's checks and the small definitions' sizes."""
+def exporter_facts(zoo_cache_dir):
+    """One TensorFlow process: the smoke cells' exports, the exporter's checks and the small
+    definitions' sizes."""
     small = sorted(set(PAPER_PARAMS_M) - BIG_DEFINITIONS)
-    return _in_tensorflow_process(_EXPORTER_PROBE % (small,))
+    return _in_tensorflow_process(_EXPORTER_PROBE % (list(SMOKE), str(zoo_cache_dir), small))
 
 
 @pytest.fixture(scope="module")

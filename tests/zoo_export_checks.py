@@ -3,8 +3,8 @@
     case = export_cell("torch", "resnet50", cache_dir)      # subprocess: python -m zoo.export
     assert_matches_ort(case)                                # onnx.checker + ORT vs source outputs
 
-The `zoo_cache_dir` fixture (import it into a test module to use it) is $ZOO_CACHE_DIR when
-set, so re-runs reuse exports, else a per-session temporary directory.
+The export cache is the root conftest's `zoo_cache_dir` fixture ($ZOO_CACHE_DIR when set,
+else one per session): tests in one xdist group share its exports.
 """
 from __future__ import annotations
 
@@ -21,14 +21,18 @@ from harness.versions import framework_env
 from zoo import catalogue
 
 EXPORT_TIMEOUT = 1800  # vgg16/vit_b_16 on a loaded 2-core machine
+# The xdist group of the tests reading the session's torch squeezenet1_1 opset-13 export
+# (pyproject: --dist loadgroup): one worker, so one export. The root conftest puts the
+# harness smoke case (that cell) in it under the same name.
+TORCH_SMOKE_GROUP = "torch-squeezenet1_1-export"
 
 
-def column_params(framework: str, smoke: tuple) -> list:
+def column_params(framework: str, smoke: tuple, smoke_group: str = None) -> list:
     """One pytest param per catalogue cell of ``framework`` (model id as the value).
 
-    Only the ``smoke`` cells run in the default suite; the rest are marked slow (the full
-    column is what `make matrix` runs anyway). Exporter-side xfails are strict xfails;
-    unavailable cells are left out.
+    Only the ``smoke`` cells run in the default suite (in xdist group ``smoke_group`` if
+    given); the rest are marked slow (the full column is what `make matrix` runs anyway).
+    Exporter-side xfails are strict xfails; unavailable cells are left out.
     """
     params = []
     for cell in catalogue.cells(framework=framework):
@@ -37,15 +41,12 @@ def column_params(framework: str, smoke: tuple) -> list:
         marks = [getattr(pytest.mark, framework)] + [getattr(pytest.mark, m) for m in cell.marks]
         if cell.model not in smoke:
             marks.append(pytest.mark.slow)
+        elif smoke_group:
+            marks.append(pytest.mark.xdist_group(smoke_group))
         if cell.xfail and cell.xfail.stage in ("build", "export", "ort"):
             marks.append(pytest.mark.xfail(reason=cell.xfail.reason, strict=True))
         params.append(pytest.param(cell.model, marks=marks, id=cell.model))
     return params
-
-
-@pytest.fixture(scope="session")
-def zoo_cache_dir(tmp_path_factory):
-    return os.environ.get("ZOO_CACHE_DIR") or str(tmp_path_factory.mktemp("zoo-cache"))
 
 
 def run_export(framework: str, model: str, *, cache_dir=None, out=None, opset: int = 13,
