@@ -316,7 +316,7 @@ def max_unpool(ctx):
     return run
 
 
-@register("MaxRoiPool", 1, 22)
+@register("MaxRoiPool", 1, 22, notes="ROI corners rounded half away from zero (C round, as ONNX Runtime)")
 def max_roi_pool(ctx):
     out_h, out_w = ctx.attr("pooled_shape")
     scale = ctx.attr("spatial_scale", 1.0)
@@ -328,7 +328,10 @@ def max_roi_pool(ctx):
             # Caffe's rule: rounded corners, at least one cell; bins
             # [floor(i * size / n), ceil((i + 1) * size / n)) -- exactly adaptive pooling's --
             # laid over the unclipped ROI, cells outside the image ignored, empty bins 0.
-            x1, y1, x2, y2 = (int(np.round(v * scale)) for v in (x1, y1, x2, y2))
+            # C's round(): halves away from zero (numpy's round goes to even: 0.5 -> 0, ORT 1),
+            # of the float32 product, as ORT.
+            x1, y1, x2, y2 = (int(np.sign(p) * np.floor(np.abs(p) + 0.5))
+                              for p in (np.float32(v) * np.float32(scale) for v in (x1, y1, x2, y2)))
             roi_h, roi_w = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
             top, left = max(0, -y1), max(0, -x1)
             bottom, right = max(0, y1 + roi_h - height), max(0, x1 + roi_w - width)

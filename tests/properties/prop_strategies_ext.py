@@ -594,3 +594,100 @@ def chain_shapes(draw):
 
 
 EXT_FAMILIES["chain_shapes"] = chain_shapes()
+
+
+# --- losses, detection, integer convolution, Constant ---------------------------------------------
+@st.composite
+def misc_ops(draw):
+    op, opset = draw(op_at_opset(["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "NonMaxSuppression",
+                                  "MaxRoiPool", "ConvInteger", "QLinearConv", "Constant"]))
+    rng = rng_of(draw)
+    f32 = np.dtype(np.float32)
+    if op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"):
+        n, c = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+        extra = draw(shapes(max_rank=2, max_dim=3))
+        x = values(rng, (n, c, *extra), np.dtype(draw(st.sampled_from([np.float32, np.float64]))))
+        labels = rng.integers(0, c, size=(n, *extra)).astype(np.int64)
+        attrs = {"reduction": draw(st.sampled_from([None, "none", "sum", "mean"]))}
+        if draw(st.booleans()):
+            attrs["ignore_index"] = int(draw(st.sampled_from([0, 1, -1])))
+            labels[rng.random(labels.shape) < 0.3] = attrs["ignore_index"]
+            if attrs["ignore_index"] < 0:
+                labels[labels < 0] = attrs["ignore_index"]
+        ins, consts = ["x", "t"], {}
+        if draw(st.booleans()):
+            ins.append("w")
+            consts["w"] = np.abs(values(rng, (c,), x.dtype)) + 0.1
+        outs = ["y"] + (["logp"] if op == "SoftmaxCrossEntropyLoss" and draw(st.booleans()) else [])
+        return Example(opset, [node(op, ins, outs, **attrs)], {"x": x, "t": labels}, consts)
+    if op == "NonMaxSuppression":
+        b, c, k = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 6))
+        corners = rng.uniform(0, 4, size=(b, k, 2))
+        sizes = rng.uniform(0.5, 3, size=(b, k, 2))
+        center = draw(st.sampled_from([None, 0, 1]))
+        if center:
+            boxes = np.concatenate([corners, sizes], -1)
+        else:
+            boxes = np.concatenate([corners, corners + sizes], -1)
+            if draw(st.booleans()):    # corners given in either order
+                boxes = boxes[..., [2, 3, 0, 1]]
+        scores = rng.permutation(b * c * k).reshape(b, c, k) / (b * c * k)   # distinct: a defined order
+        ins = ["boxes", "scores"]
+        consts = {}
+        for name, value in (("max", i64(draw(st.integers(0, 4)))), ("iou", np.float32(draw(st.sampled_from([0.0, 0.3, 0.7])))),
+                            ("score", np.float32(draw(st.sampled_from([0.0, 0.4]))))):
+            if draw(st.booleans()) or len(ins) > 2:
+                ins.append(name)
+                consts[name] = value
+            else:
+                break
+        return Example(opset, [node(op, ins, center_point_box=center)],
+                       {"boxes": boxes.astype(np.float32), "scores": scores.astype(np.float32)}, consts)
+    if op == "MaxRoiPool":
+        n, c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 6)), draw(st.integers(2, 6))
+        num = draw(st.integers(1, 3))
+        x1, y1 = rng.integers(0, w, num), rng.integers(0, h, num)
+        rois = np.stack([rng.integers(0, n, num), x1, y1, x1 + rng.integers(0, 3, num), y1 + rng.integers(0, 3, num)],
+                        1).astype(np.float32)
+        pooled = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
+        return Example(opset, [node(op, ["x", "rois"], pooled_shape=pooled,
+                                    spatial_scale=draw(st.sampled_from([None, 1.0, 0.5])))],
+                       {"x": values(rng, (n, c, h, w), f32)}, {"rois": rois})
+    if op == "Constant":
+        dt = draw(st.sampled_from(_ANY))
+        value = values(rng, draw(shapes(max_rank=3)), dt)
+        from onnx import numpy_helper
+        nodes = [node(op, [], ["k"], value=numpy_helper.from_array(value, "k")), node("Identity", ["k"], ["y"])]
+        if dt.kind == "f" and draw(st.booleans()):
+            nodes = [node(op, [], ["k"], value_float=float(draw(st.sampled_from([0.5, -2.25])))),
+                     node("Identity", ["k"], ["y"])]
+        return Example(opset, nodes + [node("Add", ["x", "x"], ["x2"])], {"x": np.float32([1.0])}, outputs=["y"])
+    # ConvInteger / QLinearConv (2-D)
+    q = np.dtype(np.uint8) if op == "QLinearConv" or draw(st.booleans()) else np.dtype(np.int8)
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    hw = [draw(st.integers(2, 5)) for _ in range(2)]
+    kernel = [draw(st.integers(1, 2)) for _ in range(2)]
+    m = draw(st.integers(1, 3))
+    info = np.iinfo(q)
+    x = rng.integers(info.min, info.max + 1, size=(n, c, *hw)).astype(q)
+    wq = np.dtype(np.int8) if op == "ConvInteger" and draw(st.booleans()) else q
+    w = rng.integers(np.iinfo(wq).min, np.iinfo(wq).max + 1, size=(m, c, *kernel)).astype(wq)
+    attrs = {"pads": [draw(st.integers(0, 1)) for _ in range(4)], "strides": [draw(st.integers(1, 2)) for _ in range(2)]}
+    if op == "ConvInteger":
+        ins, consts = ["x", "w"], {"w": w}
+        if draw(st.booleans()):
+            ins += ["xzp", "wzp"]
+            consts.update(xzp=np.asarray(3 if q == np.uint8 else -2, dtype=q),
+                          wzp=np.asarray(1 if wq == np.uint8 else -1, dtype=wq))
+        return Example(opset, [node(op, ins, **attrs)], {"x": x}, consts)
+    f = lambda lo, hi: np.float32(rng.uniform(lo, hi))  # noqa: E731
+    consts = {"xs": f(0.01, 0.05), "xzp": np.asarray(128, q), "w": w, "ws": f(0.01, 0.05), "wzp": np.asarray(128, q),
+              "ys": f(0.05, 0.3), "yzp": np.asarray(120, q)}
+    ins = ["x", "xs", "xzp", "w", "ws", "wzp", "ys", "yzp"]
+    if draw(st.booleans()):
+        ins.append("bias")
+        consts["bias"] = rng.integers(-100, 100, size=m).astype(np.int32)
+    return Example(opset, [node(op, ins, **attrs)], {"x": x}, consts)
+
+
+EXT_FAMILIES["misc_ops"] = misc_ops()

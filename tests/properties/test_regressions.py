@@ -203,3 +203,12 @@ def test_grid_sample_reflection_on_a_length_one_axis(isolated_converter):
                      {"x": rng.standard_normal((2, 1, 1, 5)).astype(np.float32),
                       "grid": rng.uniform(-1.2, 1.2, (2, 4, 4, 2)).astype(np.float32)})
         assert_matches_ort(ex, isolated_converter)
+
+
+# misc_ops: MaxRoiPool rounded scaled ROI corners half to even (numpy: 0.5 -> 0); ORT rounds
+# half away from zero (C round: 0.5 -> 1).
+def test_max_roi_pool_rounds_halves_away_from_zero(isolated_converter):
+    x = np.arange(24, dtype=np.float32).reshape(2, 1, 3, 4) * np.float32(0.5) - 3
+    ex = Example(13, [node("MaxRoiPool", ["x", "rois"], pooled_shape=[1, 2], spatial_scale=0.5)], {"x": x},
+                 {"rois": np.asarray([[1, 3, 1, 5, 1], [0, 1, 1, 3, 3]], np.float32)})
+    assert_matches_ort(ex, isolated_converter)
