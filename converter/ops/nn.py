@@ -243,7 +243,7 @@ def _col2im_check(ctx):
     return None if pads is None or len(pads) == 4 else "Col2Im outside 2-D (OneFlow's fold is 2-D)"
 
 
-@register("Col2Im", 18, check=_col2im_check)
+@register("Col2Im", 18, check=_col2im_check, notes="2-D only (OneFlow's fold); any pads, symmetric or not")
 def col2im(ctx):
     require(ctx, _col2im_check)
     pads = list(ctx.attr("pads") or [0, 0, 0, 0])
