@@ -1,5 +1,6 @@
 """Where a matrix run's time went: per framework, cold vs cached exports, the seconds of
-build, export (the case's share of its export process, build included), convert and run, and
+build, export (the case's share of its export process, build included), the OneFlow side's
+startup (its imports; ~0 for a case in a reused worker), convert and run, and
 how often an export process served more than one opset (build once, export many), and how many
 cases each pooled worker ran (harness/pool.py: OneFlow-side and export workers; "-" without
 the pool)."""
@@ -15,7 +16,7 @@ from . import records
 from .paths import REPO_ROOT
 
 COMMITTED_RESULTS = os.path.join(REPO_ROOT, "reports", "results", "*.jsonl")
-STAGES = ("build", "export", "convert", "run", "total")
+STAGES = ("build", "export", "startup", "convert", "run", "total")   # startup: the OneFlow side's imports
 POOLED = ("oneflow", "export")   # the record's worker keys (harness/runner.py)
 
 
@@ -63,7 +64,7 @@ def cases_per_worker(row, kind: str) -> str:
 def cost_table(finals) -> Table:
     table = Table(title="cost (seconds summed over cases)")
     for col in ("framework", "export", "cases", "built once, reused", *STAGES,
-                "cases per OneFlow worker", "cases per export worker"):
+                "cases/OneFlow worker", "cases/export worker"):
         table.add_column(col, justify="left" if col in ("framework", "export") else "right")
     for (framework, kind), row in sorted(summarise(finals).items()):
         table.add_row(framework, kind, str(row["cases"]), str(row["shared"]),

@@ -102,4 +102,4 @@ def test_the_cost_table_prints_cases_per_worker():
     assert cases_per_worker(rows["paddle", "cached"], "oneflow") == "-"   # --no-pool records
     console = Console(width=250, record=True)
     console.print(cost_table(finals))
-    assert "cases per OneFlow worker" in console.export_text()
+    assert "cases/OneFlow worker" in console.export_text()
