@@ -59,7 +59,7 @@ def slice_name(device: str, opset: int, run_mode: str = "eager") -> str:
 
 def _unfinished(recs: list) -> list:
     """Case ids started but never finished. A started record names its case id; one that
-    carries a mode must meet a final of that mode, one without (the runner writes none) a
+    carries a mode must meet a final of that mode, one without (runs before modes) a
     final of any mode."""
     done = {(r["case"], mode(r)) for r in recs if r.get("event") == "final"}
     done_any = {case for case, _ in done}

@@ -47,9 +47,11 @@ def _git_commit():
     return (head + ("+dirty" if dirty else "")) or None
 
 
-def started(case) -> dict:
+def started(case, mode: str = "eager") -> dict:
+    """The record written before a case runs; it carries the mode so that `harness complete`
+    pairs it with its own mode's final record (docs/design.md §3)."""
     return {"event": "started", "record_version": RECORD_VERSION, "case": case.case_id,
-            **case.identity(), "time": time.time()}
+            **case.identity(), "mode": mode, "time": time.time()}
 
 
 def read(path: str) -> list:

@@ -56,14 +56,16 @@ class RunOptions:
         return self.cache or cache_dir(self.out_dir)
 
     def bundle_path(self, case) -> str:
-        return os.path.join(bundles_dir(self.out_dir), case.case_id)
+        # a graph-mode run keeps its bundles apart from the eager run's of the same case
+        suffix = "" if self.mode == "eager" else f"-{self.mode}"
+        return os.path.join(bundles_dir(self.out_dir), case.case_id + suffix)
 
 
 def run_case(case, opts: RunOptions, exported=None, announce: bool = True) -> dict:
     """Run ``case``; append its ``started`` (unless ``announce`` is False: the scheduler wrote
     it) and ``final`` records to opts.results. ``exported``: its export, already done."""
     if opts.results and announce:
-        records.append(opts.results, records.started(case))
+        records.append(opts.results, records.started(case, opts.mode))
     t0 = time.monotonic()
     try:
         record = _run(case, opts, exported)

@@ -66,3 +66,13 @@ def test_make_matrix_graph_runs_graph_mode_at_opset_13_and_publishes_its_slice()
     # the eager matrix names no opset: the harness's 11/13/17 and the catalogue's extra opsets
     eager = _make_dry_run("matrix")
     assert "--opset" not in eager and "--mode" not in eager
+
+
+def test_started_record_and_bundle_are_kept_apart_by_mode(tmp_path):
+    from harness import cases, records
+    case = cases.Case("torch", "resnet50", "ResNet", 13, "cpu")
+    assert records.started(case, "graph")["mode"] == "graph"
+    assert records.started(case)["mode"] == "eager"
+    eager = RunOptions(out_dir=str(tmp_path)).bundle_path(case)
+    graph = RunOptions(out_dir=str(tmp_path), mode="graph").bundle_path(case)
+    assert eager != graph and graph.endswith(case.case_id + "-graph")
