@@ -22,7 +22,7 @@ from .costs import cost_table, load_finals
 from .paths import DEFAULT_OUT
 from .runner import RunOptions
 from .scheduler import run_cases
-from .shards import ShardError, select_shard
+from .shards import ShardError, recorded_costs, select_shard
 from .selectors import add_selector_arguments, parse_timeouts
 
 STYLE = {"pass": "green", "xfail": "yellow", "xpass": "bold magenta", "skip": "dim", "fail": "red",
@@ -62,7 +62,9 @@ def selected_cases(args) -> list:
     """The cases of the selectors. No --opset: the matrix's opsets and each cell's extra ones
     (zoo/catalogue.yaml extra_opsets)."""
     cases = select(args.framework, args.model, args.opset or MATRIX_OPSETS, args.device, with_extra=not args.opset)
-    return select_shard(cases, args.shard, load_finals(args.costs)) if args.shard else cases
+    if not args.shard:
+        return cases
+    return select_shard(cases, args.shard, recorded_costs(load_finals(args.costs), args.mode))
 
 
 def main(argv=None) -> int:

@@ -33,10 +33,13 @@ def parse(text: str) -> tuple:
     return int(m.group(1)), int(m.group(2))
 
 
-def recorded_costs(finals) -> dict:
-    """(framework, model, opset, device) -> seconds, from final records (the last one wins)."""
+def recorded_costs(finals, mode: str = "eager") -> dict:
+    """(framework, model, opset, device) -> seconds, from the final records of ``mode`` (a
+    record without a mode is eager; the last one wins)."""
     costs = {}
     for rec in finals:
+        if (rec.get("mode") or "eager") != mode:
+            continue
         total = (rec.get("seconds") or {}).get("total")
         if isinstance(total, (int, float)) and total >= 0:
             costs[(rec.get("framework"), rec.get("model"), rec.get("opset"), rec.get("device"))] = float(total)

@@ -95,3 +95,21 @@ def test_reports_merge_shard_files_into_the_unsharded_matrix(cases, costs, tmp_p
     merged.rows = list(whole.rows)
     assert markdown.render_table(merged) == markdown.render_table(whole)
     assert sorted(r["case"] for r in load(paths).finals) == sorted(r["case"] for r in load([source]).finals)
+
+
+def test_matrix_command_line_selects_its_shard():
+    """Through `python -m harness matrix`'s own parser: the shards of the default matrix are
+    disjoint and cover it (this path once handed the raw records to the partition)."""
+    from harness.matrix import build_parser, selected_cases
+    whole = {c.case_id for c in selected_cases(build_parser().parse_args([]))}
+    parts = [{c.case_id for c in selected_cases(build_parser().parse_args(["--shard", f"{k}/2"]))}
+             for k in (1, 2)]
+    assert parts[0] and parts[1] and not parts[0] & parts[1] and parts[0] | parts[1] == whole
+
+
+def test_costs_are_taken_from_the_run_mode_only():
+    finals = [{"framework": "torch", "model": "m", "opset": 13, "device": "cpu", "seconds": {"total": 5.0}},
+              {"framework": "torch", "model": "m", "opset": 13, "device": "cpu", "mode": "graph",
+               "seconds": {"total": 50.0}}]
+    assert recorded_costs(finals)[("torch", "m", 13, "cpu")] == 5.0
+    assert recorded_costs(finals, "graph")[("torch", "m", 13, "cpu")] == 50.0
