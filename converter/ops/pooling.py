@@ -155,12 +155,20 @@ def _onnx_indices(idx, in_shape, storage_order):
     return idx + base
 
 
+def _unpadded_index(idx, padded, begins, size):
+    """Flat spatial index into the padded plane -> flat index into the unpadded one."""
+    flat = flow.zeros_like(idx)
+    for axis in range(len(size)):
+        stride = math.prod(padded[axis + 1:])
+        coord = (idx // stride) % padded[axis] - begins[axis]
+        flat = flat * size[axis] + coord
+    return flat
+
+
 def _max_pool_check(ctx):
     geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
     if geo.nd not in _MAXPOOL:
         return f"{geo.nd}-D MaxPool (OneFlow has 1/2/3-D)"
-    if _register_indices(ctx) and not geo.native_pads:
-        return "the Indices output with padding OneFlow's MaxPool cannot express"
     if _register_indices(ctx) and ctx.attr("storage_order", 0) and geo.nd != 2:
         return "storage_order=1 Indices outside 2-D"
     return None
@@ -175,17 +183,26 @@ def max_pool(ctx):
     want_indices = _register_indices(ctx)
     storage_order = ctx.attr("storage_order", 0)
     if want_indices:
-        pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding,
-                                dilation=geo.dilation, ceil_mode=geo.ceil, return_indices=True)
+        native = geo.native_pads
+        pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding if native else 0,
+                                dilation=geo.dilation, ceil_mode=geo.ceil if native else False,
+                                return_indices=True)
 
         def run_with_indices(x):
-            dtype = x.dtype
-            if geo.ceil and not geo.drop_padding_windows:
-                begins, ends, extra = geo.explicit_pads(list(x.shape[2:]))
-                if empty_window_mask(geo, list(x.shape[2:]), begins, ends, extra, x.device) is not None:
-                    raise ValueError("ceil_mode keeps a window that covers no input cell: its Indices "
-                                     "entry is undefined (ONNX Runtime returns garbage there)")
-            y, idx = pool(_exact_float(x))
+            dtype, in_size = x.dtype, list(x.shape[2:])
+            if geo.ceil and not geo.drop_padding_windows or not native:
+                begins, ends, extra = geo.explicit_pads(in_size)
+                if empty_window_mask(geo, in_size, begins, ends, extra, x.device) is not None:
+                    raise ValueError("a window covers no input cell: its Indices entry is undefined "
+                                     "(ONNX Runtime returns garbage there)")
+            if native:
+                y, idx = pool(_exact_float(x))
+            else:
+                # Pads OneFlow's layer cannot take (asymmetric, SAME_*, wider than half the kernel):
+                # pool the explicitly -inf-padded input, then map padded positions back.
+                ends = [e + x_ for e, x_ in zip(ends, extra)]
+                y, idx = pool(F.pad(_exact_float(x), flow_pad_arg(begins, ends), value=float("-inf")))
+                idx = _unpadded_index(idx, [n + b + e for n, b, e in zip(in_size, begins, ends)], begins, in_size)
             return y.to(dtype), _onnx_indices(idx, list(x.shape), storage_order)
 
         def guarded_with_indices(x):

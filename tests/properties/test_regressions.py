@@ -212,3 +212,13 @@ def test_max_roi_pool_rounds_halves_away_from_zero(isolated_converter):
     ex = Example(13, [node("MaxRoiPool", ["x", "rois"], pooled_shape=[1, 2], spatial_scale=0.5)], {"x": x},
                  {"rois": np.asarray([[1, 3, 1, 5, 1], [0, 1, 1, 3, 3]], np.float32)})
     assert_matches_ort(ex, isolated_converter)
+
+
+# conv_pool: MaxPool's Indices output with pads OneFlow's layer cannot take (asymmetric,
+# SAME_*) was declared unsupported; the -inf-padded input is pooled and positions mapped back.
+def test_max_pool_indices_with_asymmetric_and_same_pads(isolated_converter):
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 4)).astype(np.float32)
+    for attrs in (dict(kernel_shape=[3, 2], pads=[2, 0, 0, 1], strides=[2, 1], storage_order=1),
+                  dict(kernel_shape=[2, 3], auto_pad="SAME_LOWER", strides=[2, 2])):
+        ex = Example(13, [node("MaxPool", ["x"], ["y", "i"], **attrs)], {"x": x})
+        assert_matches_ort(ex, isolated_converter)
