@@ -12,8 +12,9 @@ import pytest
 from zoo import catalogue
 from zoo_export_checks import column_params, assert_matches_ort, export_cell
 
-# One xdist group: paddle is imported into one worker only (the in-process checks below).
-pytestmark = [pytest.mark.paddle, pytest.mark.xdist_group("paddle-in-process")]
+pytestmark = pytest.mark.paddle
+# The checks that import paddle into the pytest process share one xdist worker: one import.
+in_paddle_worker = pytest.mark.xdist_group("paddle-in-process")
 
 # One paddle.vision model: the export path (paddle.jit.save + paddle2onnx) is the same for
 # every builder. shufflenet_v1 (one of ours) runs with the rest under -m slow; the zoo builder
@@ -38,6 +39,7 @@ def test_paddle_cell_exports_and_matches_ort(model, zoo_cache_dir):
     assert_matches_ort(case)
 
 
+@in_paddle_worker
 def test_every_zoo_variant_in_the_catalogue_is_registered():
     from zoo.models.paddle import names
 
@@ -46,6 +48,7 @@ def test_every_zoo_variant_in_the_catalogue_is_registered():
     assert set(PAPER_PARAMS_M) == set(names())
 
 
+@in_paddle_worker
 @pytest.mark.parametrize("variant", [
     pytest.param(v, marks=[pytest.mark.slow] if v in BIG_DEFINITIONS else [], id=v)
     for v in sorted(PAPER_PARAMS_M)])
@@ -57,6 +60,7 @@ def test_zoo_definition_has_the_papers_parameter_count(variant):
     assert params == pytest.approx(PAPER_PARAMS_M[variant], abs=0.1)
 
 
+@in_paddle_worker
 def test_every_batchnorm_is_randomized_and_model_is_in_eval_mode():
     import paddle
     from zoo.frameworks import paddle_exporter
@@ -75,6 +79,7 @@ def test_every_batchnorm_is_randomized_and_model_is_in_eval_mode():
     assert not all(np.array_equal(v.numpy(), first[k].numpy()) for k, v in other.items())
 
 
+@in_paddle_worker
 def test_calibrate_measures_bn_stats_and_tames_activation_growth():
     import dataclasses
 
@@ -95,6 +100,7 @@ def test_calibrate_measures_bn_stats_and_tames_activation_growth():
     assert blind > 100 and np.abs(paddle_exporter.run(model, x)[0]).max() < 20
 
 
+@in_paddle_worker
 def test_unknown_variants_are_clear_errors():
     from zoo.frameworks import paddle_exporter
 
@@ -106,6 +112,7 @@ def test_unknown_variants_are_clear_errors():
         paddle_exporter.build("keras", "resnet50", seed=0)
 
 
+@in_paddle_worker
 def test_paddle2onnx_failure_becomes_a_typed_error(tmp_path):
     # A program paddle2onnx cannot read: its child process fails, we raise with its message.
     from zoo.frameworks import paddle_exporter

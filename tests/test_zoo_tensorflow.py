@@ -6,7 +6,7 @@ TensorFlow never runs inside the pytest process: it needs protobuf's pure-Python
 segfaults beside OneFlow (docs/design.md §2), so every check that imports it runs in a child process.
 `import tensorflow` alone takes 20-40 s on a loaded 2-core machine, so the default suite starts
 one: it runs the export CLI's main (zoo.export) for the smoke cell, then the exporter's checks
-(the module's tests are one xdist group, so that process runs once per session).
+(the tests reading it are one xdist group, so that process runs once per session).
 
 Cost, measured on the shared 2-core machine under load (load average 6-15): the smoke cell
 (squeezenet1_1; mobilenet_v2 before it moved to -m slow) ~50 s on a cold cache; the exporter
@@ -26,7 +26,11 @@ from harness.versions import framework_env
 from zoo import catalogue
 from zoo_export_checks import column_params, assert_matches_ort, export_cell
 
-pytestmark = [pytest.mark.tensorflow, pytest.mark.xdist_group("tensorflow-process")]
+pytestmark = pytest.mark.tensorflow
+# The tests reading the module's TensorFlow process (exporter_facts) share one xdist worker;
+# the slow cells export in their own processes and load-balance.
+TF_PROCESS_GROUP = "tensorflow-process"
+in_tf_process = pytest.mark.xdist_group(TF_PROCESS_GROUP)
 
 # One keras.applications model and one of ours: quick, and they cover both builders.
 SMOKE = ("squeezenet1_1",)   # mobilenet_v2 runs with the rest of the column (-m slow)
@@ -46,7 +50,7 @@ BIG_DEFINITIONS = {"alexnet", "vit_b_16", "unet", "xception65", "darknet53", "se
 PROBE_TIMEOUT = 1200
 
 
-@pytest.mark.parametrize("model", column_params("tensorflow", SMOKE))
+@pytest.mark.parametrize("model", column_params("tensorflow", SMOKE, TF_PROCESS_GROUP))
 def test_tensorflow_cell_exports_and_matches_ort(model, zoo_cache_dir, request):
     if model in SMOKE:   # exported by the module's TensorFlow process, through zoo.export's main
         answer = request.getfixturevalue("exporter_facts")["exports"][model]
@@ -146,6 +150,7 @@ def big_definition_params():
     return _in_tensorflow_process(_BIG_PARAMS_PROBE % (sorted(BIG_DEFINITIONS),))
 
 
+@in_tf_process
 def test_every_zoo_variant_in_the_catalogue_is_registered(exporter_facts):
     wanted = {c.variant for c in catalogue.cells(framework="tensorflow") if c.builder == "zoo"}
     registered = set(exporter_facts["registered"])
@@ -153,6 +158,7 @@ def test_every_zoo_variant_in_the_catalogue_is_registered(exporter_facts):
     assert set(PAPER_PARAMS_M) == registered
 
 
+@in_tf_process
 def test_every_batchnorm_is_randomized_and_seeded(exporter_facts):
     assert exporter_facts["bn_layers"] > 50
     assert exporter_facts["bn_all_randomized"]
@@ -160,10 +166,12 @@ def test_every_batchnorm_is_randomized_and_seeded(exporter_facts):
     assert exporter_facts["bn_other_seed_differs"]
 
 
+@in_tf_process
 def test_keras_applications_classifier_has_no_softmax(exporter_facts):
     assert exporter_facts["keras_head_activation"] == "linear"
 
 
+@in_tf_process
 def test_unknown_variants_are_clear_errors(exporter_facts):
     errors = exporter_facts["errors"]
     assert errors["keras"] == "ValueError: keras.applications has no model 'ResNet51'"
@@ -171,6 +179,7 @@ def test_unknown_variants_are_clear_errors(exporter_facts):
     assert errors["torchvision"] == "ValueError: unknown TensorFlow builder 'torchvision'"
 
 
+@in_tf_process
 @pytest.mark.parametrize("variant", sorted(set(PAPER_PARAMS_M) - BIG_DEFINITIONS))
 def test_zoo_definition_has_the_papers_parameter_count(variant, exporter_facts):
     assert exporter_facts["params_m"][variant] == pytest.approx(PAPER_PARAMS_M[variant], abs=0.1)
