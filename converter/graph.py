@@ -171,6 +171,33 @@ def skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
     return head
 
 
+def _all_nodes(graph: onnx.GraphProto):
+    for node in graph.node:
+        yield node
+        for a in node.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                yield from _all_nodes(sub)
+
+
+def _inference_safe(light: onnx.ModelProto) -> onnx.ModelProto:
+    """onnx 1.17's Einsum shape inference segfaults (kills the process) on ellipses of
+    different ranks ('...ij,...jk' over [3, 2] and [2, 2, 2]). Einsum nodes with an ellipsis
+    are hidden from it in a copy (an unknown domain: their outputs stay untyped); the handler
+    broadcasts ellipses as numpy.einsum does (ONNX Runtime refuses different ranks)."""
+    if not any(n.op_type == "Einsum" and "..." in _equation(n) for n in _all_nodes(light.graph)):
+        return light
+    safe = onnx.ModelProto()
+    safe.CopyFrom(light)
+    for node in _all_nodes(safe.graph):
+        if node.op_type == "Einsum" and "..." in _equation(node):
+            node.domain = "onnx2oneflow.uninferred"
+    return safe
+
+
+def _equation(node) -> str:
+    return next((onnx.helper.get_attribute_value(a).decode() for a in node.attribute if a.name == "equation"), "")
+
+
 def load(model, *, check: bool = True) -> LoadedGraph:
     proto, source = read_model(model)
     check_tensors(proto, source)
@@ -210,7 +237,7 @@ def load(model, *, check: bool = True) -> LoadedGraph:
         loaded.value_info[vi.name] = _value_info(vi)
 
     try:
-        inferred = onnx.shape_inference.infer_shapes(light, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_inference_safe(light), strict_mode=False)
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
             loaded.value_info.setdefault(vi.name, _value_info(vi))
     except Exception:  # noqa: BLE001 - shape inference is an optimisation, never required
