@@ -69,3 +69,13 @@ def test_every_record_that_reached_ort_carries_the_converter_gate():
             assert (r.get("oneflow_vs_ort") or {}).get("ok") is True, r["case"]
         if r.get("ort_vs_source") is not None:
             assert r.get("converter") is not None, r["case"]
+
+
+@needs_results
+def test_committed_cpu_results_cover_every_matrix_opset():
+    """The committed CPU eager slices are the whole cube: the matrix's opsets (11, 13, 17) and
+    every catalogue extra opset (the seed's opset 10), one complete file each."""
+    from harness.cases import extra_opsets, load_cells
+    from harness.matrix import MATRIX_OPSETS
+    have = {int(m.group(1)) for p in RESULTS if (m := re.fullmatch(r"cpu-opset(\d+)\.jsonl", p.name))}
+    assert have == set(MATRIX_OPSETS) | extra_opsets(load_cells())
