@@ -72,6 +72,12 @@ PATCHES = (
     Patch("tf2onnx-erfc", "tensorflow", "tf2onnx", "==1.16.1",
           "no handler for TF Erfc (Keras 3 exact GELU): left in the graph, onnx.checker rejects it",
           "Erfc as 1 - Erf(x) (opset >= 9)", "tf2onnx:erfc"),
+    Patch("tf2onnx-einsum-opset11", "tensorflow", "tf2onnx", "==1.16.1",
+          "Einsum has a handler for opset >= 12 only (ONNX Einsum is opset 12): at opset 11 TF Einsum "
+          "(Keras MultiHeadAttention) is left in the graph, onnx.checker rejects it",
+          "two-operand Einsum at opset 11 as Transpose/Reshape to 3-D, one batched MatMul, Reshape/"
+          "Transpose to the output order (indices summed in one operand: ReduceSum first)",
+          "tf2onnx:einsum_opset11"),
     Patch("paddle2onnx-leaky-relu-alpha", "paddle", "paddle2onnx", "==2.1.0",
           "LeakyRelu alpha read as float32 from PIR's float64 negative_slope (0.0 or garbage)",
           "post-export fix-up: each LeakyRelu gets the negative_slope of its leaky_relu op in the saved "
