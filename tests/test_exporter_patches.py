@@ -11,6 +11,7 @@ Cost, measured on the shared 2-core machine under load: the five oneflow-onnx ca
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -275,3 +276,18 @@ def test_catalogue_xfails_that_patches_fix_name_them():
     assert named <= set(patches.BY_NAME)
     assert {"tf2onnx-erfc", "tf2onnx-einsum-opset11", "paddle2onnx-leaky-relu-alpha", "oneflow-onnx-reduce-sum-axes-input",
             "oneflow-onnx-hardtanh-clip-bounds", "oneflow-onnx-maxpool-ceil-mode-pads"} <= named
+
+
+def test_einsum_lowering_plan_and_unsupported_equations():
+    """The opset-11 Einsum lowering's index roles; equations outside it fail naming the equation."""
+    from zoo.frameworks.patches.tf2onnx import einsum_plan, parse_einsum
+
+    plan = einsum_plan(*parse_einsum("abcd,aecd->acbe"))
+    assert (plan["batch"], plan["contracted"], plan["left_free"], plan["right_free"]) == (
+        ["a", "c"], ["d"], ["b"], ["e"])
+    assert plan["out_perm"] == [0, 1, 2, 3]
+    plan = einsum_plan(*parse_einsum("abc,cd->d"))      # a, b summed before the MatMul
+    assert plan["left_summed"] == [0, 1] and plan["contracted"] == ["c"]
+    for equation in ("ii,ij->j", "ab,bc,cd->ad", "...a,ab->...b", "ab,bc", "ab,bc->ax"):
+        with pytest.raises(ValueError, match=re.escape(f"Einsum equation '{equation}'")):
+            parse_einsum(equation)
