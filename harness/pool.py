@@ -44,6 +44,7 @@ import threading
 import time
 from typing import Optional
 
+from . import procs
 from .procs import STDERR_TAIL_CHARS, ChildOutcome, follow, read_lines
 
 DEFAULT_RSS_LIMIT_MIB = 4096
@@ -76,7 +77,7 @@ class Worker:
         cmd = [python, "-m", "harness.pool_worker"]
         if module in WARM:
             cmd += ["--warm", WARM[module]]
-        self.proc = subprocess.Popen(cmd + [module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = procs.spawn(cmd + [module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._err, text=True, env=env, cwd=cwd,
                                      start_new_session=True, bufsize=1)
         self._lines = read_lines(self.proc.stdout)

@@ -22,6 +22,19 @@ PROTOCOL_PREFIX = "@@harness "
 STDERR_TAIL_CHARS = 6000
 
 
+# One fork at a time. In a process that has imported OneFlow (pytest's in-process tests, an
+# API user driving the harness), every fork runs OneFlow's and libiomp5's pthread_atfork
+# handlers, and two threads forking at once deadlock inside them: seen as two scheduler
+# threads stuck in fork() (OneFlow's CurrentRankVmSync / __kmp_acquire_ticket_lock).
+_SPAWN_LOCK = threading.Lock()
+
+
+def spawn(cmd: list, **kwargs) -> subprocess.Popen:
+    """subprocess.Popen, serialised with every other child the harness starts."""
+    with _SPAWN_LOCK:
+        return subprocess.Popen(cmd, **kwargs)
+
+
 def emit(event: dict) -> None:
     """Child side: one protocol line, flushed at once (the parent may kill us any time)."""
     print(PROTOCOL_PREFIX + json.dumps(event, default=str), flush=True)
@@ -55,7 +68,7 @@ def run_staged(cmd: list, env: dict, timeouts: dict, first_stage: str, cwd: Opti
     """Run ``cmd``; ``timeouts`` maps stage -> seconds (the child starts in ``first_stage``)."""
     with tempfile.TemporaryFile(mode="w+") as err:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+        proc = spawn(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                 text=True, env=env, cwd=cwd, start_new_session=True, bufsize=1)
         lines = read_lines(proc.stdout)
         outcome = follow(proc, lines, timeouts, first_stage)

@@ -143,3 +143,26 @@ def test_xfail_mapping():
     assert status == "fail:parity" and "expected to fail at convert" in why
     assert st.is_unexpected("fail:parity") and not st.is_unexpected("xfail:convert")
     assert not st.is_unexpected(st.XPASS) and not st.is_unexpected("skip:no-cuda-device")
+
+
+SPAWN_FROM_THREADS = textwrap.dedent("""
+    import sys, threading
+    import oneflow as flow
+    flow.ones(4, 4).matmul(flow.ones(4, 4)).numpy()   # OneFlow's VM and OpenMP are live
+    from harness import procs
+    def go():
+        for _ in range(5):
+            procs.spawn([sys.executable, "-c", "pass"]).wait()
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    print("ok")
+""")
+
+
+def test_children_started_from_threads_beside_oneflow_do_not_deadlock():
+    """Scheduler threads start children at once; in a process that imported OneFlow, concurrent
+    fork()s deadlock in its atfork handlers (1 run in 3 hung without procs.spawn's lock)."""
+    proc = subprocess.run([sys.executable, "-c", SPAWN_FROM_THREADS], capture_output=True, text=True,
+                          timeout=180, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
