@@ -210,12 +210,12 @@ def test_max_roi_pool_matches_onnx_runtime():
 
 
 def test_inventory_reports_unconvertible_attributes_before_building():
-    maxpool = one_node("MaxPool", (1, 2, 6, 6), {}, outputs=("y", "indices"), kernel_shape=[3, 3],
-                       pads=[0, 0, 1, 1])
+    maxpool = one_node("MaxPool", (1, 2, 6), {}, outputs=("y", "indices"), kernel_shape=[3],
+                       storage_order=1)
     resize = one_node("Resize", (1, 2, 4, 4), {"roi": np.zeros(0, np.float32),
                                                 "scales": np.array([1, 1, 2, 2], np.float32)},
                       opset=13, coordinate_transformation_mode="tf_half_pixel_for_nn")
-    for model, reason in ((maxpool, "Indices output"), (resize, "tf_half_pixel_for_nn")):
+    for model, reason in ((maxpool, "storage_order=1 Indices outside 2-D"), (resize, "tf_half_pixel_for_nn")):
         (problem,) = converter.inventory(model)
         assert reason in problem.reason and problem.nodes
 
