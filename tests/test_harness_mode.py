@@ -52,7 +52,7 @@ def _make_dry_run(target: str) -> str:
     from harness.paths import REPO_ROOT
 
     if shutil.which("make") is None:
-        pytest.skip("no make")
+        pytest.skip("`make` is not installed: the Makefile recipe cannot be dry-run here (make test itself needs it)")
     proc = subprocess.run(["make", "-n", target], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
