@@ -1,6 +1,6 @@
 """PaddlePaddle: paddle.vision / zoo builders, BatchNorm randomisation, paddle2onnx export.
 
-Export goes model → `paddle.jit.save` (PIR: `<prefix>.json` + `<prefix>.pdiparams`) →
+Export goes model → `paddle.jit.save` once per built model (PIR: `<prefix>.json` + `<prefix>.pdiparams`) →
 paddle2onnx. paddle2onnx turns Python errors into `sys.exit(-1)` after printing them and
 its C++ core can abort, so the conversion runs in a child process (`python -m
 zoo.frameworks.paddle_exporter PREFIX OUT OPSET`): any failure there comes back as a
@@ -104,20 +104,34 @@ def run(model, inputs: list) -> list:
     return [o.numpy() for o in outs]
 
 
-def export(model, inputs: list, path: str, opset: int) -> None:
-    specs = [paddle.static.InputSpec(list(x.shape), str(x.dtype), f"input_{i}")
-             for i, x in enumerate(inputs)]
-    with tempfile.TemporaryDirectory(prefix="paddle_export_") as tmp:
-        prefix = os.path.join(tmp, "model")
+class SavedForExport:
+    """One `paddle.jit.save` per built model, shared by every opset's paddle2onnx run (the
+    dy2static trace and the parameter file do not depend on the opset). The directory lives
+    as long as this object."""
+
+    def __init__(self, model, inputs: list):
+        specs = [paddle.static.InputSpec(list(x.shape), str(x.dtype), f"input_{i}")
+                 for i, x in enumerate(inputs)]
+        self._dir = tempfile.TemporaryDirectory(prefix="paddle_export_")
+        self.prefix = os.path.join(self._dir.name, "model")
+        self.output_names = OUTPUT_NAMES.get(type(model).__name__)
         try:
-            paddle.jit.save(model, prefix, input_spec=specs)
+            paddle.jit.save(model, self.prefix, input_spec=specs)
         except Exception as e:  # dy2static errors are long; keep type + message
+            self._dir.cleanup()
             raise PaddleExportError(f"paddle.jit.save failed: {type(e).__name__}: {e}") from e
-        _paddle2onnx_in_child(prefix, path, opset)
-        _post_export_patches(prefix + ".json", path)
-    names = OUTPUT_NAMES.get(type(model).__name__)
-    if names:
-        _rename_outputs(path, names)
+
+
+def prepare_export(model, inputs: list) -> SavedForExport:
+    return SavedForExport(model, inputs)
+
+
+def export(model, inputs: list, path: str, opset: int, prepared: SavedForExport = None) -> None:
+    saved = prepared or SavedForExport(model, inputs)
+    _paddle2onnx_in_child(saved.prefix, path, opset)
+    _post_export_patches(saved.prefix + ".json", path)
+    if saved.output_names:
+        _rename_outputs(path, saved.output_names)
 
 
 def _post_export_patches(program_json: str, path: str) -> None:
