@@ -137,3 +137,59 @@ def test_nightly_history_from_committed_results(tmp_path):
     code, _, _, err = _run_step(reports, repo, tmp_path)
     assert code == 0, err
     assert "History (3 runs" in (repo / "out" / "reports" / "support_matrix.html").read_text()
+
+
+# --- nightly: the shard jobs cover the whole cube and graph mode ---------------------------------
+
+def _shard_jobs() -> list:
+    """The shard job's matrix as GitHub expands it: the cross product, then each `include` entry
+    that conflicts with every combination as a combination of its own (all ours do)."""
+    import itertools
+
+    import yaml
+
+    spec = yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"]["shard"]["strategy"]["matrix"]
+    axes = {k: v for k, v in spec.items() if k not in ("include", "exclude")}
+    jobs = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+    return jobs + list(spec.get("include", []))
+
+
+def _shard_command(job, tmp_path) -> list:
+    """The harness arguments the shard step passes for ``job``: its script, run by bash with a
+    recording stand-in for .venv/bin/python (the wiring is under test here, not the harness)."""
+    import yaml
+
+    steps = yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"]["shard"]["steps"]
+    step = steps[_index(steps, lambda s: s.get("id") == "run")]
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True, exist_ok=True)
+    python.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$ARGS_OUT"\n')
+    python.chmod(0o755)
+    env = {**os.environ, "ARGS_OUT": str(tmp_path / "args"),
+           **{k.upper(): str(v) for k, v in job.items()}}
+    subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, check=True)
+    argv = (tmp_path / "args").read_text().splitlines()
+    assert argv[:3] == ["-m", "harness", "matrix"], argv
+    return argv[3:]
+
+
+def test_nightly_shards_cover_the_cube_and_graph_mode_per_device(tmp_path):
+    from harness.matrix import build_parser, selected_cases
+
+    runs = {}
+    for job in _shard_jobs():
+        args = build_parser().parse_args(_shard_command(job, tmp_path))
+        assert args.strict and args.device == [job["device"]] and args.mode == job["mode"]
+        runs.setdefault((job["device"], args.mode), []).append(args)
+    assert set(runs) == {(d, m) for d in ("cpu", "cuda") for m in ("eager", "graph")}
+    for (device, run_mode), shard_args in runs.items():
+        whole = build_parser().parse_args(["--device", device, "--mode", run_mode, *(
+            ["--opset", "13"] if run_mode == "graph" else [])])
+        expected = sorted(c.case_id for c in selected_cases(whole))
+        got = sorted(c.case_id for a in shard_args for c in selected_cases(a))
+        assert got == expected, f"{device} {run_mode}: the shards' union is not the whole run"
+        assert {a.shard.split("/")[1] for a in shard_args} == {str(len(shard_args))}
+        results = {a.results for a in shard_args}
+        assert len(results) == len(shard_args), "each shard writes its own results file"
+    eager_opsets = {c.opset for a in runs[("cpu", "eager")] for c in selected_cases(a)}
+    assert eager_opsets == {10, 11, 13, 17}
