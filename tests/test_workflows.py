@@ -154,18 +154,22 @@ def _shard_jobs() -> list:
     return jobs + list(spec.get("include", []))
 
 
+def steps_of(job: str) -> list:
+    import yaml
+
+    return yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"][job]["steps"]
+
+
 def _shard_command(job, tmp_path) -> list:
     """The harness arguments the shard step passes for ``job``: its script, run by bash with a
     recording stand-in for .venv/bin/python (the wiring is under test here, not the harness)."""
-    import yaml
-
-    steps = yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"]["shard"]["steps"]
+    steps = steps_of("shard")
     step = steps[_index(steps, lambda s: s.get("id") == "run")]
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True, exist_ok=True)
     python.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$ARGS_OUT"\n')
     python.chmod(0o755)
-    env = {**os.environ, "ARGS_OUT": str(tmp_path / "args"),
+    env = {**os.environ, "ARGS_OUT": str(tmp_path / "args"), "CACHE_DIR": "/runner/tool-cache/zoo-export-cache",
            **{k.upper(): str(v) for k, v in job.items()}}
     subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, check=True)
     argv = (tmp_path / "args").read_text().splitlines()
@@ -180,6 +184,7 @@ def test_nightly_shards_cover_the_cube_and_graph_mode_per_device(tmp_path):
     for job in _shard_jobs():
         args = build_parser().parse_args(_shard_command(job, tmp_path))
         assert args.strict and args.device == [job["device"]] and args.mode == job["mode"]
+        assert args.cache_dir == "/runner/tool-cache/zoo-export-cache"
         runs.setdefault((job["device"], args.mode), []).append(args)
     assert set(runs) == {(d, m) for d in ("cpu", "cuda") for m in ("eager", "graph")}
     for (device, run_mode), shard_args in runs.items():
@@ -191,5 +196,8 @@ def test_nightly_shards_cover_the_cube_and_graph_mode_per_device(tmp_path):
         assert {a.shard.split("/")[1] for a in shard_args} == {str(len(shard_args))}
         results = {a.results for a in shard_args}
         assert len(results) == len(shard_args), "each shard writes its own results file"
+    prune = steps_of("shard")[_index(steps_of("shard"), lambda s: "prune-cache" in s.get("run", ""))]
+    run = steps_of("shard")[_index(steps_of("shard"), lambda s: s.get("id") == "run")]
+    assert prune["env"]["CACHE_DIR"] == run["env"]["CACHE_DIR"] and prune.get("if") == "always()"
     eager_opsets = {c.opset for a in runs[("cpu", "eager")] for c in selected_cases(a)}
     assert eager_opsets == {10, 11, 13, 17}

@@ -1,4 +1,6 @@
-"""python -m zoo list [--json] [--framework F] [--model M]: the catalogue, one row per cell."""
+"""python -m zoo list [--json] [--framework F] [--model M]: the catalogue, one row per cell.
+python -m zoo prune-cache DIR [--dry-run] [--no-exporter-patches]: drop the export cache's
+entries the current zoo would never read again (zoo/cache_prune.py)."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +44,23 @@ def list_cells(args) -> int:
     return 0
 
 
+def prune_cache(args) -> int:
+    import os
+
+    from . import cache_prune
+    from .frameworks import patches
+
+    if args.no_exporter_patches:  # the stock exporters' keys (zoo.export --no-exporter-patches)
+        os.environ[patches.ENV] = "0"
+    done = cache_prune.prune(args.cache_dir, catalogue.load(args.catalogue), dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for name, why in done.removed:
+        print(f"{verb} {name}: {why}")
+    print(f"{args.cache_dir}: kept {len(done.kept)} entries; {verb} {len(done.removed)} "
+          f"({done.freed_bytes / 2**30:.2f} GiB)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m zoo", description="The model zoo catalogue.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -50,9 +69,15 @@ def main(argv=None) -> int:
     ls.add_argument("--framework", choices=catalogue.FRAMEWORKS)
     ls.add_argument("--model")
     ls.add_argument("--catalogue", default=catalogue.CATALOGUE_PATH, help=argparse.SUPPRESS)
+    pr = sub.add_parser("prune-cache", help="remove export cache entries whose key is no longer current")
+    pr.add_argument("cache_dir", metavar="DIR")
+    pr.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    pr.add_argument("--no-exporter-patches", action="store_true",
+                    help="keep the stock-exporter entries instead of the patched ones")
+    pr.add_argument("--catalogue", default=catalogue.CATALOGUE_PATH, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     try:
-        return list_cells(args)
+        return list_cells(args) if args.command == "list" else prune_cache(args)
     except catalogue.CatalogueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
