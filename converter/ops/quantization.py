@@ -67,6 +67,17 @@ def _saturate(values, dtype):
     return flow.clamp(values, lo, hi).to(dtype)
 
 
+def _requantize(acc, x_scale, w_scale, y_scale, y_zero, dtype):
+    """round(acc * x_scale * w_scale / y_scale) + y_zero, saturated: the spec leaves the
+    arithmetic open; ORT's is float32 throughout (multiplier (x_scale * w_scale) / y_scale in
+    float32, the exact integer accumulator rounded to float32, their float32 product rounded
+    half to even). In float64 a multiplier such as 0.05 * 0.02 / 0.4 lands on the other side
+    of a .5 tie (docs/operators.md)."""
+    factor = x_scale.to(flow.float32) * w_scale.to(flow.float32) / y_scale.to(flow.float32)
+    scaled = flow.round(acc.to(flow.float32) * factor)
+    return _saturate(scaled + y_zero.to(flow.float32), dtype)
+
+
 @register("QuantizeLinear", 10, 13, 19, 21, check=_output_type_check(2))
 def quantize_linear(ctx):
     require(ctx, _output_type_check(2))
@@ -129,7 +140,9 @@ def matmul_integer(ctx):
     return run
 
 
-@register("QLinearMatMul", 10, 21, check=_output_type_check(7))
+@register("QLinearMatMul", 10, 21, check=_output_type_check(7),
+          notes="requantization in float32 as ONNX Runtime (spec silent on precision): (a_scale * b_scale) / "
+                "y_scale, accumulator and product in float32, round half to even")
 def qlinear_matmul(ctx):
     out_dtype = _quant_dtype(ctx, 7)
 
@@ -138,8 +151,7 @@ def qlinear_matmul(ctx):
             a_zero = a_zero.reshape(-1, 1)
             a_scale = a_scale.reshape(-1, 1)
         acc = flow.matmul(_centered(a, a_zero), _centered(b, b_zero))
-        factor = a_scale.to(flow.float64) * b_scale.to(flow.float64) / y_scale.to(flow.float64)
-        return _saturate(flow.round(acc * factor) + y_zero.to(flow.float64), out_dtype)
+        return _requantize(acc, a_scale, b_scale, y_scale, y_zero, out_dtype)
 
     return run
 
@@ -179,7 +191,9 @@ def conv_integer(ctx):
     return run
 
 
-@register("QLinearConv", 10, check=_output_type_check(7))
+@register("QLinearConv", 10, check=_output_type_check(7),
+          notes="requantization in float32 as ONNX Runtime (spec silent on precision): (x_scale * w_scale) / "
+                "y_scale, accumulator and product in float32, round half to even")
 def qlinear_conv(ctx):
     out_dtype = _quant_dtype(ctx, 7)
     conv = _integer_conv(ctx)
@@ -188,10 +202,8 @@ def qlinear_conv(ctx):
         acc = conv(_centered(x, x_zero), _centered(w, _per_channel(w_zero, w.ndim)))
         if bias is not None:
             acc = acc + bias.to(flow.float64).reshape([1, -1] + [1] * (acc.ndim - 2))
-        w_scale = w_scale.to(flow.float64)
         if w_scale.numel() > 1:
             w_scale = w_scale.reshape([1, -1] + [1] * (acc.ndim - 2))
-        factor = x_scale.to(flow.float64) * w_scale / y_scale.to(flow.float64)
-        return _saturate(flow.round(acc * factor) + y_zero.to(flow.float64), out_dtype)
+        return _requantize(acc, x_scale, w_scale, y_scale, y_zero, out_dtype)
 
     return run
