@@ -201,6 +201,21 @@ def test_qlinear_conv_is_exact():
     run_both(model, rng.integers(0, 255, (1, 3, 6, 6)).astype(np.uint8))
 
 
+@pytest.mark.parametrize("x_shape,w_shape,pads", [
+    ((1, 1, 1, 1, 1), (1, 1, 1, 1, 3), [0, 0, 1, 0, 0, 2]),   # cropped path: length 0
+    ((1, 1, 1, 1), (1, 1, 1, 3), [0, 2, 0, 1]),               # cropped path: length 0
+    ((1, 1, 1, 1), (1, 1, 1, 3), [0, 2, 0, 2]),               # native layer: length -1
+], ids=["3d_zero", "2d_zero", "native_negative"])
+def test_conv_transpose_with_no_output_cell_is_refused_like_onnx_runtime(x_shape, w_shape, pads):
+    # The spec's formula gives an empty axis; ORT refuses (dim_size > 0). Was an empty output.
+    model = one_node("ConvTranspose", x_shape, {"w": np.ones(w_shape, np.float32)}, opset=11, pads=pads)
+    x = np.ones(x_shape, np.float32)
+    with pytest.raises(Exception, match="dim_size > 0"):
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    with pytest.raises(converter.NodeExecutionError, match="convtranspose_node.*(output length|Output size is too small)"):
+        converter.convert(model)(flow.tensor(x))
+
+
 def test_qlinear_requantization_rounds_in_float32_like_onnx_runtime():
     # (0.05 * 0.02) / 0.4 is 0.0025000002 in float32 but 0.00249999994 in float64: every
     # accumulator that is a multiple of 200 sits on a .5 tie that the two round apart (904 of

@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx.reference import ReferenceEvaluator
 
-from semantics_check import assert_outputs, check_against_ort, node_model, run_converted
+from semantics_check import assert_outputs, check_against_ort, node_model, run_converted, run_ort
 
 rng = np.random.default_rng(5)
 
@@ -101,13 +101,24 @@ def test_max_pool_indices_with_ceil_mode():
                       kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
 
 
-def test_max_pool_indices_of_a_window_without_input_is_a_typed_error():
-    import converter
-    from converter.dtypes import to_tensor
-    model = node_model("MaxPool", {"x": x_of(1, 1, 5, 5)}, opset=12, n_outputs=2, ceil_mode=1,
-                       kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])
-    with pytest.raises(converter.NodeExecutionError, match="maxpool_node"):
-        converter.convert(model)(to_tensor(x_of(1, 1, 5, 5)))
+@pytest.mark.parametrize("case,storage_order", [(c, 0) for c in EMPTY_LAST] + [
+    (c, 1) for c, (shape, _) in EMPTY_LAST.items() if len(shape) == 4])   # storage_order=1: 2-D only
+def test_max_pool_indices_of_a_window_without_input_follow_onnx_runtime(case, storage_order):
+    # Undefined in the spec; ORT's value: the lowest float, and the index of coordinates
+    # (-1, ..., -1) in the window's plane (e.g. plane * H*W - W - 1). Was refused before.
+    shape, attrs = EMPTY_LAST[case]
+    check_against_ort("MaxPool", {"x": x_of(2, *shape[1:])}, opset=12, n_outputs=2, ceil_mode=1,
+                      storage_order=storage_order, rtol=0, atol=0, **attrs)
+
+
+@pytest.mark.parametrize("op,n_outputs", [("MaxPool", 1), ("MaxPool", 2), ("AveragePool", 1)])
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_same_auto_pad_output_length_ignores_ceil_mode(auto_pad, op, n_outputs):
+    # ceil(n / stride) (spec, ORT): with a stride longer than the window the SAME pads would be
+    # negative; clamped at 0 they let the ceil formula add a window past the input (length 2
+    # instead of 1 here).
+    check_against_ort(op, {"x": x_of(2, 3, 1, 2)}, opset=12, n_outputs=n_outputs, ceil_mode=1,
+                      kernel_shape=[1, 1], strides=[2, 2], auto_pad=auto_pad, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8], ids=lambda d: np.dtype(d).name)
@@ -137,3 +148,26 @@ def test_window_longer_than_the_padded_input_by_one_is_empty(op):
     x = x_of(1, 2, 2)
     expected = check_against_ort(op, {"x": x}, opset=18, kernel_shape=[3])
     assert expected[0].shape == (1, 2, 0)
+
+
+# ORT's output length is (padded - span) / stride + 1 cast to an integer, i.e. truncated
+# toward zero: a window longer than the padded input by at most one stride gives an empty
+# axis, a longer one is refused (the spec's floor would make most of these negative).
+@pytest.mark.parametrize("n,kernel,dilation,stride,empty", [
+    (1, 3, 2, 3, True), (1, 3, 2, 5, True), (2, 4, 1, 3, True), (2, 4, 1, 2, True), (1, 3, 2, 2, False)])
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool"])
+def test_window_longer_than_the_padded_input_by_at_most_a_stride_is_empty(op, n, kernel, dilation, stride, empty):
+    import converter
+    from converter.dtypes import to_tensor
+
+    x = x_of(1, 2, n)
+    attrs = dict(kernel_shape=[kernel], strides=[stride], dilations=[dilation])
+    if empty:
+        expected = check_against_ort(op, {"x": x}, opset=19, **attrs)
+        assert expected[0].shape == (1, 2, 0)
+        return
+    model = node_model(op, {"x": x}, opset=19, **attrs)
+    with pytest.raises(Exception):
+        run_ort(model, {"x": x})
+    with pytest.raises(converter.NodeExecutionError, match="shorter than the dilated kernel"):
+        converter.convert(model)(to_tensor(x))

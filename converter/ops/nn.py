@@ -131,6 +131,16 @@ def _transpose_pads(spec, in_size, kernel, stride, dilation, out_pad):
     return begins, ends
 
 
+def _check_transpose_lengths(in_size, kernel, stride, dilation, out_pad, begins, ends):
+    """Refuse an output axis of length < 1, as ONNX Runtime does (its `dim_size > 0` check;
+    the spec's formula would give an empty or negative axis): ValueError naming the axis."""
+    for axis, (n, k, s, d, op, b, e) in enumerate(zip(in_size, kernel, stride, dilation, out_pad, begins, ends)):
+        length = s * (n - 1) + op + (k - 1) * d + 1 - b - e
+        if length < 1:
+            raise ValueError(f"spatial axis {axis}: output length {length} < 1 (input {n}, kernel {k}, "
+                             f"stride {s}, dilation {d}, output_padding {op}, pads ({b}, {e}))")
+
+
 def _crop_or_extend(y, begins, ends, out_pad):
     """Take y[begin : len - end + out_pad] on each spatial axis, zero-filling outside."""
     for axis, (b, e, op) in enumerate(zip(begins, ends, out_pad), start=2):
@@ -158,6 +168,7 @@ class _CroppedConvTranspose(flow.nn.Module):
     def forward(self, x, *_):
         spec, kernel, stride, dilation, out_pad = self.geometry
         begins, ends = _transpose_pads(spec, list(x.shape[2:]), kernel, stride, dilation, out_pad)
+        _check_transpose_lengths(list(x.shape[2:]), kernel, stride, dilation, out_pad, begins, ends)
         y = _crop_or_extend(self.conv(x), begins, ends, out_pad)
         if self.bias is not None:
             y = y + self.bias.reshape([1, -1] + [1] * (y.ndim - 2))
@@ -205,6 +216,7 @@ def conv_transpose(ctx):
     def run(x, weight, bias=None):
         kernel = list(weight.shape[2:])
         begins, ends = _transpose_pads(spec, list(x.shape[2:]), kernel, stride, dilation, out_pad)
+        _check_transpose_lengths(list(x.shape[2:]), kernel, stride, dilation, out_pad, begins, ends)
         y = conv_fn(x, weight, None, stride=stride, padding=0, groups=group, dilation=dilation)
         y = _crop_or_extend(y, begins, ends, out_pad)
         return y if bias is None else y + bias.reshape([1, -1] + [1] * nd)

@@ -69,12 +69,18 @@ class PoolGeometry:
         for n, k, s, d, b, e in zip(in_size, self.kernel, self.stride, self.dilation, begins, ends):
             span = (k - 1) * d + 1
             padded = n + b + e
-            if self.ceil:
+            if self.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+                # ceil(n / s) whatever ceil_mode says (spec, ORT): the pads are derived from it,
+                # and clamped at 0 they would let the ceil formula add a window past the input
+                out = math.ceil(n / s)
+            elif self.ceil:
                 out = math.ceil((padded - span) / s) + 1
                 if self.drop_padding_windows and (out - 1) * s >= n + b:
                     out -= 1
             else:
-                out = (padded - span) // s + 1
+                # ORT casts (padded - span) / s + 1 to an integer (toward zero): a window longer
+                # than the padded input by at most a stride gives an empty axis (spec: negative)
+                out = math.trunc((padded - span) / s + 1) if padded < span else (padded - span) // s + 1
             outs.append(out)
         return begins, ends, outs
 
@@ -142,6 +148,18 @@ def _register_indices(ctx) -> bool:
     return len(ctx.outputs) > 1 and bool(ctx.outputs[1])
 
 
+def _empty_window_index(idx, in_shape, storage_order):
+    """ONNX Runtime's Indices entry for a window over no input cell (spec: undefined): its
+    argmax coordinates stay at their initial -1 on every axis, flattened like any index
+    (row-major, or column-major for storage_order=1), plus the plane's offset."""
+    spatial = list(in_shape[2:])
+    if storage_order and len(spatial) == 2:
+        offset = -1 - spatial[0]
+    else:
+        offset = -sum(math.prod(spatial[axis + 1:]) for axis in range(len(spatial)))
+    return _onnx_indices(flow.zeros_like(idx), in_shape, 0) + offset
+
+
 def _onnx_indices(idx, in_shape, storage_order):
     """OneFlow's per-(n, c) flat spatial argmax index -> ONNX's index into the whole tensor."""
     n, c = in_shape[0], in_shape[1]
@@ -176,7 +194,8 @@ def _max_pool_check(ctx):
 
 @register("MaxPool", 1, 8, 10, 11, 12, 22, check=_max_pool_check, notes=_CEIL_NOTES.format(
     ", version 22 drops it (spec)", "the dtype's lowest value, as ORT's Indices/column paths (its 2-D "
-    "rows hold stale values); its Indices entry is refused (undefined); float16 computes in float32 (exact)"))
+    "rows hold stale values); its Indices entry (undefined in the spec) is ORT's: coordinates -1 on every "
+    "axis, flattened in the plane; float16 computes in float32 (exact)"))
 def max_pool(ctx):
     require(ctx, _max_pool_check)
     geo = PoolGeometry(ctx, dilations=ctx.version >= 10, ceil=ctx.version >= 10)
@@ -187,23 +206,29 @@ def max_pool(ctx):
         pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding if native else 0,
                                 dilation=geo.dilation, ceil_mode=geo.ceil if native else False,
                                 return_indices=True)
+        explicit_pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, dilation=geo.dilation,
+                                         return_indices=True)
 
         def run_with_indices(x):
             dtype, in_size = x.dtype, list(x.shape[2:])
+            empty = None
             if geo.ceil and not geo.drop_padding_windows or not native:
                 begins, ends, extra = geo.explicit_pads(in_size)
-                if empty_window_mask(geo, in_size, begins, ends, extra, x.device) is not None:
-                    raise ValueError("a window covers no input cell: its Indices entry is undefined "
-                                     "(ONNX Runtime returns garbage there)")
-            if native:
+                empty = empty_window_mask(geo, in_size, begins, ends, extra, x.device)
+            if native and empty is None:
                 y, idx = pool(_exact_float(x))
             else:
-                # Pads OneFlow's layer cannot take (asymmetric, SAME_*, wider than half the kernel):
-                # pool the explicitly -inf-padded input, then map padded positions back.
+                # Pads OneFlow's layer cannot take (asymmetric, SAME_*, wider than half the kernel)
+                # or ceil_mode windows past the input: pool the explicitly -inf-padded input, then
+                # map padded positions back.
                 ends = [e + x_ for e, x_ in zip(ends, extra)]
-                y, idx = pool(F.pad(_exact_float(x), flow_pad_arg(begins, ends), value=float("-inf")))
+                y, idx = explicit_pool(F.pad(_exact_float(x), flow_pad_arg(begins, ends), value=float("-inf")))
                 idx = _unpadded_index(idx, [n + b + e for n, b, e in zip(in_size, begins, ends)], begins, in_size)
-            return y.to(dtype), _onnx_indices(idx, list(x.shape), storage_order)
+            idx = _onnx_indices(idx, list(x.shape), storage_order)
+            if empty is not None:
+                y = flow.where(empty, flow.full_like(y, _lowest(dtype)), y)
+                idx = flow.where(empty, _empty_window_index(idx, list(x.shape), storage_order), idx)
+            return y.to(dtype), idx
 
         def guarded_with_indices(x):
             y = geo.guard(lambda t: None)(x)

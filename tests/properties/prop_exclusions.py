@@ -33,14 +33,22 @@ def _resize_int_interpolating(example):
     return _only(example, "Resize") and example.inputs["x"].dtype.kind in "iu" and _resize_mode(example) != "nearest"
 
 
+def _maxpool_indices_at_integer_minimum(example):
+    if not _pool(example, ("MaxPool",)) or len(example.nodes[0].output) < 2 or not example.nodes[0].output[1]:
+        return False
+    x = example.inputs["x"]
+    return x.dtype.kind in "iu" and bool((x == np.iinfo(x.dtype).min).any())
+
+
 def _avgpool_empty_ceil_window(example):
     if not _pool(example, ("AveragePool",)) or example.opset >= 19 or _attr(example, "ceil_mode", 0) != 1:
         return False
-    if (_attr(example, "auto_pad", b"NOTSET") or b"NOTSET") != b"NOTSET":
+    auto_pad = _attr(example, "auto_pad", b"NOTSET") or b"NOTSET"
+    if auto_pad not in (b"NOTSET", b"VALID"):
         return False
     kernel = _attr(example, "kernel_shape")
     nd = len(kernel)
-    pads = _attr(example, "pads") or [0] * (2 * nd)
+    pads = (_attr(example, "pads") if auto_pad == b"NOTSET" else None) or [0] * (2 * nd)
     strides = _attr(example, "strides") or [1] * nd
     for i, (n, k, s) in enumerate(zip(example.inputs["x"].shape[2:], kernel, strides)):
         b, e = pads[i], pads[i + nd]
@@ -103,8 +111,14 @@ EXCLUSIONS = {
     "ORT: pools with SAME_* and dilations": _pool_same_dilated,
     # ORT 1.19.2's AveragePool before version 19 reads past the input for a ceil_mode window
     # that covers no input cell (x [1,1,7,7], kernel [2,2], pads 1, strides [2,1]: its last
-    # row holds values of other rows, 21.0 or 36.75 for 0); version 19 gives 0, as we do.
+    # row holds values of other rows, 21.0 or 36.75 for 0; with auto_pad VALID too: x
+    # [1,1,2,1,1], kernel [1,1,1], strides [2,1,1] gives x's last value); version 19 gives 0, as we do.
     "ORT: AveragePool < 19 ceil_mode window covering no input cell": _avgpool_empty_ceil_window,
+    # ORT 1.19.2's MaxPool Indices keep a window's argmax at -1 until an element is *greater*
+    # than the dtype's lowest value: an integer window whose max is that value (uint8 0, int8
+    # -128) gets index plane*H*W - W - 1 (x uint8 [1,1,1,2] of zeros, kernel [1,1]: ORT
+    # [-3, -3]); the spec's index of the max is [0, 1], which we return. Not compared.
+    "ORT: MaxPool Indices of an integer window whose max is the dtype's minimum": _maxpool_indices_at_integer_minimum,
     # F9: integer linear Resize outside ORT's 2-D bilinear kernel (3-D/5-D inputs, N or C
     # resized, antialias, tf_crop_and_resize): ORT's float32 evaluation order there is not
     # repeated, so a value landing within a float32 ulp of an integer may truncate one apart.
@@ -244,6 +258,21 @@ def _einsum_not_float32(example):
     return _only(example, "Einsum") and next(iter(example.inputs.values())).dtype != np.float32
 
 
+def _einsum_transposing_reduction_with_a_length_one_axis(example):
+    # one operand, a label summed away, the kept labels reordered, some axis of length 1
+    # (x [1,3,2] or [2,1,2], "ijk->kj"; [2,3,2] runs)
+    if not _only(example, "Einsum") or len(example.inputs) != 1:
+        return False
+    equation = _attr(example, "equation").decode().replace(" ", "")
+    if "->" not in equation or "." in equation:
+        return False
+    term, out = equation.split("->")
+    x = next(iter(example.inputs.values()))
+    kept_in_order = [label for label in term if label in out]
+    return (len(out) < len(term) and kept_in_order != list(out)
+            and 1 in x.shape)
+
+
 def _einsum_reference(example):
     """numpy.einsum in the operands' own type (integers exact, wrapping as ORT's kernels)."""
     eq = _attr(example, "equation").decode()
@@ -291,6 +320,10 @@ SPEC_REFERENCES = {
     # reductions ("ijk->kj": an internal DataCopy size check; float32 works); numpy.einsum
     # is the spec's result.
     "ORT: Einsum on types other than float32": (_einsum_not_float32, _einsum_reference),
+    # The same DataCopy check fails on float32 for a transposing reduction of an input with
+    # an axis of length 1 (x [1,3,2] or [2,1,2], "ijk->kj"); numpy.einsum is the spec's result.
+    "ORT: Einsum transposing reduction with a length-1 axis": (_einsum_transposing_reduction_with_a_length_one_axis,
+                                                               _einsum_reference),
     # ORT 1.19.2's MatMulInteger uint8 x int8 saturates pairs of products in int16 (its
     # AVX2 u8s8 kernel: 223*-120 + 212*-83 gives -32768), 69 of 200 random 3x4x3 cases off;
     # the spec's product is exact in int32.
