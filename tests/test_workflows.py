@@ -41,10 +41,15 @@ def test_workflows_use_the_documented_commands():
 
 # --- nightly: the diff against the committed results (reports/diff.py) ---------------------------
 
-def _nightly_steps() -> list:
+def steps_of(job: str) -> list:
+    """The steps of one job of the nightly workflow."""
     import yaml
 
-    return yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"]["matrix"]["steps"]
+    return yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"][job]["steps"]
+
+
+def _nightly_steps() -> list:
+    return steps_of("matrix")
 
 
 def _index(steps, pred) -> int:
@@ -152,12 +157,6 @@ def _shard_jobs() -> list:
     axes = {k: v for k, v in spec.items() if k not in ("include", "exclude")}
     jobs = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
     return jobs + list(spec.get("include", []))
-
-
-def steps_of(job: str) -> list:
-    import yaml
-
-    return yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())["jobs"][job]["steps"]
 
 
 def _shard_command(job, tmp_path) -> list:

@@ -2,7 +2,7 @@
 
 A cache entry's name ends in a digest of its key (zoo/cache.py), so a new exporter version,
 zoo code change or catalogue edit leaves the old entry behind, never read again. A cache
-that lives across runs (the nightly runners' own disk; docs/design.md §7) keeps only the
+that lives across runs (the nightly runners' own disk; docs/design.md §6) keeps only the
 entries whose digest is the current key of its (framework, model, opset, seed): any opset
 and seed stay, so extra opsets and other seeds are not lost. Entries of a cell no longer in
 the catalogue, damaged names and abandoned temporary directories (an export killed mid-

@@ -203,9 +203,9 @@ def max_pool(ctx):
     storage_order = ctx.attr("storage_order", 0)
     if want_indices:
         native = geo.native_pads
-        pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding if native else 0,
-                                dilation=geo.dilation, ceil_mode=geo.ceil if native else False,
-                                return_indices=True)
+        # OneFlow's layer with ONNX's pads, and one without pads for the explicitly padded input
+        pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, padding=geo.padding, dilation=geo.dilation,
+                                ceil_mode=geo.ceil, return_indices=True) if native else None
         explicit_pool = _MAXPOOL[geo.nd](geo.kernel, stride=geo.stride, dilation=geo.dilation,
                                          return_indices=True)
 
