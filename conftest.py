@@ -30,6 +30,41 @@ SOURCE_FRAMEWORK_MARKS = ("torch", "tensorflow", "paddle", "oneflow")
 TORCH_SMOKE_GROUP = "torch-squeezenet1_1-export"
 
 
+try:
+    from xdist.scheduler import LoadGroupScheduling
+except ImportError:   # pytest without xdist: no scheduler to replace
+    LoadGroupScheduling = None
+else:
+    class CrashSafeLoadGroupScheduling(LoadGroupScheduling):
+        """xdist 3.8's loadgroup scheduler, except when a worker dies (docs/design.md §8).
+
+        Stock, a dead worker's whole work unit goes back on the queue, the test it died in
+        included: the replacement worker runs that test again (and dies again), and with
+        groups the run can wait for ever on a replacement that is never given work. Here the
+        test in flight is marked done before the unit is re-queued, so xdist reports it once
+        as crashed and the unit's other tests run on the replacement."""
+
+        def remove_node(self, node):
+            crashed = None
+            workload = self.assigned_work.get(node, {})
+            for unit in workload.values():
+                crashed = next((nodeid for nodeid, done in unit.items() if not done), None)
+                if crashed is not None:
+                    unit[crashed] = True
+                    break
+            for scope in [scope for scope, unit in workload.items() if all(unit.values())]:
+                del workload[scope]
+            super().remove_node(node)
+            return crashed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if LoadGroupScheduling is not None and config.getvalue("dist") == "loadgroup":
+        return CrashSafeLoadGroupScheduling(config, log)
+    return None
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("zoo", "model-zoo cases (harness)")
     group.addoption("--zoo", action="store_true", default=False,
@@ -63,8 +98,9 @@ def pytest_sessionfinish(session):
         records.close_unfinished(results)   # a crashed xdist worker's case still gets its record
 
 
-def _param(case, group=None):
-    marks = [getattr(pytest.mark, case.framework)] + ([pytest.mark.xdist_group(group)] if group else [])
+def _param(case, limit, group=None):
+    marks = [getattr(pytest.mark, case.framework), pytest.mark.timeout(limit)]
+    marks += [pytest.mark.xdist_group(group)] if group else []
     marks += [getattr(pytest.mark, m) for m in case.marks if m in CATALOGUE_MARKS]
     if case.device == "cuda":
         marks.append(pytest.mark.cuda)
@@ -75,12 +111,14 @@ def pytest_generate_tests(metafunc):
     if "zoo_case" not in metafunc.fixturenames:
         return
     config = metafunc.config
+    # A zoo case's own stage timeouts end it first; pytest-timeout is the backstop above them.
+    limit = sum(parse_timeouts(config.option.zoo_timeout).values()) + 120
     if zoo_selected(config):
         selected = zoo_cases.select(config.option.framework, config.option.model,
                                     config.option.opset, config.option.device)
-        metafunc.parametrize("zoo_case", [_param(c) for c in selected])
+        metafunc.parametrize("zoo_case", [_param(c, limit) for c in selected])
     else:   # the smoke case (torch squeezenet1_1) reuses the session's export of that cell
-        metafunc.parametrize("zoo_case", [_param(c, TORCH_SMOKE_GROUP) for c in zoo_cases.smoke_cases()])
+        metafunc.parametrize("zoo_case", [_param(c, limit, TORCH_SMOKE_GROUP) for c in zoo_cases.smoke_cases()])
 
 
 def pytest_collection_modifyitems(items):
