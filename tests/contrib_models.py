@@ -105,8 +105,127 @@ def _save(out_dir, name, model):
     return path
 
 
+# --- quantize_dynamic, then ORT's graph optimizer ------------------------------------------------
+def dynamic_lstm_matmul(out_dir):
+    """LSTM (forward, hidden 5) -> two MatMuls sharing their input and one on the cell state,
+    quantize_dynamic (int8 weights): DynamicQuantizeLSTM, DynamicQuantizeLinear + MatMulInteger
+    (+ Cast, Mul), which ORT's graph optimizer (saved) fuses: MatMulIntegerToFloat where one
+    DynamicQuantizeLinear feeds two products, DynamicQuantizeMatMul where it feeds one."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    rng = np.random.default_rng(1)
+    hidden, feat = 5, 4
+    w = rng.standard_normal((1, 4 * hidden, feat)).astype(np.float32) * 0.5
+    r = rng.standard_normal((1, 4 * hidden, hidden)).astype(np.float32) * 0.5
+    b = rng.standard_normal((1, 8 * hidden)).astype(np.float32) * 0.1
+    m1 = rng.standard_normal((hidden, 6)).astype(np.float32)
+    m2 = rng.standard_normal((hidden, 3)).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    nodes = [
+        helper.make_node("LSTM", ["x", "w", "r", "b"], ["y", "y_h", "y_c"], hidden_size=hidden),
+        helper.make_node("Squeeze", ["y", "axis1"], ["seq"]),
+        helper.make_node("MatMul", ["seq", "m1"], ["p1"]),
+        helper.make_node("Add", ["p1", "bias"], ["out1"]),
+        helper.make_node("MatMul", ["seq", "m2"], ["out2"]),
+        helper.make_node("MatMul", ["y_c", "m2"], ["out3"]),      # its own DynamicQuantizeLinear
+    ]
+    model = _model(nodes, [_vi("x", [3, 2, feat])], [_vi("out1", [3, 2, 6]), _vi("out2", [3, 2, 3]),
+                                                     _vi("y_h", [1, 2, hidden]), _vi("y_c", [1, 2, hidden]),
+                                                     _vi("out3", [1, 2, 3])],
+                   [_init("w", w), _init("r", r), _init("b", b), _init("m1", m1), _init("m2", m2),
+                    _init("bias", bias), _init("axis1", np.array([1], np.int64))])
+    src = os.path.join(out_dir, "dynamic_lstm_matmul.float.onnx")
+    quantized = os.path.join(out_dir, "dynamic_lstm_matmul.onnx")
+    onnx.save(model, src)
+    quantize_dynamic(src, quantized, weight_type=QuantType.QInt8)
+    _ort_optimized(quantized, os.path.join(out_dir, "dynamic_lstm_matmul.ort_opt.onnx"))
+    return quantized
+
+
+def _ort_optimized(src, dst):
+    """ORT's graph optimizer (extended level, CPU) saving the graph it runs."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = dst
+    ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+    return dst
+
+
+# --- float patterns ORT's graph optimizer fuses ---------------------------------------------------
+def _c(value):
+    return np.array(value, np.float32)
+
+
+def ort_fusions(out_dir):
+    """One float graph with the patterns ORT's CPU graph optimizer fuses, saved optimized:
+    Conv+Relu (FusedConv), Transpose+MatMul (FusedMatMul), the erf Gelu pattern (Gelu) after a
+    bias Add (BiasGelu), x*sigmoid(1.702x) (QuickGelu), the RMS-norm pattern
+    (SimplifiedLayerNormalization) after a residual Add (SkipSimplifiedLayerNormalization),
+    LayerNorm after a residual Add (SkipLayerNormalization)."""
+    rng = np.random.default_rng(2)
+    cw = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
+    cb = rng.standard_normal(4).astype(np.float32) * 0.1
+    hidden = 8
+    nodes = [
+        helper.make_node("Conv", ["img", "cw", "cb"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["conv_relu"]),
+        # FusedMatMul: a transposed operand
+        helper.make_node("Transpose", ["t"], ["t_T"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["t_T", "t"], ["gram"]),
+        # BiasGelu / Gelu (erf form)
+        helper.make_node("Add", ["h", "gbias"], ["hb"]),
+        helper.make_node("Div", ["hb", "sqrt2"], ["g1"]),
+        helper.make_node("Erf", ["g1"], ["g2"]),
+        helper.make_node("Add", ["g2", "one"], ["g3"]),
+        helper.make_node("Mul", ["hb", "g3"], ["g4"]),
+        helper.make_node("Mul", ["g4", "half"], ["bias_gelu"]),
+        helper.make_node("Div", ["h", "sqrt2"], ["e1"]),
+        helper.make_node("Erf", ["e1"], ["e2"]),
+        helper.make_node("Add", ["e2", "one"], ["e3"]),
+        helper.make_node("Mul", ["h", "e3"], ["e4"]),
+        helper.make_node("Mul", ["e4", "half"], ["gelu"]),
+        # QuickGelu
+        helper.make_node("Mul", ["h", "alpha"], ["q1"]),
+        helper.make_node("Sigmoid", ["q1"], ["q2"]),
+        helper.make_node("Mul", ["h", "q2"], ["quick_gelu"]),
+        # SkipSimplifiedLayerNormalization: residual add, then RMS norm
+        helper.make_node("Add", ["h", "h2"], ["res"]),
+        helper.make_node("Pow", ["res", "two"], ["r1"]),
+        helper.make_node("ReduceMean", ["r1"], ["r2"], axes=[-1]),
+        helper.make_node("Add", ["r2", "eps"], ["r3"]),
+        helper.make_node("Sqrt", ["r3"], ["r4"]),
+        helper.make_node("Div", ["res", "r4"], ["r5"]),
+        helper.make_node("Mul", ["gamma", "r5"], ["skip_rms"]),
+        # SimplifiedLayerNormalization: RMS norm alone
+        helper.make_node("Pow", ["h2", "two"], ["s1"]),
+        helper.make_node("ReduceMean", ["s1"], ["s2"], axes=[-1]),
+        helper.make_node("Add", ["s2", "eps"], ["s3"]),
+        helper.make_node("Sqrt", ["s3"], ["s4"]),
+        helper.make_node("Div", ["h2", "s4"], ["s5"]),
+        helper.make_node("Mul", ["gamma", "s5"], ["rms"]),
+        # SkipLayerNormalization: residual add, then LayerNormalization
+        helper.make_node("Add", ["h", "h3"], ["res2"]),
+        helper.make_node("LayerNormalization", ["res2", "gamma", "beta"], ["skip_ln"], axis=-1, epsilon=1e-5),
+    ]
+    outs = ["conv_relu", "gram", "bias_gelu", "gelu", "quick_gelu", "skip_rms", "rms", "skip_ln"]
+    inits = [_init("cw", cw), _init("cb", cb), _init("gbias", rng.standard_normal(hidden).astype(np.float32)),
+             _init("sqrt2", _c(1.4142135381698608)), _init("one", _c(1.0)), _init("half", _c(0.5)),
+             _init("alpha", _c(1.702)), _init("two", _c(2.0)), _init("eps", _c(1e-6)),
+             _init("gamma", rng.standard_normal(hidden).astype(np.float32)),
+             _init("beta", rng.standard_normal(hidden).astype(np.float32))]
+    inputs = [_vi("img", [1, 3, 6, 6]), _vi("t", [2, 5, 4]), _vi("h", [2, 3, hidden]), _vi("h2", [2, 3, hidden]),
+              _vi("h3", [2, 3, hidden])]
+    model = _model(nodes, inputs, [_vi(o, None) for o in outs], inits, opset=17)
+    src = _save(out_dir, "ort_fusions.float", model)
+    return _ort_optimized(src, os.path.join(out_dir, "ort_fusions.onnx"))
+
+
 MODELS = {
     "qoperator_cnn": qoperator_cnn,
+    "dynamic_lstm_matmul": dynamic_lstm_matmul,
+    "ort_fusions": ort_fusions,
 }
 
 
