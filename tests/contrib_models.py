@@ -222,10 +222,131 @@ def ort_fusions(out_dir):
     return _ort_optimized(src, os.path.join(out_dir, "ort_fusions.onnx"))
 
 
+# --- ORT's graph optimizer, then the transformer optimizer ------------------------------------------
+def transformer_chain(out_dir):
+    """The tanh Gelu pattern and a residual Add before the RMS-norm pattern, through
+    optimize_model's own chain: ORT's graph optimizer (saved, as opt_level > 0 runs it; that
+    path of optimize_model imports torch, so it is called here directly), then
+    optimize_model(model_type="bert", opt_level=0): FastGelu, SkipSimplifiedLayerNormalization."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    rng = np.random.default_rng(3)
+    hidden = 8
+    nodes = [
+        helper.make_node("Pow", ["h", "three"], ["t1"]),
+        helper.make_node("Mul", ["t1", "k1"], ["t2"]),
+        helper.make_node("Add", ["h", "t2"], ["t3"]),
+        helper.make_node("Mul", ["t3", "k2"], ["t4"]),
+        helper.make_node("Tanh", ["t4"], ["t5"]),
+        helper.make_node("Add", ["t5", "one"], ["t6"]),
+        helper.make_node("Mul", ["h", "half"], ["t7"]),
+        helper.make_node("Mul", ["t7", "t6"], ["fast_gelu"]),
+        helper.make_node("Add", ["h", "h2"], ["res"]),
+        helper.make_node("Pow", ["res", "two"], ["r1"]),
+        helper.make_node("ReduceMean", ["r1"], ["r2"], axes=[-1]),
+        helper.make_node("Add", ["r2", "eps"], ["r3"]),
+        helper.make_node("Sqrt", ["r3"], ["r4"]),
+        helper.make_node("Div", ["res", "r4"], ["r5"]),
+        helper.make_node("Mul", ["gamma", "r5"], ["skip_rms"]),
+    ]
+    inits = [_init("three", _c(3.0)), _init("k1", _c(0.044715)), _init("k2", _c(0.7978845834732056)),
+             _init("one", _c(1.0)), _init("half", _c(0.5)), _init("two", _c(2.0)), _init("eps", _c(1e-6)),
+             _init("gamma", rng.standard_normal(hidden).astype(np.float32))]
+    dims = ["batch_size", "seq_len", hidden]
+    model = _model(nodes, [_vi("h", dims), _vi("h2", dims)], [_vi("fast_gelu", dims), _vi("skip_rms", dims)],
+                   inits)
+    src = _save(out_dir, "transformer_chain.float", model)
+    ort_opt = _ort_optimized(src, os.path.join(out_dir, "transformer_chain.ort_opt.onnx"))
+    optimized = optimize_model(ort_opt, model_type="bert", opt_level=0, use_gpu=False, num_heads=2,
+                               hidden_size=hidden)
+    dst = os.path.join(out_dir, "transformer_chain.onnx")
+    optimized.save_model_to_file(dst)
+    return dst
+
+
+# --- single nodes built with onnx.helper (no tool writes them for such small CPU graphs) -----------
+def _ms_node_model(name, node, inputs, outputs, inits=()):
+    model = _model([node], inputs, outputs, list(inits), ms=True)
+    return model
+
+
+def direct_nodes(out_dir):
+    """Attention, MultiHeadAttention, RotaryEmbedding and EmbedLayerNormalization as single
+    nodes: ORT's transformer optimizer writes them only on whole BERT/GPT-2/LLaMA/UNet graphs of
+    the exporters' exact patterns (not reproduced here); each model is checked by ORT itself."""
+    rng = np.random.default_rng(4)
+    b, s, heads, head = 2, 5, 2, 4
+    hidden = heads * head
+    f = np.float32
+    written = []
+    # Attention: merged QKV weights, raw mask, unidirectional with past
+    w = rng.standard_normal((hidden, 3 * hidden)).astype(f) * 0.3
+    bias = rng.standard_normal(3 * hidden).astype(f) * 0.1
+    out = _vi("out", [b, s, hidden])
+    for tag, attrs, extra_inputs, extra_vis, outs in [
+        ("attention_mask", {}, ["mask"], [_vi("mask", [b, s], TensorProto.INT32)], [out]),
+        ("attention_causal_past", {"unidirectional": 1}, ["", "past"],
+         [_vi("past", [2, b, heads, 3, head])], [out, _vi("present", [2, b, heads, 3 + s, head])]),
+        ("attention_lengths", {}, ["lengths"], [_vi("lengths", [b], TensorProto.INT32)], [out]),
+    ]:
+        node = helper.make_node("Attention", ["x", "w", "bias"] + extra_inputs, [o.name for o in outs],
+                                domain=MS, num_heads=heads, **attrs)
+        model = _ms_node_model(tag, node, [_vi("x", [b, s, hidden])] + extra_vis, outs,
+                               [_init("w", w), _init("bias", bias)])
+        written.append(_save(out_dir, tag, model))
+    # MultiHeadAttention: separate q/k/v with bias, key padding mask and attention bias; and
+    # cross attention (key length 3) with past key/value
+    mha_bias = _init("bias", rng.standard_normal(3 * hidden).astype(f) * 0.1)
+    node = helper.make_node("MultiHeadAttention", ["q", "k", "v", "bias", "mask", "attn_bias"], ["out"],
+                            domain=MS, num_heads=heads)
+    model = _ms_node_model("mha", node, [
+        _vi("q", [b, s, hidden]), _vi("k", [b, s, hidden]), _vi("v", [b, s, hidden]),
+        _vi("mask", [b, s], TensorProto.INT32), _vi("attn_bias", [b, heads, s, s])], [out], [mha_bias])
+    written.append(_save(out_dir, "mha", model))
+    node = helper.make_node("MultiHeadAttention", ["q", "k", "v", "bias", "", "", "past_k", "past_v"],
+                            ["out", "present_k", "present_v"], domain=MS, num_heads=heads)
+    model = _ms_node_model("mha_past", node, [
+        _vi("q", [b, s, hidden]), _vi("k", [b, 3, hidden]), _vi("v", [b, 3, hidden]),
+        _vi("past_k", [b, heads, 2, head]), _vi("past_v", [b, heads, 2, head])],
+        [out, _vi("present_k", [b, heads, 5, head]), _vi("present_v", [b, heads, 5, head])], [mha_bias])
+    written.append(_save(out_dir, "mha_past", model))
+    # RotaryEmbedding: 3-D and 4-D inputs, halves and interleaved pairs, partial rotary dim
+    max_pos, half = 16, head // 2
+    theta = np.arange(max_pos)[:, None] / 10000 ** (np.arange(half)[None] / half)
+    for tag, shape, interleaved, cache_half in [("rotary_3d", [b, s, hidden], 0, half),
+                                                ("rotary_4d_interleaved", [b, heads, s, head], 1, half),
+                                                ("rotary_partial", [b, s, hidden], 0, half // 2)]:
+        attrs = {"interleaved": interleaved}
+        if cache_half != half:
+            attrs.update(num_heads=heads, rotary_embedding_dim=2 * cache_half)
+        node = helper.make_node("RotaryEmbedding", ["x", "pos", "cos", "sin"], ["y"], domain=MS, **attrs)
+        model = _ms_node_model(tag, node, [_vi("x", shape), _vi("pos", [b, s], TensorProto.INT64)],
+                               [_vi("y", shape)], [_init("cos", np.cos(theta[:, :cache_half]).astype(f)),
+                                                  _init("sin", np.sin(theta[:, :cache_half]).astype(f))])
+        written.append(_save(out_dir, tag, model))
+    # EmbedLayerNormalization with segment ids and a mask
+    vocab = 11
+    node = helper.make_node("EmbedLayerNormalization", ["ids", "seg", "word", "position", "segment", "gamma", "beta",
+                                                        "mask"], ["out", "mask_index", "sum"], domain=MS,
+                            epsilon=1e-12)
+    model = _ms_node_model("embed_layer_norm", node, [
+        _vi("ids", [b, s], TensorProto.INT32), _vi("seg", [b, s], TensorProto.INT32),
+        _vi("mask", [b, s], TensorProto.INT32)],
+        [out, _vi("mask_index", [b], TensorProto.INT32), _vi("sum", [b, s, hidden])],
+        [_init("word", rng.standard_normal((vocab, hidden)).astype(f)),
+         _init("position", rng.standard_normal((8, hidden)).astype(f)),
+         _init("segment", rng.standard_normal((2, hidden)).astype(f)),
+         _init("gamma", rng.standard_normal(hidden).astype(f)), _init("beta", rng.standard_normal(hidden).astype(f))])
+    written.append(_save(out_dir, "embed_layer_norm", model))
+    return written
+
+
 MODELS = {
     "qoperator_cnn": qoperator_cnn,
     "dynamic_lstm_matmul": dynamic_lstm_matmul,
     "ort_fusions": ort_fusions,
+    "transformer_chain": transformer_chain,
+    "direct_nodes": direct_nodes,
 }
 
 

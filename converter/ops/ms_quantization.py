@@ -242,7 +242,8 @@ _FLT_MAX = float(np.finfo(np.float32).max)
 @register("QLinearSoftmax", 1, domain=MS, check=_eight_bit_check(0), notes=(
     "ORT's algorithm: exp((x - row max + shift) * x_scale) in double rounded to float32 "
     "(shift = max(0, ln(FLT_MAX / D) - 5) / x_scale), summed in float32 in row order, "
-    "round_half_even(e * floor(1 / y_scale) / sum) + y_zero; int8 results wrap as ORT's"))
+    "round_half_even(e * floor(1 / y_scale) / sum) + y_zero; int8 results wrap and a float32 overflow "
+    "of that product gives y_zero, as ORT on x86"))
 def qlinear_softmax(ctx):
     require(ctx, _eight_bit_check(0))
     opset = ctx.attr("opset")
@@ -269,9 +270,16 @@ def qlinear_softmax(ctx):
         for j in range(1, d):           # float32, in row order (ORT's loop)
             total = total + e[:, j:j + 1]
         inv_scale = flow.floor(1.0 / _f32(y_scale).reshape([]))
-        q = flow.round(e * inv_scale / total) + _f32(y_zero).reshape([])
+        ratio = flow.round(e * inv_scale / total)
+        zero = _f32(y_zero).reshape([])
+        # e * floor(1/y_scale) can overflow float32 (short rows: the shift puts e near 1e36).
+        # ORT converts that infinity on x86 to 0 (uint32) or INT_MIN (int32) before adding the
+        # zero point: uint8 gives y_zero; int8 gives y_zero, or -1 where INT_MIN + y_zero wraps.
+        overflow = flow.isinf(ratio)
+        q = flow.where(overflow, flow.zeros_like(ratio), ratio) + zero
         if x.dtype == flow.int8:        # ORT: > 255 -> int8(255) = -1, other values wrap
             q = flow.where(q > 255, flow.full_like(q, -1.0), flow.fmod(q + 128.0, 256.0) - 128.0)
+            q = flow.where(flow.logical_and(overflow, zero < 0), flow.full_like(q, -1.0), q)
             return back(q.to(flow.int8))
         return back(flow.clamp(q, max=255.0).to(flow.uint8))
 

@@ -17,12 +17,24 @@ import oneflow as flow
 
 from ..registry import register
 from ._util import fp16_via_fp32, require
+from .indexing import check_index_range
 
 MS = "com.microsoft"
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 # --- activations --------------------------------------------------------------------------------
+def _lookup(table, ids, what):
+    """Rows of ``table`` at integer ``ids`` (any shape): ids.shape + table.shape[1:]. An id
+    outside [0, rows) is an IndexError, as ORT refuses it (OneFlow's gather would abort the
+    process on a negative one: docs/design.md, C++ CHECKs)."""
+    check_index_range(ids, table.shape[0], what)
+    if not ids.is_lazy and ids.numel() and bool((ids < 0).any().item()):
+        raise IndexError(f"{what}: negative id {int(ids.min().item())}")
+    rows = flow.index_select(table, 0, ids.reshape(-1).to(flow.int32))
+    return rows.reshape(list(ids.shape) + list(table.shape[1:]))
+
+
 def _gelu(x):
     return 0.5 * x * (1.0 + flow.erf(x / math.sqrt(2.0)))
 
@@ -135,9 +147,9 @@ def embed_layer_norm(ctx):
             pos = flow.arange(seq, dtype=flow.int64, device=ids.device).reshape(1, seq).expand(batch, seq)
         else:
             pos = position_ids.to(flow.int64).expand(batch, seq)
-        s = flow.embedding(ids, word) + flow.embedding(pos, position)
+        s = _lookup(word, ids, "input_ids") + _lookup(position, pos, "position_ids")
         if segment is not None and segment_ids is not None:
-            s = s + flow.embedding(segment_ids.to(flow.int64), segment)
+            s = s + _lookup(segment, segment_ids.to(flow.int64), "segment_ids")
         y, _, _ = _layer_norm(s, gamma, beta, eps, False)
         if mask is None:
             mask_index = flow.zeros(batch, dtype=flow.int32, device=ids.device)
@@ -276,7 +288,9 @@ def _mha_check(ctx):
 @register("MultiHeadAttention", 1, domain=MS, check=_mha_check, notes=(
     "query (B,S,D) with key/value (B,L,D) or, for cross attention, (B,N,L,H); bias added to the 3-D "
     "projections; key_padding_mask (B), (B,T) or (B,S,T); attention_bias; past_key/past_value "
-    "(B,N,P,H) prepended; packed QKV/KV layouts refused"))
+    "(B,N,P,H) prepended; packed QKV/KV layouts refused. Matched with ORT 1.19 for a mask with key length = "
+    "query length and a full-batch attention_bias; ORT 1.19's CPU kernel reads a batch-1 attention_bias as "
+    "batch-sized and departs from this formula for a mask when key and query lengths differ (unverified forms)"))
 def multi_head_attention(ctx):
     require(ctx, _mha_check)
     num_heads = ctx.attr("num_heads")
@@ -343,8 +357,8 @@ def rotary_embedding(ctx):
             pos = position_ids.to(flow.int64).reshape(1, 1) + flow.arange(s, device=x.device).reshape(1, s)
         else:
             pos = position_ids.to(flow.int64)
-        cos = flow.embedding(pos, cos_cache).unsqueeze(1)     # (B|1, 1, S, half)
-        sin = flow.embedding(pos, sin_cache).unsqueeze(1)
+        cos = _lookup(cos_cache, pos, "position_ids").unsqueeze(1)     # (B|1, 1, S, half)
+        sin = _lookup(sin_cache, pos, "position_ids").unsqueeze(1)
         part, rest = heads[..., :rot], heads[..., rot:]
         if interleaved:
             pairs = part.reshape(b, n, s, half, 2)
