@@ -179,19 +179,42 @@ def _all_nodes(graph: onnx.GraphProto):
                 yield from _all_nodes(sub)
 
 
+def _hidden(light: onnx.ModelProto, hide, domain: str) -> onnx.ModelProto:
+    """A copy of ``light`` whose nodes matching ``hide`` are moved to ``domain`` (imported), so
+    onnx's checker and shape inference pass over them; ``light`` itself when none match."""
+    if not any(hide(n) for n in _all_nodes(light.graph)):
+        return light
+    safe = onnx.ModelProto()
+    safe.CopyFrom(light)
+    for node in _all_nodes(safe.graph):
+        if hide(node):
+            node.domain = domain
+    if all(imp.domain != domain for imp in safe.opset_import):
+        safe.opset_import.append(onnx.helper.make_opsetid(domain, 1))
+    return safe
+
+
+# Operators ONNX Runtime registers in the default domain without ONNX defining them (its graph
+# optimizer writes them into saved models); onnx's checker would call such a node invalid.
+ORT_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization"})
+
+
+def _ort_default_domain_op(node) -> bool:
+    return node.op_type in ORT_DEFAULT_DOMAIN_OPS and canonical_domain(node.domain) == ""
+
+
+def _checkable(light: onnx.ModelProto) -> onnx.ModelProto:
+    """``light`` with ONNX Runtime's own default-domain operators hidden from onnx's checker."""
+    return _hidden(light, _ort_default_domain_op, "onnx2oneflow.ort_default_domain")
+
+
 def _inference_safe(light: onnx.ModelProto) -> onnx.ModelProto:
     """onnx 1.17's Einsum shape inference segfaults (kills the process) on ellipses of
     different ranks ('...ij,...jk' over [3, 2] and [2, 2, 2]). Einsum nodes with an ellipsis
     are hidden from it in a copy (an unknown domain: their outputs stay untyped); the handler
     broadcasts ellipses as numpy.einsum does (ONNX Runtime refuses different ranks)."""
-    if not any(n.op_type == "Einsum" and "..." in _equation(n) for n in _all_nodes(light.graph)):
-        return light
-    safe = onnx.ModelProto()
-    safe.CopyFrom(light)
-    for node in _all_nodes(safe.graph):
-        if node.op_type == "Einsum" and "..." in _equation(node):
-            node.domain = "onnx2oneflow.uninferred"
-    return safe
+    return _hidden(_checkable(light), lambda n: n.op_type == "Einsum" and "..." in _equation(n),
+                   "onnx2oneflow.uninferred")
 
 
 def _equation(node) -> str:
@@ -204,7 +227,7 @@ def load(model, *, check: bool = True) -> LoadedGraph:
     light = skeleton(proto)
     if check:
         try:
-            onnx.checker.check_model(light)
+            onnx.checker.check_model(_checkable(light))
         except onnx.checker.ValidationError as e:
             raise InvalidModelError(f"{source}: fails onnx.checker: {_whole(e)}") from None
         except ValueError as e:   # e.g. > 2 GB protos: the checker needs a path

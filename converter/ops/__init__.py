@@ -17,6 +17,6 @@ Writing a handler::
 * Create runtime tensors on the input's device (``x.device``), never on a fixed one.
 """
 from . import (  # noqa: F401
-    activation, control_flow, detection, indexing, linear, logic, loss, math, nn, normalization, pad, pooling,
-    quantization, recurrent, reduce, resize, sampling, sequence, signal, space_depth, stochastic, tensor,
+    activation, control_flow, detection, indexing, linear, logic, loss, math, ms_fused, ms_quantization, ms_transformer, nn,
+    normalization, pad, pooling, quantization, recurrent, reduce, resize, sampling, sequence, signal, space_depth, stochastic, tensor,
 )

@@ -63,8 +63,9 @@ def _recurrent_check(ctx):
     return None
 
 
-def _cell(op_type, acts, clip, hidden, linear_before_reset):
-    """step(x_proj, h, c, r, rb, p) -> (h, c) for one direction; x_proj = X W^T + Wb."""
+def _cell(op_type, acts, clip, hidden, linear_before_reset, recur=None):
+    """step(x_proj, h, c, r, rb, p) -> (h, c) for one direction; x_proj = X W^T + Wb.
+    ``recur(h, r)`` (LSTM only) replaces h R^T (DynamicQuantizeLSTM's quantized product)."""
     def clipped(v):
         return v if clip is None else flow.clamp(v, -clip, clip)
 
@@ -91,7 +92,7 @@ def _cell(op_type, acts, clip, hidden, linear_before_reset):
         f, g, act_h = acts
 
         def step(xp, h, c, r, rb, p):
-            gates = xp + flow.matmul(h, r.T) + rb
+            gates = xp + (flow.matmul(h, r.T) if recur is None else recur(h, r)) + rb
             gi, go, gf, gc = gates.chunk(4, dim=-1)
             pi, po, pf = (None, None, None) if p is None else p.chunk(3, dim=-1)
             i = f(clipped(gi if pi is None else gi + pi * c))
@@ -102,7 +103,9 @@ def _cell(op_type, acts, clip, hidden, linear_before_reset):
     return step
 
 
-def _build(ctx):
+def _build(ctx, project=None, recur=None):
+    """The layer's run(); ``project(x, w)`` and ``recur(h, r)`` replace the input and recurrent
+    products x W^T and h R^T of one direction (DynamicQuantizeLSTM: quantized, W/R as it stores them)."""
     require(ctx, _recurrent_check)
     op_type, hidden = ctx.op_type, ctx.attr("hidden_size")
     gates, n_dir = _GATES[op_type], _directions(ctx)
@@ -110,7 +113,7 @@ def _build(ctx):
     acts = _activation_list(ctx)
     per_dir = len(acts) // n_dir
     cells = [_cell(op_type, acts[d * per_dir:(d + 1) * per_dir], clip, hidden,
-                   ctx.attr("linear_before_reset", 0)) for d in range(n_dir)]
+                   ctx.attr("linear_before_reset", 0), recur) for d in range(n_dir)]
     is_lstm = op_type == "LSTM"
 
     def run(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None):
@@ -126,7 +129,7 @@ def _build(ctx):
             wb = rb = flow.zeros(gates * hidden, dtype=x.dtype, device=x.device)
             if b is not None:
                 wb, rb = b[d, :gates * hidden], b[d, gates * hidden:]
-            xp = flow.matmul(x, w[d].T) + wb               # [seq, batch, gates*hidden]
+            xp = (flow.matmul(x, w[d].T) if project is None else project(x, w[d])) + wb   # [seq, batch, 4h]
             h = flow.zeros(batch, hidden, dtype=x.dtype, device=x.device) if h0 is None else h0[d]
             c = flow.zeros_like(h) if c0 is None else c0[d]
             peep = None if p is None else p[d]
