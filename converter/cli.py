@@ -177,6 +177,11 @@ def main(argv=None) -> int:
     return EXIT_OK
 
 
+def run() -> None:
+    """Entry point of the ``onnx2oneflow`` console script and ``python -m converter``."""
+    sys.exit(main())
+
+
 def _progress(step: str, since: float) -> None:
     print(f"[{step}] {time.perf_counter() - since:.2f} s", flush=True)
 

@@ -301,3 +301,14 @@ def test_help_states_the_defaults(capsys):
     for fact in ("integers uniform in [1, 2]", "[0, 1] for inputs named like a mask", "224 x 224",
                  "any other open dim is 16", "ONNX Runtime crashed (signal N)", "8 ONNX Runtime crashed"):
         assert fact in text, fact
+
+
+def test_console_script_is_the_cli(monkeypatch):
+    # pyproject's [project.scripts]: onnx2oneflow -> converter.cli:run, which `python -m converter` runs too.
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    assert re.search(r'^\[project\.scripts\]\nonnx2oneflow = "converter\.cli:run"', text, re.M)
+    assert "from .cli import run" in open(os.path.join(ROOT, "converter", "__main__.py")).read()
+    monkeypatch.setattr(sys, "argv", ["onnx2oneflow", "--help"])
+    with pytest.raises(SystemExit) as info:
+        cli.run()
+    assert info.value.code == 0
