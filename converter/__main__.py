@@ -1,6 +1,4 @@
-"""``python -m converter``: see converter/cli.py."""
-import sys
+"""``python -m converter``: the ``onnx2oneflow`` command (converter/cli.py)."""
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

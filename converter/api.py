@@ -39,13 +39,18 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
     loaded = load(model, check=check)
     module = convert_loaded(loaded, device=device, fold_limit_bytes=fold_limit_bytes)
     if graph:
-        from .graph import specialise
         from .graph_mode import to_graph
-
-        def rebuild(infos):
-            return build_module(specialise(loaded, infos), fold_limit_bytes=fold_limit_bytes).to(device).eval()
-        return to_graph(module, rebuild)
+        return to_graph(module, graph_rebuild(loaded, device, fold_limit_bytes))
     return module
+
+
+def graph_rebuild(loaded: LoadedGraph, device, fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
+    """For ``to_graph``: converts the model again with the value shapes measured on a call."""
+    from .graph import specialise
+
+    def rebuild(infos):
+        return build_module(specialise(loaded, infos), fold_limit_bytes=fold_limit_bytes).to(device).eval()
+    return rebuild
 
 
 def convert_loaded(graph: LoadedGraph, *, device="cpu", fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):

@@ -1,12 +1,15 @@
 """Command line: convert an ONNX file, save the weights, optionally check against ONNX Runtime.
 
-    python -m converter model.onnx --out DIR [--device cpu|cuda] [--check] [--graph] [--codegen]
-    python -m converter model.onnx --inventory
+    onnx2oneflow model.onnx --out DIR [--device cpu|cuda] [--check [--graph]] [--codegen]
+    onnx2oneflow model.onnx --check --input-shape x=1x3x48x320 --free-dim batch=2 --input sr=16000
+    onnx2oneflow model.onnx --inventory
+(``python -m converter`` is the same command.)
 
 Exit codes (scripts can tell the failures apart):
-  0 ok · 1 --check found outputs outside tolerance · 2 bad command line (argparse)
-  3 unreadable or malformed model · 4 unsupported operators · 5 device unavailable
-  6 the converted model failed while running · 7 --codegen cannot write some nodes
+  0 ok · 1 --check found outputs outside tolerance, or ONNX Runtime refused the model/inputs
+  2 bad command line · 3 unreadable or malformed model · 4 unsupported operators
+  5 device unavailable · 6 the converted model failed while running
+  7 --codegen cannot write some nodes · 8 ONNX Runtime crashed (its child process died of a signal)
 """
 from __future__ import annotations
 
@@ -22,13 +25,28 @@ from .numerics import compare_output, compare_outputs
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_MODEL = 0, 1, 2, 3
 EXIT_UNSUPPORTED, EXIT_DEVICE, EXIT_RUN_FAILED, EXIT_CODEGEN = 4, 5, 6, 7
+EXIT_REFERENCE_CRASHED = 8
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5     # docs/design.md §4 fp32 defaults
 CHECK_SEED = 0
 
+_EPILOG = """--check inputs: shapes come from the declared dims. An open dim (named, '?', -1, unset) takes
+--input-shape, --free-dim, or a default: a named dim whose name says batch/sequence/height/width
+gets 1/16/224; otherwise dim 0 of a tensor of rank >= 2 is a batch (1), a 4-D input is an image
+(3 channels, 224 x 224; NHWC when its last dim is 1-4), any other open dim is 16.
+Values: floats standard normal, bools 0/1, integers uniform in [1, 2] (never 0: ONNX Runtime
+dies on an integer division by zero), or [0, 1] for inputs named like a mask, token type or
+segment id. Give others (a sample rate, real ids) with --input NAME=VALUE or NAME=FILE.npy.
+ONNX Runtime runs in a child process: if it dies, the check reports "ONNX Runtime crashed
+(signal N)" and exits 8.
+exit codes: 0 ok, 1 check failed or ONNX Runtime refused, 2 usage, 3 bad model, 4 unsupported
+operators, 5 device, 6 converted model failed, 7 codegen, 8 ONNX Runtime crashed"""
+
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="python -m converter",
-                                 description="Convert an ONNX model into a OneFlow module.")
+    ap = argparse.ArgumentParser(prog="onnx2oneflow", epilog=_EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 description="Convert an ONNX model into a OneFlow module "
+                                             "(also: python -m converter).")
     ap.add_argument("model", help="path of the .onnx file")
     ap.add_argument("--out", help="directory for the weights (flow.save of the state_dict)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -38,7 +56,13 @@ def parse_args(argv):
     ap.add_argument("--check", action="store_true",
                     help="compare with ONNX Runtime on seeded random inputs")
     ap.add_argument("--graph", action="store_true",
-                    help="run the --check through oneflow.nn.Graph (static execution) instead of eagerly")
+                    help="--check also runs the model through oneflow.nn.Graph (static execution)")
+    ap.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x3x224x224",
+                    help="--check: the shape of input NAME (repeatable; NAME= is a scalar)")
+    ap.add_argument("--free-dim", action="append", default=[], metavar="DIM=SIZE",
+                    help="--check: the size of the named dim (dim_param) DIM in every input (repeatable)")
+    ap.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy|VALUE",
+                    help="--check: input NAME from a .npy file, or filled with VALUE (repeatable)")
     ap.add_argument("--codegen", action="store_true",
                     help="also write DIR/codegen/model.py: standalone OneFlow source + its weights")
     ap.add_argument("--inventory", action="store_true",
@@ -51,7 +75,24 @@ def parse_args(argv):
         ap.error("nothing to do: give --out DIR, --check or --inventory")
     if args.codegen and not args.out:
         ap.error("--codegen needs --out DIR")
+    from .check_inputs import OptionError, parse_free_dim, parse_input, parse_shape
+    try:
+        args.shapes = _unique(parse_shape(t) for t in args.input_shape)
+        args.free_dims = _unique(parse_free_dim(t) for t in args.free_dim)
+        args.given = _unique(parse_input(t) for t in args.input)
+    except OptionError as e:
+        ap.error(str(e))
     return args
+
+
+def _unique(pairs) -> dict:
+    from .check_inputs import OptionError
+    found = {}
+    for name, value in pairs:
+        if name in found:
+            raise OptionError(f"{name!r} is given twice")
+        found[name] = value
+    return found
 
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -81,6 +122,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     try:
         graph = load(args.model)
+        _progress("load", t0)
         problems = api.inventory_of_loaded(graph)
     except (ModelLoadError, InvalidModelError) as e:
         return _fail(EXIT_BAD_MODEL, e)
@@ -102,12 +144,14 @@ def main(argv=None) -> int:
     except DeviceError as e:
         return _fail(EXIT_DEVICE, f"--device {args.device}: {e}")
     fold_limit = DEFAULT_FOLD_LIMIT_BYTES if args.fold_limit is None else args.fold_limit
+    t1 = time.perf_counter()
     try:
         module = api.convert_loaded(graph, device=args.device, fold_limit_bytes=fold_limit)
     except UnsupportedOperatorError as e:
         return _fail(EXIT_UNSUPPORTED, e)
     except ConverterError as e:
         return _fail(EXIT_BAD_MODEL, e)
+    _progress("convert", t1)
     seconds = time.perf_counter() - t0
     _print_summary(graph, module, seconds)
 
@@ -129,8 +173,17 @@ def main(argv=None) -> int:
             print(f"codegen: {path} (+ weights beside it; needs only oneflow)")
 
     if args.check:
-        return _check(graph, module, args)
+        return _check(graph, module, args, fold_limit)
     return EXIT_OK
+
+
+def run() -> None:
+    """Entry point of the ``onnx2oneflow`` console script and ``python -m converter``."""
+    sys.exit(main())
+
+
+def _progress(step: str, since: float) -> None:
+    print(f"[{step}] {time.perf_counter() - since:.2f} s", flush=True)
 
 
 def _print_summary(graph, module, seconds: float) -> None:
@@ -142,38 +195,6 @@ def _print_summary(graph, module, seconds: float) -> None:
     print("ops: " + ", ".join(f"{op}×{n}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
-def random_inputs(specs, seed: int) -> tuple[dict, list]:
-    """Seeded inputs from the module's input specs; dynamic dims become 1 (and are reported)."""
-    from .errors import TensorTooLarge
-    from .folding import check_alloc
-
-    rng = np.random.default_rng(seed)
-    feeds, notes = {}, []
-    for spec in specs:
-        if spec.shape is None:
-            raise ValueError(f"input {spec.name!r} has no declared rank; cannot build a random input")
-        if spec.dtype is None:
-            raise ValueError(f"input {spec.name!r} has no declared element type")
-        shape = tuple(1 if d is None else d for d in spec.shape)
-        try:   # the input, its float64 draw and ORT's copy: refuse what cannot fit, before numpy tries
-            check_alloc(shape, np.float64, f"random input {spec.name!r}")
-        except TensorTooLarge as e:
-            raise ValueError(str(e)) from None
-        if any(d is None for d in spec.shape):
-            notes.append(f"input {spec.name!r}: dynamic dims set to 1 -> shape {shape}")
-        dt = np.dtype(spec.dtype)
-        if dt.kind == "f":
-            value = rng.standard_normal(shape).astype(dt)
-        elif dt.kind == "b":
-            value = rng.integers(0, 2, shape).astype(dt)
-        elif dt.kind in "iu":
-            value = rng.integers(0, 8, shape).astype(dt)   # small: safe as indices of most axes
-        else:
-            raise ValueError(f"input {spec.name!r}: cannot build random values of dtype {dt}")
-        feeds[spec.name] = value
-    return feeds, notes
-
-
 def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: float):
     """(max abs error, max rel error, smallest passing atol at ``rtol``, passed): the
     project's one comparison (converter.numerics)."""
@@ -181,44 +202,60 @@ def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: 
     return p.max_abs, p.max_rel, p.min_atol, p.passed
 
 
-def _check(graph, module, args) -> int:
+def _check(graph, module, args, fold_limit: int) -> int:
     import oneflow as flow
-    import onnxruntime as ort
 
+    from . import api
+    from .check_inputs import InputError, OptionError, UndrawableInput, build_feeds
     from .dtypes import to_tensor
     from .errors import ConverterError
+    from .reference_run import run_reference, signal_name
 
     try:
-        feeds, notes = random_inputs(module.input_specs, args.seed)
-    except ValueError as e:
+        feeds, notes = build_feeds(module.input_specs, shapes=args.shapes, free_dims=args.free_dims,
+                                   given=args.given, seed=args.seed)
+    except (OptionError, InputError) as e:
+        return _fail(EXIT_USAGE, f"--check: {e}")
+    except UndrawableInput as e:
         return _fail(EXIT_BAD_MODEL, f"--check: {e}")
     for note in notes:
         print(f"note: {note}")
-    try:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        # A path lets ORT read external data itself (and models over protobuf's 2 GB limit).
-        model = graph.source if os.path.isfile(graph.source) else graph.model.SerializeToString()
-        session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        reference = session.run(module.output_names, feeds)
-    except Exception as e:  # noqa: BLE001 - ORT's own errors are the reference's problem
-        return _fail(EXIT_CHECK_FAILED, f"--check: ONNX Runtime cannot run the model: {e}")
+    print("inputs: " + ", ".join(f"{n} {v.dtype}{list(v.shape)}" for n, v in feeds.items()))
 
-    runner = module
+    t = time.perf_counter()
+    ref = run_reference(graph.source, feeds, module.output_names)
+    if ref.kind == "crash":
+        return _fail(EXIT_REFERENCE_CRASHED, f"--check: ONNX Runtime crashed (signal {ref.signal}, "
+                                             f"{signal_name(ref.signal)}) running the model on these inputs"
+                                             + (f"; its last words: {ref.detail}" if ref.detail else ""))
+    if ref.kind == "error":
+        return _fail(EXIT_CHECK_FAILED, f"--check: ONNX Runtime cannot run the model: {ref.detail}")
+    _progress("ONNX Runtime", t)
+
+    runs = [("eager", module)]
     if args.graph:
         from .graph_mode import to_graph
-        runner = to_graph(module)
-    try:
-        with flow.no_grad():
-            out = runner(*[to_tensor(feeds[s.name], args.device) for s in module.input_specs])
-    except ConverterError as e:
-        return _fail(EXIT_RUN_FAILED, e)
-    outs = out if isinstance(out, tuple) else (out,)
+        runs.append(("nn.Graph", to_graph(module, api.graph_rebuild(graph, args.device, fold_limit))))
     ok = True
-    print(f"check vs ONNX Runtime (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}"
-          f"{', nn.Graph' if args.graph else ''}):")
+    for label, runner in runs:
+        t = time.perf_counter()
+        try:
+            with flow.no_grad():
+                out = runner(*[to_tensor(feeds[s.name], args.device) for s in module.input_specs])
+            outs = [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]  # waits for OneFlow
+        except ConverterError as e:
+            return _fail(EXIT_RUN_FAILED, f"OneFlow ({label}): {e}")
+        _progress(f"OneFlow {label}", t)
+        ok &= _report(module, outs, ref.outputs, args, label)
+    print("check passed" if ok else "check FAILED")
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
+
+
+def _report(module, outs, reference, args, label: str) -> bool:
+    ok = True
+    print(f"check vs ONNX Runtime (OneFlow {label}, seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}):")
     # Pairs by name: a missing or extra output is a failing row, never dropped by zip().
-    got = {f"output {i}": o.numpy() for i, o in enumerate(outs)}
+    got = {f"output {i}": o for i, o in enumerate(outs)}
     ref = {f"output {i}": np.asarray(r) for i, r in enumerate(reference)}
     for row, name in zip(compare_outputs(got, ref, args.rtol, args.atol),
                          list(module.output_names) + [f"(extra {n})" for n in got if n not in ref]):
@@ -230,8 +267,7 @@ def _check(graph, module, args) -> int:
         print(f"  {name}: shape {tuple(got[row.name].shape)} max_abs={row.max_abs:.3g} max_rel={row.max_rel:.3g} "
               f"passing atol>={row.min_atol:.3g} (reference max |value| {scale:.3g}) {'ok' if row.passed else 'FAIL'}"
               + (f" ({row.error})" if row.error else ""))
-    print("check passed" if ok else "check FAILED")
-    return EXIT_OK if ok else EXIT_CHECK_FAILED
+    return ok
 
 
 def _fail(code: int, error) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .errors import NodeUnsupported
+from .errors import InvalidModelError, NodeUnsupported
 from .graph import LoadedGraph, ValueInfo
 
 
@@ -103,6 +103,10 @@ class NodeContext:
                                        self._fold_limit or DEFAULT_FOLD_LIMIT_BYTES)
         self.outer_inputs += [n for n in outer if n not in self.outer_inputs]
         return module
+
+    def invalid(self, reason: str) -> InvalidModelError:
+        """``raise ctx.invalid("...")``: the node breaks the spec (ONNX Runtime refuses it too)."""
+        return InvalidModelError(f"{self._graph.source}: node {self.name!r} ({self.node.op_type}): {reason}")
 
     def unsupported(self, reason: str) -> NodeUnsupported:
         """``raise ctx.unsupported("...")`` from a handler for something it cannot express."""

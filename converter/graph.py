@@ -11,13 +11,14 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper, numpy_helper
 
+from .dims import clear_unknown_dims, declared_dims, known_shape
 from .errors import InvalidModelError, ModelLoadError
 from .registry import canonical_domain
 
 
 @dataclass
 class ValueInfo:
-    shape: tuple | None        # ints for static dims, None for unknown dims; None if rank unknown
+    shape: tuple | None        # ints for fixed dims, None for named/unknown dims (converter.dims); None if rank unknown
     dtype: np.dtype | None
 
 
@@ -51,10 +52,7 @@ def _value_info(vi: onnx.ValueInfoProto) -> ValueInfo:
             dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type))
         except (KeyError, TypeError, ValueError):
             dtype = None
-    if not t.HasField("shape"):
-        return ValueInfo(None, dtype)
-    dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim)
-    return ValueInfo(dims, dtype)
+    return ValueInfo(known_shape(declared_dims(vi.type)), dtype)
 
 
 # protobuf cannot parse a message of 2 GiB or more; bigger models keep their weights in
@@ -260,7 +258,7 @@ def load(model, *, check: bool = True) -> LoadedGraph:
         loaded.value_info[vi.name] = _value_info(vi)
 
     try:
-        inferred = onnx.shape_inference.infer_shapes(_inference_safe(light), strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_inference_safe(clear_unknown_dims(light)), strict_mode=False)
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
             loaded.value_info.setdefault(vi.name, _value_info(vi))
     except Exception:  # noqa: BLE001 - shape inference is an optimisation, never required

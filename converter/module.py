@@ -8,6 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 import oneflow as flow
 
+from .dims import bind, declared_dims
 from .dtypes import flow_dtype, to_tensor
 from .errors import ConverterError, InputError, NodeExecutionError
 from .folding import check_alloc, nbytes
@@ -33,38 +34,21 @@ class InputSpec:
     shape: Optional[tuple]      # None dims are dynamic
     dtype: Optional[np.dtype]
     kind: str = "tensor"        # or "sequence" (a list of tensors) / "optional" (may be None)
-    dims: Optional[tuple] = None  # as declared: int, symbol name (str) or None per dim
+    dims: Optional[tuple] = None  # as declared (converter.dims): int, name (str) or None per dim
 
 
 def _declared_dims(graph, name: str):
-    """An input's declared dims: ints, symbolic names (dim_param) or None (unnamed)."""
+    """An input's declared dims (converter.dims): ints, names (dim_param) or None (unknown)."""
     for vi in graph.graph.input:
-        if vi.name == name and vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
-            return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                         for d in vi.type.tensor_type.shape.dim)
+        if vi.name == name:
+            return declared_dims(vi.type)
     return None
 
 
 def check_dims(specs, values) -> None:
-    """InputError unless every tensor fits its declared dims: a fixed dim must match, a
-    symbolic dim takes any size, and one symbol takes one size across all inputs."""
-    bound: dict = {}
-    for spec, value in zip(specs, values):
-        dims = spec.dims if spec.dims is not None else spec.shape
-        if dims is None or not isinstance(value, flow.Tensor):
-            continue
-        shape = tuple(value.shape)
-        want = tuple("?" if d is None else d for d in dims)
-        if len(shape) != len(dims):
-            raise InputError(f"input {spec.name!r}: expected shape {want}, got {shape}")
-        for d, n in zip(dims, shape):
-            if isinstance(d, str):
-                first = bound.setdefault(d, (n, spec.name))
-                if first[0] != n:
-                    raise InputError(f"input {spec.name!r}: dim {d!r} is {n}, but input {first[1]!r} "
-                                     f"gave it {first[0]} (one symbol, one size)")
-            elif d is not None and d != n:
-                raise InputError(f"input {spec.name!r}: expected shape {want}, got {shape}")
+    """InputError unless every tensor fits its declared dims (converter.dims.bind)."""
+    bind((spec.name, spec.dims, tuple(value.shape) if isinstance(value, flow.Tensor) else None)
+         for spec, value in zip(specs, values))
 
 
 def _input_kind(graph, name: str) -> str:

@@ -98,8 +98,29 @@ def render(results: dict | None = None) -> str:
         lines.append("| " + " | ".join(row + (cell,)) + " |")
     missing = unconverted_ops()
     lines += ["", f"## Not converted ({len(missing)} ONNX operators through opset {MAX_OPSET})", "",
-              ", ".join(missing), ""]
+              ", ".join(missing), "", *GENERAL_NOTES]
     return "\n".join(lines)
+
+
+# Rules that hold for every operator (written by hand; render() appends them).
+GENERAL_NOTES = [
+    "## Input dims", "",
+    "A declared dim is fixed (`dim_value >= 0`), named (a `dim_param` other than `?`: one name, one size "
+    "across all inputs, as the IR spec says) or unknown (no value, a negative `dim_value` such as "
+    "exporters' `-1`, `dim_param` `?` or empty: any size, each dim on its own) - `converter/dims.py`, used "
+    "by loading, shape folding, the call-time check, graph mode and the CLI. ONNX Runtime departs from the "
+    "spec twice and the converter follows the spec: it does not hold a name to one size (only fixed dims "
+    "and ranks are checked), and it checks nothing for an input declared as a scalar (rank 0). Unknown "
+    "marks are cleared before onnx shape inference, which adds `-1` as a size (Concat of [-1, 3] and "
+    "[3, 3] inferred [2, 3]).", "",
+    "## Element types", "",
+    "OneFlow 0.9 holds float16, float32, float64, int8, uint8, int32, int64 and bool tensors. float16 "
+    "models convert; elementwise ops run in float16, reductions and several pooling ops accumulate in "
+    "float32 (see their notes). OneFlow 0.9 has no float16 convolution kernel on CPU: a float16 Conv "
+    "fails when it runs (NodeExecutionError naming the node; tests/test_real_files.py records it as an "
+    "expected failure) - not yet computed through float32. bfloat16 (and other types OneFlow lacks) is "
+    "refused up front with UnsupportedOperatorError naming the type.", "",
+]
 
 
 def parse_table(markdown: str) -> list:

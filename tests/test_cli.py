@@ -1,5 +1,6 @@
-"""``python -m converter`` (issue 3 item 6): summary, saved weights, --check against ONNX
-Runtime, --inventory, exit codes and clean messages for bad input. Most cases call
+"""``python -m converter`` / ``onnx2oneflow`` (issue 3 item 6, issue 21 item 2): summary,
+saved weights, --check against ONNX Runtime (in a child process) with given or default
+inputs, --inventory, exit codes and clean messages for bad input. Most cases call
 converter.cli.main in-process; two run the real command in a subprocess (~5 s each)."""
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_check_reports_each_output_and_dynamic_dims(tmp_path, capsys):
     model = conv_model(tmp_path / "dyn.onnx", batch=None)
     assert cli.main([model, "--check"]) == cli.EXIT_OK
     out = capsys.readouterr().out
-    assert "input 'x': dynamic dims set to 1 -> shape (1, 2, 6, 6)" in out
+    assert "input 'x' ('N', 2, 6, 6): open dims set to defaults -> shape (1, 2, 6, 6)" in out
     assert "max_abs=" in out and "max_rel=" in out
 
 
@@ -166,3 +167,148 @@ def test_output_errors_statistics():
     assert min_atol == pytest.approx(1e-5, rel=1e-2)       # the 0-reference element needs the atol
     assert passed == bool(np.allclose(got, ref, rtol=1e-3, atol=1e-5))
     assert cli.output_errors(got[:2], ref, 1e-3, 1e-5)[-1] is False     # shape mismatch fails
+
+
+# --- input control, the ORT child, progress (issue 21 item 2) ---------------------------------
+def save_model(path, nodes, inputs, outputs, inits=(), opset=13):
+    graph = helper.make_graph(nodes, "cli", [helper.make_tensor_value_info(*i) for i in inputs],
+                              [helper.make_tensor_value_info(*o) for o in outputs],
+                              [numpy_helper.from_array(v, k) for k, v in inits])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
+    return str(path)
+
+
+def paddle_style_conv(path):
+    """Conv over x declared [-1, 3, '?', '?'] as Paddle writes it."""
+    w = np.random.default_rng(1).standard_normal((2, 3, 3, 3)).astype(np.float32)
+    return save_model(path, [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2])],
+                      [("x", TensorProto.FLOAT, [-1, 3, "?", "?"])], [("y", TensorProto.FLOAT, [-1, 2, "?", "?"])],
+                      [("w", w)])
+
+
+def test_paddle_style_dims_take_defaults_or_given_shapes(tmp_path, capsys):
+    model = paddle_style_conv(tmp_path / "p.onnx")
+    assert cli.main([model, "--check"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "input 'x' ('?', 3, '?', '?'): open dims set to defaults -> shape (1, 3, 224, 224)" in out
+    assert "y: shape (1, 2, 112, 112)" in out
+    assert cli.main([model, "--check", "--input-shape", "x=2x3x48x320"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "inputs: x float32[2, 3, 48, 320]" in out and "y: shape (2, 2, 24, 160)" in out
+    assert "open dims" not in out
+
+
+def test_progress_lines_and_graph_mode_checks_both(tmp_path, capsys):
+    assert cli.main([paddle_style_conv(tmp_path / "p.onnx"), "--check", "--graph",
+                     "--input-shape", "x=1x3x16x16"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    for step in ("[load]", "[convert]", "[ONNX Runtime]", "[OneFlow eager]", "[OneFlow nn.Graph]"):
+        assert re.search(re.escape(step) + r" \d+\.\d\d s", out), step
+    assert "(OneFlow eager," in out and "(OneFlow nn.Graph," in out
+
+
+def embedding_model(path):
+    """ids, token_type_ids, attention_mask [batch, seq] -> word + type embeddings, masked."""
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("Gather", ["words", "ids"], ["we"]),
+             helper.make_node("Gather", ["types", "token_type_ids"], ["te"]),
+             helper.make_node("Add", ["we", "te"], ["e"]),
+             helper.make_node("Cast", ["attention_mask"], ["m"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["m", "last"], ["m3"]),
+             helper.make_node("Mul", ["e", "m3"], ["y"])]
+    i64 = TensorProto.INT64
+    return save_model(path, nodes, [("ids", i64, ["batch", "seq"]), ("token_type_ids", i64, ["batch", "seq"]),
+                                    ("attention_mask", i64, ["batch", "seq"])],
+                      [("y", TensorProto.FLOAT, ["batch", "seq", 4])],
+                      [("words", rng.standard_normal((30, 4)).astype(np.float32)),
+                       ("types", rng.standard_normal((2, 4)).astype(np.float32)), ("last", np.int64([2]))])
+
+
+def test_named_dims_defaults_and_free_dim(tmp_path, capsys):
+    model = embedding_model(tmp_path / "e.onnx")
+    # Defaults: batch 1, seq 16; token types and masks in [0, 1] (a 2-row type table).
+    assert cli.main([model, "--check"]) == cli.EXIT_OK
+    assert "y: shape (1, 16, 4)" in capsys.readouterr().out
+    assert cli.main([model, "--check", "--free-dim", "seq=7", "--free-dim", "batch=3"]) == cli.EXIT_OK
+    assert "y: shape (3, 7, 4)" in capsys.readouterr().out
+    # One name, one size: a shape that disagrees with --free-dim is a usage error.
+    assert cli.main([model, "--check", "--free-dim", "seq=7", "--input-shape", "ids=1x5"]) == cli.EXIT_USAGE
+    assert "--free-dim seq=7: the inputs given make 'seq' 5" in capsys.readouterr().err
+
+
+def test_unknown_names_are_usage_errors(tmp_path, capsys):
+    model = embedding_model(tmp_path / "e.onnx")
+    assert cli.main([model, "--check", "--input-shape", "idz=1x2"]) == cli.EXIT_USAGE
+    assert "the model has no input 'idz' (inputs: ids, token_type_ids, attention_mask)" in capsys.readouterr().err
+    assert cli.main([model, "--check", "--free-dim", "sequence=4"]) == cli.EXIT_USAGE
+    assert "declares no dim 'sequence' (named dims: batch, seq)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args([model, "--check", "--input-shape", "ids=1xfour"])
+    assert info.value.code == cli.EXIT_USAGE
+
+
+def scaled_model(path):
+    """y = x * Cast(rate): a float input and an int64 scalar (a sample rate)."""
+    nodes = [helper.make_node("Cast", ["rate"], ["r"], to=TensorProto.FLOAT), helper.make_node("Mul", ["x", "r"], ["y"])]
+    return save_model(path, nodes, [("x", TensorProto.FLOAT, ["?"]), ("rate", TensorProto.INT64, [])],
+                      [("y", TensorProto.FLOAT, ["?"])])
+
+
+def test_inputs_from_npy_files_and_values(tmp_path, capsys):
+    model = scaled_model(tmp_path / "s.onnx")
+    x = np.arange(5, dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert cli.main([model, "--check", "--input", f"x={tmp_path / 'x.npy'}", "--input", "rate=16000"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "inputs: x float32[5], rate int64[]" in out
+    assert "y: shape (5,)" in out and "reference max |value| 6.4e+04" in out
+    np.save(tmp_path / "x64.npy", x.astype(np.float64))   # the model declares float32
+    assert cli.main([model, "--check", "--input", f"x={tmp_path / 'x64.npy'}"]) == cli.EXIT_USAGE
+    assert "the file holds float64, the model declares float32" in capsys.readouterr().err
+    assert cli.main([model, "--check", "--input", "rate=fast"]) == cli.EXIT_USAGE
+    assert "--input rate=fast: not a int64 value" in capsys.readouterr().err
+
+
+def int_div_model(path):
+    i32 = TensorProto.INT32
+    return save_model(path, [helper.make_node("Div", ["a", "b"], ["y"])], [("a", i32, [4]), ("b", i32, [4])],
+                      [("y", i32, [4])])
+
+
+def test_default_integers_are_safe_divisors(tmp_path, capsys):
+    # Integers default to [1, 2]: an integer Div by an input runs (0 would kill ONNX Runtime).
+    assert cli.main([int_div_model(tmp_path / "d.onnx"), "--check"]) == cli.EXIT_OK
+
+
+def test_onnx_runtime_crash_is_reported_not_fatal(tmp_path, capsys):
+    # ONNX Runtime 1.19.2's CPU Div on int32 dies of SIGFPE on a zero divisor: really, in its child.
+    code = cli.main([int_div_model(tmp_path / "d.onnx"), "--check", "--input", "b=0"])
+    assert code == cli.EXIT_REFERENCE_CRASHED
+    err = capsys.readouterr().err
+    assert "ONNX Runtime crashed (signal 8, SIGFPE)" in err
+
+
+def test_onnx_runtime_refusal_is_reported(tmp_path, capsys):
+    model = embedding_model(tmp_path / "e.onnx")
+    assert cli.main([model, "--check", "--input", "ids=30"]) == cli.EXIT_CHECK_FAILED   # 30 rows: 0-29
+    assert "ONNX Runtime cannot run the model" in capsys.readouterr().err
+
+
+def test_help_states_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for fact in ("integers uniform in [1, 2]", "[0, 1] for inputs named like a mask", "224 x 224",
+                 "any other open dim is 16", "ONNX Runtime crashed (signal N)", "8 ONNX Runtime crashed"):
+        assert fact in text, fact
+
+
+def test_console_script_is_the_cli(monkeypatch):
+    # pyproject's [project.scripts]: onnx2oneflow -> converter.cli:run, which `python -m converter` runs too.
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    assert re.search(r'^\[project\.scripts\]\nonnx2oneflow = "converter\.cli:run"', text, re.M)
+    assert "from .cli import run" in open(os.path.join(ROOT, "converter", "__main__.py")).read()
+    monkeypatch.setattr(sys, "argv", ["onnx2oneflow", "--help"])
+    with pytest.raises(SystemExit) as info:
+        cli.run()
+    assert info.value.code == 0

@@ -94,3 +94,37 @@ def test_graph_mode_serves_a_symbolic_batch():
     f = feeds(2, 8, 8)      # nn.Graph runs the shapes of its first call only
     with pytest.raises(InputError, match=r"compiled for input shapes \[\(3, 3, 8, 8\), \(3, 5\)\]"):
         graph(flow.tensor(f["x"]), flow.tensor(f["bias"]))
+
+
+# --- dim semantics (issue 21 item 1; converter.dims) ------------------------------------------
+def _one_op_model(op, inputs, outputs, value_info=(), **attrs):
+    g = helper.make_graph([helper.make_node(op, [n for n, _ in inputs], [n for n, _ in outputs], **attrs)], op,
+                          [helper.make_tensor_value_info(n, F, s) for n, s in inputs],
+                          [helper.make_tensor_value_info(n, t, s) for n, (t, s) in outputs], value_info=list(value_info))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_paddle_style_unknown_dims_take_any_size():
+    # Paddle declares [-1, 3, '?', '?']: -1 and each '?' are unknown, independently.
+    model = _one_op_model("Relu", [("x", [-1, 3, "?", "?"])], [("y", (F, [-1, 3, "?", "?"]))])
+    module = converter.convert(model)
+    x = np.random.default_rng(0).standard_normal((1, 3, 48, 192)).astype(np.float32)
+    np.testing.assert_array_equal(module(flow.tensor(x)).numpy(), np.maximum(x, 0))
+    with pytest.raises(InputError, match=r"input 'x': expected shape \('\?', 3, '\?', '\?'\), got \(1, 4, 48, 192\)"):
+        module(flow.zeros(1, 4, 48, 192))
+
+
+def test_a_negative_declared_dim_is_not_folded_as_a_size():
+    # onnx shape inference adds -1 + 3 = 2 for the Concat axis; Shape was folded to [2, 3].
+    nodes = [helper.make_node("Identity", ["a"], ["a2"]), helper.make_node("Concat", ["a2", "b"], ["c"], axis=0),
+             helper.make_node("Shape", ["c"], ["s"])]
+    g = helper.make_graph(nodes, "neg", [helper.make_tensor_value_info("a", F, ["N", 3]),
+                                         helper.make_tensor_value_info("b", F, [3, 3])],
+                          [helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
+                          value_info=[helper.make_tensor_value_info("a2", F, [-1, 3])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    feeds_ = {"a": np.zeros((5, 3), np.float32), "b": np.zeros((3, 3), np.float32)}
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds_)[0]
+    got = converter.convert(model)(*(flow.tensor(v) for v in feeds_.values())).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert want.tolist() == [8, 3]

@@ -75,17 +75,29 @@ def identity(ctx):
     return lambda x: (x,)   # a 1-tuple: x may be a sequence (list), which alone would mean several outputs
 
 
+def _refuse_negative(ctx, dims, what: str, allowed: int = 0):
+    """A build-time shape argument with a dim below ``allowed`` (Reshape: -1) breaks the spec:
+    InvalidModelError naming the node (ONNX Runtime refuses it too). Run-time values are
+    checked when the node runs (NodeExecutionError)."""
+    if dims is not None and any(d < allowed for d in dims):
+        raise ctx.invalid(f"{what} {dims} has a negative dim" if allowed == 0 else
+                          f"{what} {dims} has a dim below {allowed}")
+    return dims
+
+
 def _cos_check(ctx):
     value = ctx.attr("value")
     return None if value is None else _dtype_problem(value.dtype, "value of dtype")
 
 
-@register("ConstantOfShape", 9, 20, 21, check=_cos_check)
+@register("ConstantOfShape", 9, 20, 21, check=_cos_check,
+          notes="a constant shape with a negative dim is an InvalidModelError naming the node (ORT refuses it)")
 def constant_of_shape(ctx):
     value = ctx.attr("value")
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     shape = ctx.const(0)
-    if shape is not None and all(d >= 0 for d in to_list(shape)) and fits_fold_budget(to_list(shape), fill.dtype):
+    _refuse_negative(ctx, to_list(shape), "shape")
+    if shape is not None and fits_fold_budget(to_list(shape), fill.dtype):
         return Folded(np.full(to_list(shape), fill[0], dtype=fill.dtype))
     dtype = flow_dtype(fill.dtype)
 
@@ -178,10 +190,14 @@ def _reshape(x, target):
     return x.reshape(target)
 
 
-@register("Reshape", 1, 5, 13, 14, 19, 21)
+@register("Reshape", 1, 5, 13, 14, 19, 21,
+          notes="a constant shape with a dim below -1 or two -1 is an InvalidModelError naming the node (ORT refuses it)")
 def reshape(ctx):
     allowzero = ctx.attr("allowzero", 0)
     static = ctx.attr("shape") if ctx.version == 1 else to_list(ctx.const(1))
+    _refuse_negative(ctx, static, "shape", allowed=-1)
+    if static is not None and static.count(-1) > 1:
+        raise ctx.invalid(f"shape {static} has more than one -1")
 
     def run(x, shape=None):
         target = static if static is not None else to_list(shape)
@@ -204,9 +220,9 @@ def flatten(ctx):
     return run
 
 
-@register("Expand", 8, 13)
+@register("Expand", 8, 13, notes="a constant shape with a negative dim is an InvalidModelError naming the node (ORT refuses it)")
 def expand(ctx):
-    static = ctx.claim_list(1)
+    static = _refuse_negative(ctx, ctx.claim_list(1), "shape")
 
     def run(x, shape=None):
         # Expand broadcasts both ways: a target dim of 1 keeps the input's dim.
@@ -218,10 +234,10 @@ def expand(ctx):
     return run
 
 
-@register("Tile", 1, 6, 13)
+@register("Tile", 1, 6, 13, notes="constant repeats with a negative value are an InvalidModelError naming the node (ORT refuses them)")
 def tile(ctx):
     legacy = ctx.version == 1
-    static_reps, static_axis = ctx.claim_list(1), ctx.claim_list(2)
+    static_reps, static_axis = _refuse_negative(ctx, ctx.claim_list(1), "repeats"), ctx.claim_list(2)
 
     def run(x, repeats=None, axis=None):
         reps = static_reps if static_reps is not None else to_list(repeats)
