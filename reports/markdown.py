@@ -48,18 +48,18 @@ class _Notes:
 
 
 def patch_note(rec) -> str:
-    """The exporter patches that changed this cell's export (zoo/frameworks/patches), with the
-    upstream bug each one fixes; "" when the stock exporter was used as is."""
+    """The exporter patches that changed this cell's export, with the upstream bug each one
+    fixes, as the record carries them (``exporter_patch_notes``; reports read records only,
+    docs/design.md §1); "" when the stock exporter was used as is."""
     names = rec.get("exporter_patches") or []
     if not names:
         return ""
-    from zoo.frameworks.patches import BY_NAME
-
+    notes = {n.get("name"): n for n in rec.get("exporter_patch_notes") or () if isinstance(n, dict)}
     parts = []
     for name in names:
-        p = BY_NAME.get(name)
-        parts.append(f"patch {name} ({p.exporter}{p.versions}): upstream bug: {p.bug}; fix: {p.fix}"
-                     if p else f"patch {name}")
+        p = notes.get(name) or {}
+        parts.append(f"patch {name} ({p['exporter']}): upstream bug: {p['bug']}; fix: {p['fix']}"
+                     if all(p.get(k) for k in ("exporter", "bug", "fix")) else f"patch {name}")
     return "exported with " + "; ".join(parts)
 
 
