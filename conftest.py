@@ -106,7 +106,10 @@ def zoo_run_options(pytestconfig, zoo_cache_dir) -> RunOptions:
     # smoke case shares the session's cache with the other tests of its cell.
     cache = o.zoo_cache or (None if zoo_selected(pytestconfig) else zoo_cache_dir)
     return RunOptions(out_dir=o.zoo_out, results=o.results, keep=o.keep, timeouts=parse_timeouts(o.zoo_timeout),
-                      cache=cache, run_id=os.environ.get(records.RUN_ID_ENV))
+                      cache=cache, run_id=os.environ.get(records.RUN_ID_ENV),
+                      # a test that cannot run on this machine's GPU is a pytest skip with the
+                      # reason; `python -m harness matrix` makes it infra (docs/design.md §7)
+                      allow_skip_device=True)
 
 
 def pytest_report_header(config):

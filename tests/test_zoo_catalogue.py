@@ -379,3 +379,18 @@ def test_cache_failed_export_publishes_nothing(tmp_path):
             raise RuntimeError("exporter crashed")
     assert os.listdir(tmp_path) == []
     assert cache.lookup(str(tmp_path), "case") is None
+
+
+def test_a_batch_scoped_row_is_a_converter_row_at_a_dynamic_batch():
+    doc = _doc()
+    cell = doc["models"]["shufflenet_v2_x1_0"]["frameworks"]["torch"]
+    row = dict(cell["tolerance"])
+    cell["tolerance"] = {**row, "batch": 2}
+    _rejects(doc, "tolerance.batch", "dynamic_batch sizes [1, 3], got batch 2")
+    cell["tolerance"] = {k: v for k, v in {**row, "batch": 3}.items() if k != "gate"}
+    _rejects(doc, "tolerance.batch", "got batch 3 (gate source)")
+    cell["tolerance"] = {**row, "batch": 3}
+    parsed = next(c for c in catalogue.parse(doc, "ok.yaml").cells()
+                  if (c.framework, c.model) == ("torch", "shufflenet_v2_x1_0"))
+    assert parsed.tolerance("cpu", "converter") == catalogue.DEFAULT_TOLERANCE   # its batch only
+    assert [t.batch for t in parsed.tolerances] == [3]
