@@ -62,7 +62,7 @@ def test_make_matrix_graph_runs_graph_mode_at_opset_13_and_publishes_its_slice()
     graph = _make_dry_run("matrix-graph")
     assert "-m harness matrix --strict --results out/results-graph.jsonl" in graph
     assert "--mode graph --opset 13" in graph
-    assert "-m harness complete out/results-graph.jsonl --publish reports/results" in graph
+    assert "-m harness complete out/results-graph.jsonl --opset 13 --publish reports/results" in graph
     # the eager matrix names no opset: the harness's 11/13/17 and the catalogue's extra opsets
     eager = _make_dry_run("matrix")
     assert "--opset" not in eager and "--mode" not in eager
