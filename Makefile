@@ -28,23 +28,24 @@ MATRIX_OPSETS ?=
 MATRIX_DEVICE ?= cpu
 MATRIX_ARGS ?= --jobs 2
 MATRIX_RESULTS_DIR ?= reports/results
-# $(1): the run's results file; $(2): more harness matrix arguments.
+# $(1): the run's results file; $(2): more harness matrix arguments; $(3): the opsets the run
+# publishes (`harness complete --opset`; none: every catalogue opset of the mode).
 define run_matrix
 	$(PY) -m harness matrix --strict --results $(1) --out $(OUT) --device $(MATRIX_DEVICE) $(2) $(MATRIX_ARGS); \
 	status=$$?; \
-	$(PY) -m harness complete $(1) --publish $(MATRIX_RESULTS_DIR) && \
+	$(PY) -m harness complete $(1) $(3) --publish $(MATRIX_RESULTS_DIR) && \
 	$(PY) -m reports --results $(MATRIX_RESULTS_DIR)/*.jsonl --out $(OUT)/reports --readme README.md && \
 	exit $$status
 endef
 matrix: setup
-	$(call run_matrix,$(OUT)/results.jsonl,$(foreach o,$(MATRIX_OPSETS),--opset $(o)))
+	$(call run_matrix,$(OUT)/results.jsonl,$(foreach o,$(MATRIX_OPSETS),--opset $(o)),$(foreach o,$(MATRIX_OPSETS),--opset $(o)))
 
 # Graph mode: the same cells with the converted model run as oneflow.nn.Graph, at opset 13,
 # published beside the eager slices as reports/results/<device>-opset13-graph.jsonl; the README
 # table shows it as one more mark per framework ("nn.Graph 13").
 MATRIX_GRAPH_OPSETS ?= 13
 matrix-graph: setup
-	$(call run_matrix,$(OUT)/results-graph.jsonl,--mode graph $(foreach o,$(MATRIX_GRAPH_OPSETS),--opset $(o)))
+	$(call run_matrix,$(OUT)/results-graph.jsonl,--mode graph $(foreach o,$(MATRIX_GRAPH_OPSETS),--opset $(o)),$(foreach o,$(MATRIX_GRAPH_OPSETS),--opset $(o)))
 
 # Regenerate the reports and the README section from the committed results files.
 reports: setup

@@ -89,7 +89,10 @@ def pytest_configure(config):
     if results and not hasattr(config, "workerinput"):
         if os.path.exists(results):
             os.remove(results)
-        records.append(results, records.run_header(" ".join(["python -m pytest", *config.invocation_params.args])))
+        # the xdist workers, started after this, inherit the run id through the environment
+        os.environ[records.RUN_ID_ENV] = records.new_run_id()
+        records.append(results, records.run_header(" ".join(["python -m pytest", *config.invocation_params.args]),
+                                                   os.environ[records.RUN_ID_ENV]))
 
 
 def pytest_sessionfinish(session):
@@ -141,7 +144,10 @@ def zoo_run_options(pytestconfig, zoo_cache_dir) -> RunOptions:
     # smoke case shares the session's cache with the other tests of its cell.
     cache = o.zoo_cache or (None if zoo_selected(pytestconfig) else zoo_cache_dir)
     return RunOptions(out_dir=o.zoo_out, results=o.results, keep=o.keep, timeouts=parse_timeouts(o.zoo_timeout),
-                      cache=cache)
+                      cache=cache, run_id=os.environ.get(records.RUN_ID_ENV),
+                      # a test that cannot run on this machine's GPU is a pytest skip with the
+                      # reason; `python -m harness matrix` makes it infra (docs/design.md §7)
+                      allow_skip_device=True)
 
 
 def pytest_report_header(config):

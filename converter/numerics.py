@@ -8,7 +8,9 @@ Rules, everywhere:
 * np.allclose semantics, reference second: |actual - reference| <= atol + rtol * |reference|;
 * NaN must stand where the reference has NaN; an inf must meet an inf of the same sign;
   the error numbers are taken where both sides are finite;
-* a shape mismatch fails; non-numeric outputs must be equal element for element;
+* a shape mismatch fails; non-numeric outputs (bool, strings) must have the reference's kind
+  of dtype and be equal element for element (True never equals 1.0); ``check_dtype`` (the
+  harness's gates, the conformance runner) makes any dtype difference a failure;
 * a missing or an extra output is a failing row of its own (never dropped by zip()).
 """
 from __future__ import annotations
@@ -50,6 +52,8 @@ def compare_output(name: str, actual, reference, rtol: float = DEFAULT_RTOL, ato
     if a.shape != r.shape:
         return _failed(name, f"{name}: shape {a.shape}, expected {r.shape}")
     if not (np.issubdtype(a.dtype, np.number) and np.issubdtype(r.dtype, np.number)):   # bool, str: exact
+        if a.dtype.kind != r.dtype.kind:
+            return _failed(name, f"{name}: dtype {a.dtype}, expected {r.dtype}", shape_ok=True)
         same = a.tolist() == r.tolist()
         return OutputParity(name, True, 0.0 if same else INF, 0.0 if same else INF, 0.0 if same else INF, same,
                             None, None if same else f"{name}: {int(np.sum(a != r))} of {r.size} elements differ")

@@ -1,4 +1,4 @@
-"""python -m harness matrix|repro|preflight|complete ... (see each command's --help)."""
+"""python -m harness matrix|repro|preflight|complete|digest ... (see each command's --help)."""
 from __future__ import annotations
 
 import sys
@@ -8,6 +8,7 @@ COMMANDS = {
     "repro": "harness.repro",
     "preflight": "harness.cuda_preflight",
     "complete": "harness.complete",
+    "digest": "harness.digest",
 }
 
 
@@ -20,7 +21,7 @@ def main(argv=None) -> int:
 
     module = importlib.import_module(COMMANDS[argv[0]])
     sys.argv = [f"python -m harness {argv[0]}", *argv[1:]]
-    return module.main(argv[1:]) if argv[0] != "preflight" else module.main()
+    return module.main(argv[1:])
 
 
 if __name__ == "__main__":

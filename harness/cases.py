@@ -22,6 +22,7 @@ FRAMEWORKS = ("torch", "tensorflow", "paddle", "oneflow")
 DEVICES = ("cpu", "cuda")
 DEFAULT_OPSET = 13
 MATRIX_OPSETS = (11, 13, 17)   # every cell runs at these; a cell's `extra_opsets` add to them
+GRAPH_OPSETS = (13,)           # graph mode's published slices (make matrix-graph, nightly)
 DEFAULT_SEED = 0
 
 # Cases `make test` runs without any zoo selector, so CI exercises the harness path end to
@@ -59,6 +60,8 @@ class Case:
     converter_tolerance: Tolerance = Tolerance()
     # A dynamic-batch export: batch sizes one converted module also runs at (docs/design.md §4).
     batches: tuple = ()
+    # ((batch, Tolerance), ...): converter rows scoped to one of those batch sizes.
+    batch_tolerances: tuple = ()
 
     @property
     def case_id(self) -> str:
@@ -79,26 +82,32 @@ def load_cells() -> tuple:
         data = json.loads(proc.stdout)
         cells = data.get("cells", data) if isinstance(data, dict) else data
         return tuple(cells)
-    if "No module named zoo.__main__" in proc.stderr:
-        return tuple(_legacy_cells())
     raise CatalogueError(f"`python -m zoo list --json` failed (exit {proc.returncode}): "
                          f"{proc.stderr.strip()[-2000:]}")
 
 
-def _legacy_cells():
-    # Until `python -m zoo list` lands: the first-slice catalogue, a dict of entries.
-    from zoo.catalogue import CATALOGUE
+@functools.lru_cache(maxsize=1)
+def _patches() -> dict:
+    """name -> {name, exporter, bug, fix} of every exporter patch (`python -m zoo patches --json`)."""
+    proc = subprocess.run([sys.executable, "-m", "zoo", "patches", "--json"], capture_output=True,
+                          text=True, cwd=REPO_ROOT, env=framework_env("zoo"), timeout=120)
+    if proc.returncode != 0:
+        raise CatalogueError(f"`python -m zoo patches --json` failed (exit {proc.returncode}): "
+                             f"{proc.stderr.strip()[-2000:]}")
+    return {p["name"]: p for p in json.loads(proc.stdout)}
 
-    for model, entry in CATALOGUE.items():
-        for framework, spec in entry["frameworks"].items():
-            yield {"framework": framework, "model": model, "architecture": entry["architecture"],
-                   "task": "classification", "marks": entry.get("marks", []), **spec}
+
+def patch_notes(names) -> list:
+    """What a record says about the exporter patches that changed its export: the upstream
+    bug and the fix of each (the reports print them without reading the zoo)."""
+    return [_patches().get(name, {"name": name}) for name in names or ()]
 
 
-def tolerance_for(cell_tolerance, device: str, gate: str = "source") -> Tolerance:
+def tolerance_for(cell_tolerance, device: str, gate: str = "source", batch=None) -> Tolerance:
     """Resolve a cell's tolerance of ``gate`` for ``device``: a row naming the device wins
     over a row without one; no row means the default (docs/design.md §4). Rows without a
-    ``gate`` are source-gate rows: they never loosen the converter's gate."""
+    ``gate`` are source-gate rows: they never loosen the converter's gate. A row naming a
+    ``batch`` applies at that batch size only (``batch``), never to the cell's own comparison."""
     if not cell_tolerance:
         return Tolerance()
     rows = cell_tolerance
@@ -106,7 +115,7 @@ def tolerance_for(cell_tolerance, device: str, gate: str = "source") -> Toleranc
         rows = [{**v, "device": k} for k, v in rows.items()]     # {"cpu": {...}, "cuda": {...}}
     if isinstance(rows, dict):
         rows = [rows]
-    rows = [r for r in rows if r.get("gate", "source") == gate]
+    rows = [r for r in rows if r.get("gate", "source") == gate and r.get("batch") == batch]
     own = [r for r in rows if r.get("device") == device]
     generic = [r for r in rows if r.get("device") in (None, "any")]
     chosen = (own or generic or [None])[0]
@@ -137,6 +146,9 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
         converter_tolerance=tolerance_for(cell.get("tolerance"), device, "converter"),
         xfail=xfail_for(cell.get("xfail"), opset), unavailable=cell.get("unavailable") or None,
         batches=tuple(cell.get("dynamic_batch") or ()),
+        batch_tolerances=tuple((b, tolerance_for(cell.get("tolerance"), device, "converter", b))
+                               for b in cell.get("dynamic_batch") or ()
+                               if tolerance_for(cell.get("tolerance"), device, "converter", b) != Tolerance()),
         classifier=bool(cell.get("classifier", task == "classification")),
         marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)))
 

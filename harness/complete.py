@@ -1,14 +1,26 @@
-"""``python -m harness complete RESULTS... [--publish DIR]``: is a run complete, and publish it.
+"""``python -m harness complete RESULTS... [--opset N] [--publish DIR]``: is a run complete,
+and publish it.
 
-A run is complete when, for every (opset, device, mode) it covers, it has exactly one final
-record per catalogue cell at that opset — none missing (a filtered run), none twice, none
-outside the catalogue — and no case started without finishing (docs/design.md §3). At an
-extra opset (a cell's `extra_opsets`, e.g. 10) the catalogue cells are those naming it. A
-record without a ``mode`` is eager. Only a complete run may replace committed results:
-``--publish DIR`` then writes one file per slice, DIR/<device>-opset<N>.jsonl for eager and
-DIR/<device>-opset<N>-graph.jsonl for graph mode (run header, started and final records of
-that slice), and writes nothing when the run is incomplete. Exit 0 complete, 1 incomplete,
-2 unreadable.
+A run is complete (docs/design.md §3) when
+* for each device and mode it covers, it covers every opset of the catalogue: eager the
+  matrix's opsets and every cell's ``extra_opsets``, graph mode GRAPH_OPSETS (``--opset``
+  names the set instead: `make matrix MATRIX_OPSETS=13` publishes one slice knowingly);
+* each (opset, device, mode) slice has exactly one final record per catalogue cell at that
+  opset — none missing, none twice, none outside the catalogue — and no case started
+  without finishing; at an extra opset (e.g. 10) the catalogue cells are those naming it;
+* each slice is one run: its records name one run id, whose run header names the commit
+  and the code digest (harness/digest.py) it ran;
+* every final record is current (record_version), has a status of the vocabulary, and
+  carries both gates wherever the case reached them (ORT vs the source once ORT ran,
+  OneFlow vs ORT once the converted model ran, the converter's verdict);
+* no slice is skipped through and through (a CUDA run on a device OneFlow cannot use).
+
+Each refusal names the file and line (or the slice) and the reason. Only a complete run may
+replace committed results: ``--publish DIR`` then writes one file per slice,
+DIR/<device>-opset<N>.jsonl for eager and DIR/<device>-opset<N>-graph.jsonl for graph mode:
+a ``slice`` header (run id, commit, code digest, versions), the run's header(s), then the
+slice's started and final records; nothing when the run is incomplete. Exit 0 complete,
+1 incomplete, 2 unreadable.
 """
 from __future__ import annotations
 
@@ -17,12 +29,24 @@ import collections
 import json
 import os
 import sys
+import time
 
-from .cases import CatalogueError, cells_at, extra_opsets, load_cells
+from . import status as st
+from .cases import GRAPH_OPSETS, MATRIX_OPSETS, CatalogueError, cells_at, extra_opsets, load_cells
+from .records import RECORD_VERSION
+
+# Record versions before RECORD_VERSION lack the provenance (run id, code digest).
+FIRST_GATED_VERSION = 2
+CONVERTER_VERDICTS = ("matches ORT", "differs from ORT", "untested")
 
 
 class ResultsError(ValueError):
     """A results file cannot be read; names the file and line."""
+
+
+class Record(dict):
+    """A record that knows where it was read (``where``: "path:line")."""
+    where = ""
 
 
 def read_records(path: str) -> list:
@@ -43,8 +67,16 @@ def read_records(path: str) -> list:
             raise ResultsError(f"{path}:{n}: a record is a JSON object, got a JSON {type(rec).__name__}")
         if rec.get("event") == "final" and not all(k in rec for k in ("case", "framework", "model", "opset", "device")):
             raise ResultsError(f"{path}:{n}: final record lacks case/framework/model/opset/device")
+        rec = Record(rec)
+        rec.where = f"{path}:{n}"
         out.append(rec)
     return out
+
+
+def locator(recs: list):
+    """where(rec): "path:line" for a record read from a file, else "record N" (its place)."""
+    place = {id(r): i + 1 for i, r in enumerate(recs)}
+    return lambda rec: getattr(rec, "where", "") or f"record {place.get(id(rec), '?')}"
 
 
 def mode(rec: dict) -> str:
@@ -52,9 +84,17 @@ def mode(rec: dict) -> str:
     return rec.get("mode") or "eager"
 
 
+def slice_key(rec: dict) -> tuple:
+    return rec["device"], int(rec["opset"]), mode(rec)
+
+
 def slice_name(device: str, opset: int, run_mode: str = "eager") -> str:
     """The published file of one slice: eager keeps the names files had before modes."""
     return f"{device}-opset{opset}" + ("" if run_mode == "eager" else f"-{run_mode}") + ".jsonl"
+
+
+def _slice_text(device: str, opset: int, run_mode: str) -> str:
+    return f"opset {opset} {device}" + ("" if run_mode == "eager" else f" {run_mode} mode")
 
 
 def _unfinished(recs: list) -> list:
@@ -68,29 +108,129 @@ def _unfinished(recs: list) -> list:
         and ((r["case"], r["mode"]) not in done if r.get("mode") else r["case"] not in done_any)))
 
 
-def problems(recs: list, cells) -> list:
-    """Why the records are not one complete run over the catalogue ``cells`` (empty: complete)."""
-    finals = collections.Counter((r["framework"], r["model"], int(r["opset"]), r["device"], mode(r))
-                                 for r in recs if r.get("event") == "final")
+def record_problems(rec: dict, provenance: bool = True) -> list:
+    """Why one final record cannot be published (empty: it can)."""
+    status = rec.get("status")
+    if not st.is_valid(status):
+        return [f"status {status!r} is not a final status (docs/design.md §3: pass, xpass, infra, "
+                f"fail/xfail/crash/timeout:<stage>, skip:<reason>)"]
+    out = []
+    version = rec.get("record_version")
+    wanted = RECORD_VERSION if provenance else FIRST_GATED_VERSION
+    if not isinstance(version, int) or version < wanted:
+        out.append(f"record_version {version!r}: records before version {wanted} lack "
+                   + ("the run id and code digest" if provenance else "the two gates") + "; re-run the case")
+    if provenance and not rec.get("run_id"):
+        out.append("no run_id")
+    k, _, stage = status.partition(":")
+    passed = k in ("pass", "xpass")
+    reached_parity = passed or (k in ("fail", "xfail") and stage == "parity")
+    ort_ran = reached_parity or (k in ("fail", "xfail") and stage in ("convert", "run"))
+    converter = rec.get("converter")
+    needed = []
+    if ort_ran or (k in ("fail", "xfail") and stage == "ort"):
+        needed.append("converter")
+    if ort_ran or converter in ("matches ORT", "differs from ORT"):
+        needed.append("ort_vs_source")
+    if reached_parity or converter in ("matches ORT", "differs from ORT"):
+        needed.append("oneflow_vs_ort")
+    missing = [f for f in needed if rec.get(f) is None]
+    if missing:
+        out.append(f"{status} reached {'the converter gate' if 'oneflow_vs_ort' in needed else 'ONNX Runtime'} "
+                   f"but the record lacks {', '.join(missing)}")
+    if converter is not None and converter not in CONVERTER_VERDICTS and not str(converter).startswith("fails at "):
+        out.append(f"converter {converter!r} is not a verdict ({', '.join(CONVERTER_VERDICTS)}, fails at <stage>)")
+    if passed and not missing:
+        bad = [g for g in ("ort_vs_source", "oneflow_vs_ort") if (rec.get(g) or {}).get("ok") is not True]
+        if bad or converter != "matches ORT":
+            said = [f"{g}.ok is {rec[g].get('ok')}" for g in bad] or [f"converter {converter!r}"]
+            out.append(f"{status} but {', '.join(said)}")
+    return out
+
+
+def expected_opsets(cells, run_mode: str, opsets=None) -> set:
+    if opsets:
+        return set(opsets)
+    return set(MATRIX_OPSETS) | extra_opsets(cells) if run_mode == "eager" else set(GRAPH_OPSETS)
+
+
+def _provenance_problems(recs: list, slices: dict) -> list:
+    """One run per slice: one run id, with a header naming commit and code digest."""
+    where = locator(recs)
+    headers = collections.defaultdict(list)
+    for r in recs:
+        if r.get("event") == "run" and r.get("run_id"):
+            headers[r["run_id"]].append(r)
+    out = []
+    for key, rows in sorted(slices.items()):
+        text = _slice_text(*key)
+        ids = collections.Counter(r.get("run_id") for r in rows if r.get("run_id"))
+        if len(ids) > 1:
+            firsts = {i: next(where(r) for r in rows if r.get("run_id") == i) for i in ids}
+            out.append(f"{text}: records of {len(ids)} runs in one slice (a slice is one run): "
+                       + "; ".join(f"run {i} ({n} records, first at {firsts[i]})" for i, n in ids.items()))
+            continue
+        if not ids:
+            continue   # each record already says it has no run_id
+        run_id = next(iter(ids))
+        hs = headers.get(run_id)
+        if not hs:
+            out.append(f"{text}: no run header for run {run_id} (the header names the commit and code digest)")
+            continue
+        for field in ("commit", "code_digest"):
+            values = {h.get(field) for h in hs}
+            if None in values or "" in values:
+                out.append(f"{where(hs[0])}: run {run_id}'s header lacks {field}")
+            elif len(values) > 1:
+                out.append(f"{text}: run {run_id}'s headers disagree on {field}: "
+                           + ", ".join(f"{h.get(field)} ({where(h)})" for h in hs))
+    return out
+
+
+def problems(recs: list, cells, opsets=None, provenance: bool = True) -> list:
+    """Why the records are not one complete run over the catalogue ``cells`` (empty:
+    complete). ``opsets``: the opsets the run means to publish (default: the catalogue's
+    for each mode). ``provenance`` False checks records from before the run id and code
+    digest (record_version 2) for everything else."""
+    finals = [r for r in recs if r.get("event") == "final"]
     out = [f"{case} started but never finished" for case in _unfinished(recs)]
     if not finals:
         return out + ["no final case records"]
+    where = locator(recs)
+    for r in finals:
+        out += [f"{where(r)}: {r['case']}: {p}" for p in record_problems(r, provenance)]
+    counts = collections.Counter((r["framework"], r["model"]) + slice_key(r) for r in finals)
     out += [f"{fw}-{model}-opset{opset}-{device}" + ("" if m == "eager" else f" ({m} mode)")
-            + f": {n} final records (one expected)" for (fw, model, opset, device, m), n in finals.items() if n > 1]
+            + f": {n} final records (one expected)" for (fw, model, device, opset, m), n in counts.items() if n > 1]
+    slices = collections.defaultdict(list)
+    for r in finals:
+        slices[slice_key(r)].append(r)
     extra = extra_opsets(cells)
-    for opset, device, run_mode in sorted({k[2:] for k in finals}):
+    for device, run_mode in sorted({(d, m) for d, _, m in slices}):
+        covered = {o for d, o, m in slices if (d, m) == (device, run_mode)}
+        absent = sorted(expected_opsets(cells, run_mode, opsets) - covered)
+        if absent:
+            out.append(f"{device} {run_mode}: no records at opset(s) {', '.join(map(str, absent))} — the catalogue's "
+                       f"slice set is opsets {', '.join(map(str, sorted(expected_opsets(cells, run_mode, opsets))))} "
+                       "(--opset names another set)")
+    for (device, opset, run_mode), rows in sorted(slices.items()):
         catalogue = {(c["framework"], c["model"]) for c in cells_at(cells, opset, extra)}
-        have = {k[:2] for k in finals if k[2:] == (opset, device, run_mode)}
+        have = {(r["framework"], r["model"]) for r in rows}
         missing = sorted(catalogue - have)
         foreign = sorted(have - catalogue)
-        where = f"opset {opset} {device}" + ("" if run_mode == "eager" else f" {run_mode} mode")
+        text = _slice_text(device, opset, run_mode)
         if missing:
-            out.append(f"{where}: {len(missing)} catalogue cell(s) without a record "
+            out.append(f"{text}: {len(missing)} catalogue cell(s) without a record "
                        f"(a filtered or unfinished run?): {', '.join('/'.join(m) for m in missing[:10])}"
                        + (" ..." if len(missing) > 10 else ""))
         if foreign:
-            out.append(f"{where}: record(s) for cells not in the catalogue"
+            out.append(f"{text}: record(s) for cells not in the catalogue"
                        + (" at this opset" if opset in extra else "") + f": {', '.join('/'.join(m) for m in foreign)}")
+        if all(st.kind(r.get("status") or "") == "skip" for r in rows):
+            reasons = sorted({r.get("reason") or r["status"] for r in rows})
+            out.append(f"{text}: every case is skipped, nothing was tested ({'; '.join(reasons)[:300]})")
+    if provenance:
+        out += _provenance_problems(recs, slices)
     return out
 
 
@@ -106,7 +246,7 @@ def publish(recs: list, directory: str) -> list:
             final_modes[r["case"]].append(mode(r))
     for r in recs:
         if r.get("event") == "final":
-            slices[(r["device"], int(r["opset"]), mode(r))].append(r)
+            slices[slice_key(r)].append(r)
         elif r.get("event") == "started":
             queue = final_modes[r["case"]]
             run_mode = r.get("mode") or (queue.popleft() if queue else "eager")
@@ -114,10 +254,17 @@ def publish(recs: list, directory: str) -> list:
     os.makedirs(directory, exist_ok=True)
     paths = []
     for (device, opset, run_mode), rows in sorted(slices.items()):
+        run_ids = {r.get("run_id") for r in rows if r.get("event") == "final"}
+        own = [h for h in headers if h.get("run_id") in run_ids] or headers
+        first = own[0] if own else {}
+        head = {"event": "slice", "record_version": RECORD_VERSION, "device": device, "opset": opset,
+                "mode": run_mode, "run_id": first.get("run_id"), "commit": first.get("commit"),
+                "code_digest": first.get("code_digest"), "versions": first.get("versions"),
+                "cases": sum(r.get("event") == "final" for r in rows), "published": time.time()}
         path = os.path.join(directory, slice_name(device, opset, run_mode))
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.writelines(json.dumps(r, sort_keys=True, default=str) + "\n" for r in headers + rows)
+            f.writelines(json.dumps(r, sort_keys=True, default=str) + "\n" for r in [head] + own + rows)
         os.replace(tmp, path)
         paths.append(path)
     return paths
@@ -126,15 +273,17 @@ def publish(recs: list, directory: str) -> list:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness complete", description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="+", help="results files of one run (JSON lines)")
+    ap.add_argument("--opset", action="append", type=int, default=[],
+                    help="the opsets the run publishes (repeatable; default: every catalogue opset of each mode)")
     ap.add_argument("--publish", metavar="DIR", help="if complete, write DIR/<device>-opset<N>[-graph].jsonl, one file per slice")
     args = ap.parse_args(argv)
     try:
         recs = [r for path in args.results for r in read_records(path)]
         cells = load_cells()
+        found = problems(recs, cells, args.opset)
     except (ResultsError, CatalogueError) as e:
         print(f"harness complete: error: {e}", file=sys.stderr)
         return 2
-    found = problems(recs, cells)
     if found:
         print(f"harness complete: {', '.join(args.results)} is not a complete run"
               + ("; nothing published" if args.publish else "") + ":", file=sys.stderr)

@@ -3,13 +3,15 @@
 OneFlow 0.9.0 reports ``cuda.is_available()`` on GPUs it has no kernels for, and its first
 kernel there aborts the whole process (docs/design.md §7: on an H200, "no kernel image is available
 for execution on the device (209)", SIGABRT). So a tiny kernel runs in a child first; when
-it cannot, every CUDA cell is skipped with a reason naming the device, its compute
-capability and the architectures the OneFlow build has.
+it cannot, every CUDA case of a run is ``infra`` (``--allow-skip-device``: skipped) with a
+reason naming the device, its compute capability and the architectures the OneFlow build has.
 
-    python -m harness.cuda_preflight      # prints the decision as JSON
+    python -m harness preflight           # prints the decision as JSON; exit 1 when unusable
+    python -m harness preflight --github  # also a GitHub Actions error saying which GPUs work
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import re
@@ -53,6 +55,20 @@ class Preflight:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def supported_text(self) -> str:
+        return supported_gpus(self.oneflow)
+
+
+def supported_gpus(version: Optional[str] = None) -> str:
+    """Which GPUs a OneFlow build can run, for the messages of a run that cannot."""
+    version = version or next(iter(ONEFLOW_CUDA_ARCHS))
+    archs = ONEFLOW_CUDA_ARCHS.get(version)
+    if not archs:
+        return f"OneFlow {version}: kernel architectures unknown"
+    caps = ", ".join(f"{a[3:-1]}.{a[-1]}" for a in archs)
+    return (f"OneFlow {version} runs on compute capability {caps} only ({', '.join(archs)}, no PTX): "
+            "e.g. P100, V100, T4, A100, A10 or RTX 30xx; not Ada (8.9) or Hopper (9.0: H100/H200)")
 
 
 def _arch_text(version: Optional[str]) -> str:
@@ -116,9 +132,16 @@ def preflight(timeout: float = 180) -> Preflight:
     return decide(proc.returncode, proc.stdout, proc.stderr)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness preflight", description=__doc__.splitlines()[0])
+    ap.add_argument("--github", action="store_true",
+                    help="on an unusable device also print a GitHub Actions ::error:: line naming the GPUs that work")
+    args = ap.parse_args(argv)
     result = preflight()
     print(json.dumps(result.to_dict(), indent=2))
+    if not result.usable and args.github:
+        print(f"::error title=CUDA device unusable::{result.reason}. {result.supported_text()}. "
+              "Run the CUDA matrix on such a runner (a run here would be all infra).")
     return 0 if result.usable else 1
 
 

@@ -50,6 +50,11 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
                     help="a fresh process per export and per OneFlow side instead of pooled workers (harness/pool.py)")
     ap.add_argument("--no-exporter-patches", action="store_true",
                     help="stock exporters: zoo/frameworks/patches not applied, their xfail rows apply")
+    ap.add_argument("--run-id", default=None,
+                    help="the run id every record names (default: $HARNESS_RUN_ID, else a fresh one); "
+                         "the shards of one run share it so `harness complete` can publish them as one")
+    ap.add_argument("--allow-skip-device", action="store_true",
+                    help="a CUDA device OneFlow cannot run makes its cases skip:<reason> instead of infra")
     return ap
 
 
@@ -84,11 +89,12 @@ def main(argv=None) -> int:
         return 2
     if not args.append and os.path.exists(args.results):
         os.remove(args.results)
+    run_id = args.run_id or records.new_run_id()
     records.append(args.results, records.run_header(
-        " ".join(["python -m harness matrix", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])))
+        " ".join(["python -m harness matrix", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]), run_id))
     opts = RunOptions(out_dir=args.out, results=args.results, keep=args.keep,
                       timeouts=parse_timeouts(args.timeout), cache=args.cache_dir, mode=args.mode,
-                      pool=not args.no_pool)
+                      pool=not args.no_pool, run_id=run_id, allow_skip_device=args.allow_skip_device)
     finals = []
     counts: collections.Counter = collections.Counter()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -98,8 +98,9 @@ def run_module(module, inputs: dict, device: str) -> dict:
 
 
 def parity_of(actual: dict, reference: dict, rtol: float, atol: float, classifier: bool) -> list:
-    """Per-output rows (dicts); a missing or extra output is a failing row."""
-    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier)]
+    """Per-output rows (dicts); a missing or extra output is a failing row, and so is an
+    output whose dtype or shape differs from the reference's (both gates, docs/design.md §4)."""
+    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier, check_dtype=True)]
 
 
 def summarize(rows: list) -> dict:
@@ -164,13 +165,14 @@ CONVERTER_MATCHES, CONVERTER_DIFFERS, CONVERTER_UNTESTED = "matches ORT", "diffe
 def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, rtol: float = DEFAULT_RTOL,
                atol: float = DEFAULT_ATOL, classifier: bool = False, divergence: bool = False,
                converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL, batches=(),
-               mode: str = "eager") -> dict:
+               mode: str = "eager", batch_tolerances=None) -> dict:
     """Two gates (docs/design.md §4): source vs ORT with (rtol, atol) blames the exporter;
     OneFlow vs ORT with the converter's own tolerance blames the converter. The converter
     runs whenever ORT produced outputs, even when ORT disagrees with the source. ``batches``
     (a model exported with a dynamic batch axis): the same converted module also runs at each
     of these batch sizes, against ORT, through the converter gate. ``mode="graph"`` runs the
-    converted model as oneflow.nn.Graph (compiled for one input shape: one graph per batch size)."""
+    converted model as oneflow.nn.Graph (compiled for one input shape: one graph per batch size).
+    ``batch_tolerances``: {batch: (rtol, atol)}, a converter tolerance of one batch size."""
     import onnx
     import onnxruntime
 
@@ -235,12 +237,13 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
                 actual = run_module(convert(model_path, device=device, graph=True) if graph else module, feed, device)
             except Exception as e:  # noqa: BLE001 - the module fails at this batch size
                 raise StageFailed("run", f"at batch {b}: {type(e).__name__}: {e}", traceback.format_exc()) from e
-            rows = parity_of(actual, reference, converter_rtol, converter_atol, classifier)
-            result.setdefault("batches", {})[str(b)] = gate(rows, converter_rtol, converter_atol)
+            rtol_b, atol_b = (batch_tolerances or {}).get(b, (converter_rtol, converter_atol))
+            rows = parity_of(actual, reference, rtol_b, atol_b, classifier)
+            result.setdefault("batches", {})[str(b)] = gate(rows, rtol_b, atol_b)
             if not result["batches"][str(b)]["ok"]:
                 result["converter"] = CONVERTER_DIFFERS
                 raise StageFailed("parity", f"OneFlow disagrees with ONNX Runtime at batch {b} (converter): "
-                                  + describe_failure(rows, converter_rtol, converter_atol))
+                                  + describe_failure(rows, rtol_b, atol_b))
         stages.run("parity", parity)
     except StageFailed as e:
         result.update(status=f"fail:{e.stage}", stage=e.stage, error=e.error, traceback=e.traceback or None)
@@ -263,6 +266,16 @@ def locate_divergence(model_path: str, inputs: dict, module, device: str, rtol: 
     return first_divergence(model, reference, actual, rtol, atol)
 
 
+def parse_batch_tolerances(items) -> dict:
+    """['3=0.001,1.5e-05'] -> {3: (0.001, 1.5e-05)}."""
+    out = {}
+    for item in items:
+        batch, _, tol = item.partition("=")
+        rtol, _, atol = tol.partition(",")
+        out[int(batch)] = (float(rtol), float(atol))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.oneflow_side")
     ap.add_argument("case_dir")
@@ -273,6 +286,8 @@ def main(argv=None) -> int:
     ap.add_argument("--converter-rtol", type=float, default=DEFAULT_RTOL, help="OneFlow vs ORT gate")
     ap.add_argument("--converter-atol", type=float, default=DEFAULT_ATOL, help="OneFlow vs ORT gate")
     ap.add_argument("--batches", default="", help="comma-separated batch sizes to also run (dynamic-batch models)")
+    ap.add_argument("--batch-tolerance", action="append", default=[], metavar="B=RTOL,ATOL",
+                    help="the converter gate's tolerance at batch size B (repeatable; default: the converter's)")
     ap.add_argument("--mode", default="eager", choices=["eager", "graph"],
                     help="run the converted model eagerly or as oneflow.nn.Graph")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
@@ -286,7 +301,8 @@ def main(argv=None) -> int:
     try:
         result = check_case(args.case_dir, args.device, args.work_dir, args.rtol, args.atol,
                             args.classifier, args.divergence, args.converter_rtol, args.converter_atol,
-                            tuple(int(b) for b in args.batches.split(",") if b), args.mode)
+                            tuple(int(b) for b in args.batches.split(",") if b), args.mode,
+                            parse_batch_tolerances(args.batch_tolerance))
     except Exception as e:  # noqa: BLE001 - outside any stage: the plumbing, not the model
         result = {"case": args.case_dir, "device": args.device, "status": "infra", "stage": None,
                   "error": f"OneFlow side: {type(e).__name__}: {e}", "traceback": traceback.format_exc()}

@@ -1,7 +1,8 @@
 """Result records as JSON lines, appended atomically.
 
-A run starts with a ``run`` record (command, commit, time). Each case writes a ``started``
-record, then exactly one ``final`` record. A line is written
+A run starts with a ``run`` record (run id, command, commit, the digest of the code and
+exporters it runs, time: docs/design.md §3). Each case writes a ``started`` record, then
+exactly one ``final`` record, both naming the run id. A line is written
 with a single ``os.write`` on an ``O_APPEND`` descriptor, so concurrent writers (xdist
 workers, ``--jobs``) never interleave within a line, and a case that kills its runner is
 still visible as a ``started`` record without a ``final``.
@@ -13,9 +14,19 @@ import os
 import platform
 import subprocess
 import time
+import uuid
 
 # 2: the two parity gates (ort_vs_source, oneflow_vs_ort, oneflow_vs_source, converter).
-RECORD_VERSION = 2
+# 3: provenance: every record names its run id; the run header names the commit and the code
+#    digest (harness/digest.py); final records carry their exporter patches' notes.
+RECORD_VERSION = 3
+# Several processes writing one run (the shards of a nightly run, pytest's xdist workers)
+# share the run id through this variable.
+RUN_ID_ENV = "HARNESS_RUN_ID"
+
+
+def new_run_id() -> str:
+    return os.environ.get(RUN_ID_ENV) or f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
 
 
 def append(path: str, record: dict) -> None:
@@ -28,9 +39,14 @@ def append(path: str, record: dict) -> None:
         os.close(fd)
 
 
-def run_header(command: str) -> dict:
-    """The ``run`` record a run starts with: what was run, at which commit, when."""
-    return {"event": "run", "record_version": RECORD_VERSION, "command": command, "commit": _git_commit(),
+def run_header(command: str, run_id: str) -> dict:
+    """The ``run`` record a run starts with: which run, what was run, at which commit with
+    which code and exporters (harness/digest.py), when."""
+    from .digest import compute
+
+    code = compute()
+    return {"event": "run", "record_version": RECORD_VERSION, "run_id": run_id, "command": command,
+            "commit": _git_commit(), "code_digest": code["digest"], "versions": code["versions"],
             "host": platform.node(), "python": platform.python_version(), "time": time.time()}
 
 
@@ -47,10 +63,10 @@ def _git_commit():
     return (head + ("+dirty" if dirty else "")) or None
 
 
-def started(case, mode: str = "eager") -> dict:
+def started(case, mode: str = "eager", run_id=None) -> dict:
     """The record written before a case runs; it carries the mode so that `harness complete`
     pairs it with its own mode's final record (docs/design.md §3)."""
-    return {"event": "started", "record_version": RECORD_VERSION, "case": case.case_id,
+    return {"event": "started", "record_version": RECORD_VERSION, "run_id": run_id, "case": case.case_id,
             **case.identity(), "mode": mode, "time": time.time()}
 
 

@@ -45,7 +45,8 @@ def report_divergence(div) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness repro", description=__doc__.split("\n")[0])
     ap.add_argument("bundle")
-    ap.add_argument("--device", choices=["cpu", "cuda"], help="override the recorded device")
+    ap.add_argument("--device", choices=["cpu", "cuda"],
+                    help="run on another device than the recorded one (then not a reproduction: said so)")
     ap.add_argument("--timeout", action="append", default=[], metavar="STAGE=SECONDS")
     args = ap.parse_args(argv)
     try:
@@ -57,6 +58,9 @@ def main(argv=None) -> int:
     if meta.get("stage") in ("build", "export"):
         return rerun_export(meta)
     device = args.device or meta["device"]
+    run_mode = meta.get("mode") or "eager"     # a graph-mode failure is re-run as nn.Graph
+    print(f"re-running in {run_mode} mode on {device}"
+          + (f" (recorded on {meta['device']}: not the recorded case)" if device != meta["device"] else ""))
     if device == "cuda":
         pf = preflight()
         if not pf.usable:
@@ -69,7 +73,10 @@ def main(argv=None) -> int:
     cmd = oneflow_side_command(os.path.abspath(args.bundle), device, work, tol.get("rtol", DEFAULT_RTOL),
                                tol.get("atol", DEFAULT_ATOL), bool(meta.get("classifier")), divergence=True,
                                converter_tolerance=Tolerance(ctol.get("rtol", DEFAULT_RTOL), ctol.get("atol", DEFAULT_ATOL)),
-                               batches=tuple(int(b) for b in meta.get("batches") or ()))   # the batch sizes it ran at
+                               batches=tuple(int(b) for b in meta.get("batches") or ()),   # the batch sizes it ran at
+                               mode=run_mode, batch_tolerances=tuple(
+                                   (int(b), Tolerance(t["rtol"], t["atol"]))
+                                   for b, t in (meta.get("batch_tolerances") or {}).items()))
     child = run_staged(cmd, oneflow_env(device), parse_timeouts(args.timeout), "startup", cwd=REPO_ROOT)
     status, stage, error, traceback = classify(child)
     print(f"now: {status}" + (f" at {stage}: {error}" if status != st.PASS else ""))

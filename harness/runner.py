@@ -21,6 +21,7 @@ from typing import Optional
 from . import bundle as bundles
 from . import records
 from . import status as st
+from .cases import patch_notes
 from .cuda_preflight import cuda_env, preflight
 from .export_stage import export
 from .paths import DEFAULT_OUT, REPO_ROOT, bundles_dir, cache_dir
@@ -44,6 +45,10 @@ class RunOptions:
     mode: str = "eager"                 # or "graph": the converted module runs as oneflow.nn.Graph
     pool: bool = False                  # harness.scheduler.run_cases runs cases in pooled workers
     workers: Optional[object] = field(default=None, repr=False, compare=False)   # its WorkerPool
+    run_id: Optional[str] = None        # named by every record (harness/records.py)
+    # A CUDA device OneFlow cannot run (harness/cuda_preflight.py) is the machine's fault:
+    # `infra`, so a CUDA run there is red. True: the cases are `skip:<reason>` instead.
+    allow_skip_device: bool = False
 
     def __post_init__(self):
         # Children run from the repository root: hand them absolute paths.
@@ -65,12 +70,12 @@ def run_case(case, opts: RunOptions, exported=None, announce: bool = True) -> di
     """Run ``case``; append its ``started`` (unless ``announce`` is False: the scheduler wrote
     it) and ``final`` records to opts.results. ``exported``: its export, already done."""
     if opts.results and announce:
-        records.append(opts.results, records.started(case, opts.mode))
+        records.append(opts.results, records.started(case, opts.mode, opts.run_id))
     t0 = time.monotonic()
     try:
         record = _run(case, opts, exported)
     except Exception as e:  # noqa: BLE001 - a harness bug must still leave one final record
-        record = _base_record(case)
+        record = _base_record(case, opts)
         record.update(status=st.INFRA, error=f"harness error: {type(e).__name__}: {e}",
                       traceback=traceback.format_exc())
     record["seconds"]["total"] = round(time.monotonic() - t0, 3)
@@ -80,26 +85,30 @@ def run_case(case, opts: RunOptions, exported=None, announce: bool = True) -> di
     return record
 
 
-def _base_record(case) -> dict:
-    return {"event": "final", "record_version": records.RECORD_VERSION, "case": case.case_id,
-            **case.identity(), "status": None, "stage": None, "error": None, "reason": None,
+def _base_record(case, opts: RunOptions) -> dict:
+    return {"event": "final", "record_version": records.RECORD_VERSION, "run_id": opts.run_id,
+            "case": case.case_id, **case.identity(), "mode": opts.mode, "status": None, "stage": None, "error": None, "reason": None,
             "max_abs": None, "max_rel": None, "min_tolerance": None, "top5": None,
             "tolerance": {"rtol": case.tolerance.rtol, "atol": case.tolerance.atol,
                           "reason": case.tolerance.reason or None},
             "converter_tolerance": {"rtol": case.converter_tolerance.rtol, "atol": case.converter_tolerance.atol,
                                     "reason": case.converter_tolerance.reason or None},
+            **({"batch_tolerances": {str(b): {"rtol": t.rtol, "atol": t.atol, "reason": t.reason or None}
+                                     for b, t in case.batch_tolerances}} if case.batch_tolerances else {}),
             "seconds": {}, "versions": {}, "cached": None, "bundle": None}
 
 
 def _run(case, opts: RunOptions, exported=None) -> dict:
-    rec = _base_record(case)
-    rec["mode"] = opts.mode
+    rec = _base_record(case, opts)
     if case.unavailable:
         return _finish(rec, case, st.skip("unavailable"), reason=case.unavailable)
     if case.device == "cuda":
         pf = preflight()
-        if not pf.usable:
+        if not pf.usable and opts.allow_skip_device:
             return _finish(rec, case, st.skip(pf.skip_code), reason=pf.reason)
+        if not pf.usable:   # never an all-skip "complete" CUDA run (docs/design.md §7)
+            rec["error"] = f"{pf.reason} ({pf.skip_code}; {pf.supported_text()}; --allow-skip-device skips instead)"
+            return _finish(rec, case, st.INFRA)
     bundle_dir = opts.bundle_path(case)
 
     # --- process A: build + export (cached) --------------------------------------------
@@ -124,13 +133,15 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
         export_meta = json.load(f)
     rec["versions"].update(export_meta.get("versions", {}))
     rec["exporter_patches"] = export_meta.get("exporter_patches", [])  # zoo/frameworks/patches
+    # what the reports print about them: reports read records only (docs/design.md §1)
+    rec["exporter_patch_notes"] = patch_notes(rec["exporter_patches"])
     classifier = bool(export_meta.get("classifier", case.classifier))
 
     # --- process B: ort, convert, run, parity --------------------------------------------
     bundles.prepare(bundle_dir)
     cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
                                classifier, converter_tolerance=case.converter_tolerance, batches=case.batches,
-                               mode=opts.mode)
+                               mode=opts.mode, batch_tolerances=case.batch_tolerances)
     staged = opts.workers.run if opts.workers else run_staged
     child = staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
     done = child.done or {}
@@ -219,7 +230,7 @@ def classify(child) -> tuple:
 
 def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
                          classifier: bool, divergence: bool = False, converter_tolerance=None,
-                         batches=(), mode: str = "eager") -> list:
+                         batches=(), mode: str = "eager", batch_tolerances=()) -> list:
     cmd = [sys.executable, "-m", "harness.oneflow_side", case_dir, "--device", device,
            "--work-dir", work_dir, "--rtol", repr(rtol), "--atol", repr(atol)]
     if mode != "eager":
@@ -228,6 +239,8 @@ def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float,
         cmd += ["--converter-rtol", repr(converter_tolerance.rtol), "--converter-atol", repr(converter_tolerance.atol)]
     if batches:
         cmd += ["--batches", ",".join(map(str, batches))]
+    for b, tol in batch_tolerances:
+        cmd += ["--batch-tolerance", f"{b}={tol.rtol!r},{tol.atol!r}"]
     return cmd + (["--classifier"] if classifier else []) + (["--divergence"] if divergence else [])
 
 

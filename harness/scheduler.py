@@ -57,7 +57,7 @@ def run_cases(cases, opts, jobs: int = 1):
     def export_then_queue(group):
         if opts.results:
             for case in group:
-                records.append(opts.results, records.started(case, opts.mode))
+                records.append(opts.results, records.started(case, opts.mode, opts.run_id))
         exporting = [c for c in group if needs_export(c)]
         try:
             outcomes = export_group(exporting, opts.cache_dir, opts.timeouts["export"],

@@ -42,3 +42,16 @@ def is_unexpected(status: str) -> bool:
 def is_failure(status: str) -> bool:
     """Statuses that leave a repro bundle: every failure, expected or not."""
     return kind(status) in ("fail", "xfail", "crash", "timeout", INFRA)
+
+
+def is_valid(status) -> bool:
+    """A final status of the vocabulary (docs/design.md §3): pass, xpass, infra,
+    fail/xfail/crash/timeout:<stage> with a known stage, skip:<reason>."""
+    if not isinstance(status, str):
+        return False
+    if status in (PASS, XPASS, INFRA):
+        return True
+    k, _, detail = status.partition(":")
+    if k in ("fail", "xfail", "crash", "timeout"):
+        return detail in STAGES
+    return k == "skip" and bool(detail.strip())

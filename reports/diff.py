@@ -5,14 +5,16 @@ is eager, so eager and graph-mode runs of one case are two cells). Each side is 
 (repeated --base / --new). Categories, in report order (status words: docs/design.md, status
 vocabulary):
 
-* regression   pass/xpass/xfail -> fail/crash/timeout/infra, or the converter gate
-               (oneflow_vs_ort.ok) true -> false where both sides carry it. The only category
-               that makes the command exit 1.
+* regression   pass/xpass/xfail -> fail/crash/timeout/infra; a tested cell (pass, xpass,
+               xfail, or failing) that is now skipped or gone (nothing is tested there any
+               more: a CUDA run on an unusable device, a filtered or dropped cell); or the
+               converter gate (oneflow_vs_ort.ok) true -> false where both sides carry it.
+               The only category that makes the command exit 1.
 * fix          fail/crash/timeout/infra -> pass, xfail -> pass, or the converter gate false -> true
 * xpass        a cell newly passing although marked as an expected failure (a stale row)
 * expected     changes into, out of or between expected failures (stage or reason)
 * status       any other status change (skips, one failing stage to another)
-* new, removed cells present on one side only
+* new, removed cells present on one side only (removed: a cell that was skipped already)
 * error_growth max abs grew >= 10x in a cell passing on both sides
 * time_growth  a stage took >= 2x as long (see TIME_FLOOR)
 
@@ -175,6 +177,8 @@ def _status_change(b, n):
     bk, nk = kind(bs), kind(ns)
     if bk in FINE and nk in BROKEN:
         return "regression", why(n)
+    if bk != "skip" and nk == "skip":
+        return "regression", f"no longer tested (was {bs}): {why(n)}"
     if nk == "pass" and (bk in BROKEN or bk == "xfail"):
         return "fix", why(n)
     if nk == "xpass" and bk != "xpass":
@@ -230,8 +234,8 @@ def compare_cells(key, b, n) -> list:
         if kind(_status(n)) == "xpass":
             add("xpass", why(n))
         return out
-    if n is None:
-        add("removed", f"was {why(b)}")
+    if n is None:   # a cell that was tested and is gone is a regression: nothing tests it now
+        add("removed" if kind(_status(b)) == "skip" else "regression", f"removed: no record (was {_status(b)}: {why(b)})")
         return out
     status = _status_change(b, n)
     gate_b, gate_n = _gate(b), _gate(n)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import math
 
-from .markdown import patch_note, render_summary
-from .matrix import GRAPH_LABEL, Matrix, converter_short, converter_verdict, kind
+from .markdown import LOOSENED, patch_note, render_summary
+from .matrix import GRAPH_LABEL, Matrix, converter_gate_text, converter_short, converter_verdict, kind, loosened_gates
 
 COLORS = {"pass": "#2e9e44", "xpass": "#8bc34a", "fail": "#d93025", "crash": "#7b1fa2",
           "timeout": "#ef6c00", "infra": "#6d4c41", "xfail": "#f9ab00", "skip": "#9e9e9e", None: "#eeeeee"}
@@ -29,8 +29,11 @@ def _tooltip(rec) -> str:
     parts = [f"{rec.get('model')} — {rec.get('status')}"]
     if converter_verdict(rec):
         parts.append(converter_verdict(rec))
+    if converter_gate_text(rec):
+        parts.append(converter_gate_text(rec))
     if rec.get("max_abs") is not None:
-        parts.append(f"max abs {rec['max_abs']:.2e}, max rel {rec.get('max_rel') or 0:.2e}")
+        parts.append(f"OneFlow vs the source: max abs {rec['max_abs']:.2e}, max rel {rec.get('max_rel') or 0:.2e}")
+    parts += loosened_gates(rec)
     for key in ("reason", "error"):
         if rec.get(key):
             parts.append(str(rec[key])[:300])
@@ -116,6 +119,8 @@ def _matrix_td(row, col, rec) -> str:
         text += " (patched)"  # the tooltip names the upstream bug and the patch
     if rec is not None and converter_verdict(rec):
         text += f" ({converter_short(rec)})"
+    if rec is not None and k != "skip" and loosened_gates(rec):
+        text += f" {LOOSENED}"   # a gate looser than the default: the tooltip gives the row's reason
     return f'<td style="background:{COLORS.get(k, "#d93025")}22" title="{_e(_tooltip(rec))}">{_e(text)}</td>'
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 import html
 import re
 
-from .matrix import FRAMEWORK_TITLES, GRAPH_LABEL, Matrix, converter_short, converter_verdict, kind
+from .matrix import FRAMEWORK_TITLES, GRAPH_LABEL, Matrix, converter_gate_text, converter_short, converter_verdict, \
+    kind, loosened_gates
 
 START = "<!-- support-matrix:start -->"
 END = "<!-- support-matrix:end -->"
 
-LEGEND = ("✅ pass (hover: max abs error) · ✅ patched: passes with an exporter patch (the note names "
+LOOSENED = "≈"
+LEGEND = ("✅ pass (hover: the converter gate's error, OneFlow vs ONNX Runtime, and OneFlow vs the source) · "
+          f"{LOOSENED} after a mark: a gate looser than the default tolerance (hover: the catalogue row and its "
+          "measured need) · ✅ patched: passes with an exporter patch (the note names "
           "the upstream bug and the patch) · ❌ fails at the named stage (crash/timeout say so) · "
           "⚠️ expected failure (known, with reason) · an ort failure is an exporter bug: it says whether "
           "the converter still matched ONNX Runtime on the exported model · ⏭ skipped (reason in the note) · "
@@ -48,25 +52,37 @@ class _Notes:
 
 
 def patch_note(rec) -> str:
-    """The exporter patches that changed this cell's export (zoo/frameworks/patches), with the
-    upstream bug each one fixes; "" when the stock exporter was used as is."""
+    """The exporter patches that changed this cell's export, with the upstream bug each one
+    fixes, as the record carries them (``exporter_patch_notes``; reports read records only,
+    docs/design.md §1); "" when the stock exporter was used as is."""
     names = rec.get("exporter_patches") or []
     if not names:
         return ""
-    from zoo.frameworks.patches import BY_NAME
-
+    notes = {n.get("name"): n for n in rec.get("exporter_patch_notes") or () if isinstance(n, dict)}
     parts = []
     for name in names:
-        p = BY_NAME.get(name)
-        parts.append(f"patch {name} ({p.exporter}{p.versions}): upstream bug: {p.bug}; fix: {p.fix}"
-                     if p else f"patch {name}")
+        p = notes.get(name) or {}
+        parts.append(f"patch {name} ({p['exporter']}): upstream bug: {p['bug']}; fix: {p['fix']}"
+                     if all(p.get(k) for k in ("exporter", "bug", "fix")) else f"patch {name}")
     return "exported with " + "; ".join(parts)
+
+
+def loosened_mark(rec) -> str:
+    """LOOSENED with the loosened gates' reasons on hover; "" when every gate is the default."""
+    loose = loosened_gates(rec)
+    return f'<span title="{html.escape(_one_line(" | ".join(loose), 600))}">{LOOSENED}</span>' if loose else ""
 
 
 def cell(rec, notes: _Notes, compact: bool = False) -> str:
     """The cell's mark and note; ``compact`` (one mark per opset) leaves the words to the note."""
     if rec is None:
         return "—"
+    if kind(rec.get("status") or "infra") == "skip":
+        return _cell(rec, notes, compact)
+    return _cell(rec, notes, compact) + loosened_mark(rec)
+
+
+def _cell(rec, notes: _Notes, compact: bool) -> str:
     status = rec.get("status") or "infra"
     k = kind(status)
     symbol = SYMBOL.get(k, "❌")
@@ -74,7 +90,8 @@ def cell(rec, notes: _Notes, compact: bool = False) -> str:
     graph = f" {GRAPH_LABEL}" if (rec.get("mode") or "eager") != "eager" else ""
     if k in ("pass", "xpass"):
         who = (f"{model} opset {rec.get('opset')}" if compact else model) + graph
-        tip = f"{who}: max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}"
+        tip = (f"{who}: {converter_gate_text(rec) or 'converter gate not recorded'}; OneFlow vs the source: "
+               f"max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}")
         text = f'<span title="{html.escape(tip)}">{symbol}</span>'
         if rec.get("exporter_patches"):
             # no model name: one note serves every cell a patch fixed
@@ -94,7 +111,7 @@ def cell(rec, notes: _Notes, compact: bool = False) -> str:
         label += f" ({converter_short(rec)})"
         why = f"{verdict}. {why or ''}"
     if k == "fail" and stage == "parity":
-        why = f"max abs {_fmt(rec.get('max_abs'))}, max rel {_fmt(rec.get('max_rel'))}; {why or ''}"
+        why = f"{converter_gate_text(rec) or 'max abs ' + _fmt(rec.get('max_abs'))}; {why or ''}"
     return (symbol if compact else f"{symbol} {label}") + notes.ref(
         f"{model}{graph} ({status}): {why or 'no detail recorded'}")
 

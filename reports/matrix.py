@@ -5,6 +5,8 @@ import collections
 import datetime
 from dataclasses import dataclass, field
 
+from converter.numerics import DEFAULT_ATOL, DEFAULT_RTOL   # numpy only (docs/design.md §1)
+
 from .records import mode
 
 FRAMEWORK_ORDER = ("torch", "tensorflow", "paddle", "oneflow")
@@ -76,6 +78,36 @@ def converter_verdict(rec: dict):
 def converter_short(rec: dict) -> str:
     """The verdict as a cell label: "converter ✅", "converter ❌", "converter untested", ..."""
     return CONVERTER_SHORT.get(rec.get("converter") or "untested", f"converter {rec.get('converter')}")
+
+
+def _sci(x) -> str:
+    return "n/a" if x is None else f"{x:.1e}"
+
+
+def converter_gate_text(rec: dict) -> str:
+    """The gate that decides a cell's status against the converter (OneFlow vs ORT, docs/design.md
+    §4): its worst error and the atol it needed, and each extra batch size's; "" where it did not run."""
+    g = rec.get("oneflow_vs_ort")
+    if not isinstance(g, dict):
+        return ""
+    text = (f"converter gate (OneFlow vs ORT): max abs {_sci(g.get('max_abs'))}, max rel {_sci(g.get('max_rel'))}, "
+            f"needs atol {_sci(g.get('min_atol'))} (allowed {_sci(g.get('atol'))})")
+    for b, bg in sorted((rec.get("batches") or {}).items()):
+        text += f"; at batch {b}: max abs {_sci(bg.get('max_abs'))}, needs atol {_sci(bg.get('min_atol'))} " \
+                f"(allowed {_sci(bg.get('atol'))})"
+    return text
+
+
+def loosened_gates(rec: dict) -> list:
+    """Each gate of the record looser than the default tolerance, with the catalogue row's reason."""
+    rows = [("source gate", rec.get("tolerance")), ("converter gate", rec.get("converter_tolerance"))]
+    rows += [(f"converter gate at batch {b}", t) for b, t in sorted((rec.get("batch_tolerances") or {}).items())]
+    out = []
+    for name, tol in rows:
+        if isinstance(tol, dict) and (tol.get("rtol", DEFAULT_RTOL) > DEFAULT_RTOL or tol.get("atol", DEFAULT_ATOL) > DEFAULT_ATOL):
+            out.append(f"{name} loosened to rtol {tol.get('rtol'):g}, atol {tol.get('atol'):g} (default rtol "
+                       f"{DEFAULT_RTOL:g}, atol {DEFAULT_ATOL:g}): {tol.get('reason') or 'no reason recorded'}")
+    return out
 
 
 def _row_order(finals) -> list:

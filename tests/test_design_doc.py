@@ -51,3 +51,12 @@ def test_nothing_cites_a_design_document_outside_the_repository():
     bad = [str(p.relative_to(ROOT)) for p in _tracked_text_files() if p != Path(__file__)
            and p.suffix != "" and OUTSIDE.search(p.read_text(errors="replace"))]
     assert not bad, f"files citing a design document outside the repository: {bad}"
+
+
+def test_nothing_points_at_notes_outside_the_repository():
+    """A reason, exclusion or comment must be readable in a clone: no path into this machine's
+    /work tree (the README's generated footer quotes the command a run was made with)."""
+    bad = [str(p.relative_to(ROOT)) for p in _tracked_text_files() if p != Path(__file__)
+           and p != ROOT / "README.md" and p.suffix != "" and re.search(r"/work/(?:notes|shared|main|prompts)\b",
+                                                                      p.read_text(errors="replace"))]
+    assert not bad, f"files pointing at paths outside the repository: {bad}"

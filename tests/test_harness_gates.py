@@ -104,3 +104,33 @@ def test_dynamic_batch_runs_one_converted_module_at_each_batch(tmp_path, monkeyp
     onnx.save(model, os.path.join(bad.prepared_dir, "model.onnx"))
     rec = run_case(bad, _opts(tmp_path))
     assert rec["status"] == "fail:parity" and "batches" not in rec   # the batch-1 gate fails first
+
+
+def test_both_gates_compare_dtypes_exactly(tmp_path, monkeypatch):
+    """docs/design.md §4: an output of the right values in another dtype fails its gate."""
+    monkeypatch.setenv(PLUGINS_ENV, PLUGIN)       # Relu 'relu_float64' -> relu(x) in float64
+    rec = run_case(_case(tmp_path, "relu_float64"), _opts(tmp_path))
+    assert rec["status"] == "fail:parity" and rec["converter"] == "differs from ORT", rec
+    assert "dtype float64, expected float32" in rec["error"]
+    assert rec["oneflow_vs_ort"]["max_abs"] == float("inf")
+
+    monkeypatch.delenv(PLUGINS_ENV, raising=False)
+    case = _case(tmp_path, "relu")
+    expected = os.path.join(case.prepared_dir, "expected.npz")
+    np.savez(expected, logits=np.load(expected)["logits"].astype(np.float64))   # the source said float64
+    rec = run_case(case, _opts(tmp_path))
+    assert rec["status"] == "fail:ort" and "dtype float32, expected float64" in rec["error"], rec
+    assert rec["converter"] == "matches ORT"
+
+
+def test_a_batch_scoped_converter_row_applies_at_its_batch_only(tmp_path, monkeypatch):
+    monkeypatch.delenv(PLUGINS_ENV, raising=False)
+    model = conv_relu_out("relu")
+    for value_info in (model.graph.input[0], model.graph.output[0]):
+        value_info.type.tensor_type.shape.dim[0].dim_param = "batch"
+    case = _case(tmp_path, "relu", batches=(1, 3), batch_tolerances=((3, Tolerance(1e-3, 2e-5, "measured")),))
+    onnx.save(model, os.path.join(case.prepared_dir, "model.onnx"))
+    rec = run_case(case, _opts(tmp_path))
+    assert rec["status"] == "pass", rec
+    assert (rec["batches"]["3"]["atol"], rec["batches"]["1"]["atol"], rec["oneflow_vs_ort"]["atol"]) == (2e-5, 1e-5, 1e-5)
+    assert rec["batch_tolerances"] == {"3": {"rtol": 1e-3, "atol": 2e-5, "reason": "measured"}}

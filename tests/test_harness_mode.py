@@ -62,7 +62,7 @@ def test_make_matrix_graph_runs_graph_mode_at_opset_13_and_publishes_its_slice()
     graph = _make_dry_run("matrix-graph")
     assert "-m harness matrix --strict --results out/results-graph.jsonl" in graph
     assert "--mode graph --opset 13" in graph
-    assert "-m harness complete out/results-graph.jsonl --publish reports/results" in graph
+    assert "-m harness complete out/results-graph.jsonl --opset 13 --publish reports/results" in graph
     # the eager matrix names no opset: the harness's 11/13/17 and the catalogue's extra opsets
     eager = _make_dry_run("matrix")
     assert "--opset" not in eager and "--mode" not in eager
@@ -76,3 +76,44 @@ def test_started_record_and_bundle_are_kept_apart_by_mode(tmp_path):
     eager = RunOptions(out_dir=str(tmp_path)).bundle_path(case)
     graph = RunOptions(out_dir=str(tmp_path), mode="graph").bundle_path(case)
     assert eager != graph and graph.endswith(case.case_id + "-graph")
+
+
+def test_repro_re_runs_a_graph_mode_bundle_as_a_graph(tmp_path):
+    """A failure of graph mode only (a Range over values read from the input: refused by
+    nn.Graph, fine eagerly) is reproduced by `harness repro` in graph mode, not "now: pass"."""
+    import subprocess
+    import sys
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from harness.cases import Case
+    from harness.paths import REPO_ROOT
+    from harness.runner import run_case
+
+    nodes = [helper.make_node("ReduceMax", ["x"], ["mx"], keepdims=0),
+             helper.make_node("Cast", ["mx"], ["limit"], to=TensorProto.INT64),
+             helper.make_node("Range", ["zero", "limit", "one"], ["r"], name="count_up"),
+             helper.make_node("Cast", ["r"], ["y"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(nodes, "data_dependent", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+                               numpy_helper.from_array(np.array(1, np.int64), "one")])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    onnx.save(model, case_dir / "model.onnx")
+    x = np.array([[0.5, 4.5, 2.0, 1.0]], np.float32)
+    np.savez(case_dir / "inputs.npz", x=x)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.savez(case_dir / "expected.npz", y=sess.run(None, {"x": x})[0])
+    (case_dir / "meta.json").write_text(json.dumps({"classifier": False}))
+    case = Case(framework="onnx", model="data_dependent", architecture="Range", opset=13, device="cpu",
+                prepared_dir=str(case_dir), classifier=False)
+    assert run_case(case, RunOptions(out_dir=str(tmp_path / "eager")))["status"] == "pass"
+    rec = run_case(case, RunOptions(out_dir=str(tmp_path / "graph"), mode="graph"))
+    assert rec["status"] == "fail:run" and rec["bundle"].endswith("-graph"), rec
+    proc = subprocess.run([sys.executable, "-m", "harness", "repro", rec["bundle"]], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert "re-running in graph mode on cpu" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "now: fail:run" in proc.stdout and "count_up" in proc.stdout, proc.stdout

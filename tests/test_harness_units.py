@@ -43,14 +43,20 @@ def test_preflight_reports_other_failures_without_crashing():
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0"),
                     reason="this machine has an NVIDIA device")
-def test_preflight_on_this_machine_skips_every_cuda_cell(tmp_path):
+def test_a_cuda_case_on_this_machine_is_infra_unless_skipping_is_allowed(tmp_path):
+    """docs/design.md §7: a CUDA run on a device OneFlow cannot use is red (infra, with the
+    reason and the GPUs that work), never an all-skip run; --allow-skip-device skips instead."""
     pf = preflight()
     assert not pf.usable and pf.skip_code == "no-cuda-device", pf
     case = cases.Case("torch", "resnet50", "ResNet", 13, "cuda", prepared_dir=str(tmp_path))
     results = str(tmp_path / "r.jsonl")
     rec = run_case(case, RunOptions(out_dir=str(tmp_path), results=results))
-    assert rec["status"] == "skip:no-cuda-device" and "is_available() == False" in rec["reason"]
+    assert rec["status"] == "infra" and "is_available() == False" in rec["error"], rec
+    assert "compute capability 6.0, 6.1, 7.0, 7.5, 8.0, 8.6 only" in rec["error"]
+    assert "--allow-skip-device" in rec["error"]
     assert [r["event"] for r in records.read(results)] == ["started", "final"]
+    rec = run_case(case, RunOptions(out_dir=str(tmp_path), allow_skip_device=True))
+    assert rec["status"] == "skip:no-cuda-device" and "is_available() == False" in rec["reason"]
 
 
 # --- staged child processes --------------------------------------------------------------

@@ -37,6 +37,7 @@ def run_both(model, x):
     module = converter.convert(model)
     got = module(flow.tensor(x))
     got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected), f"{len(got)} outputs, ORT has {len(expected)}"   # zip() would drop the rest
     for g, e in zip(got, expected):
         g = g.numpy()
         assert g.shape == e.shape and g.dtype == e.dtype

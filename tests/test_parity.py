@@ -26,6 +26,16 @@ def test_compare_fails_outside_tolerance_and_gives_min_atol():
     assert np.isclose(p.min_atol, 1e-3)
 
 
+def test_a_bool_output_never_equals_a_float_one():
+    p = compare("y", np.array([True, False]), np.array([1.0, 0.0], np.float32))
+    assert not p.passed and "dtype bool, expected float32" in p.error
+    assert not compare("y", np.array([1.0, 0.0]), np.array([True, False])).passed
+    assert compare("y", np.array([True, False]), np.array([True, False])).passed
+    # the gates ask for the dtype exactly: float64 values that match are still another output
+    assert compare("y", np.ones(3, np.float32), np.ones(3, np.float32), check_dtype=True).passed
+    assert not compare("y", np.ones(3, np.float64), np.ones(3, np.float32), check_dtype=True).passed
+
+
 def test_compare_shape_mismatch_and_nan_fail():
     assert not compare("y", np.zeros(3), np.zeros(4)).passed
     assert not compare("y", np.array([np.nan, 1.0]), np.array([0.0, 1.0])).passed

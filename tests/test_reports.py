@@ -128,3 +128,44 @@ def test_exporter_bug_cells_say_what_the_converter_did(tmp_path):
                         "darknet53": "exporter bug; converter differs from ORT"}
     page = (tmp_path / "out" / "support_matrix.html").read_text()
     assert "exporter bug; converter matches ORT" in page and "(converter untested)" in page
+
+
+GATE = {"max_abs": 3.0e-6, "max_rel": 2.0e-4, "min_atol": 1.2e-6, "rtol": 1e-3, "atol": 1e-5, "ok": True}
+
+
+def test_a_cell_shows_the_converter_gate_and_marks_a_loosened_gate_with_its_reason():
+    loose = {"rtol": 1e-3, "atol": 3.1e-5, "reason": "measured: atol 2.60e-5 at batch 1; paddle noise"}
+    default = {"rtol": 1e-3, "atol": 1e-5, "reason": None}
+    plain = _rec("torch", "a", "A", "pass", max_abs=9e-6, max_rel=1e-4, oneflow_vs_ort=GATE,
+                 tolerance=default, converter_tolerance=default)
+    notes = markdown._Notes()
+    text = markdown.cell(plain, notes)
+    assert "converter gate (OneFlow vs ORT): max abs 3.0e-06, max rel 2.0e-04, needs atol 1.2e-06 (allowed 1.0e-05)" \
+        in text and "OneFlow vs the source: max abs 9.0e-06" in text
+    assert markdown.LOOSENED not in text
+    text = markdown.cell({**plain, "tolerance": loose}, notes)
+    assert text.endswith(f">{markdown.LOOSENED}</span>")
+    assert "source gate loosened to rtol 0.001, atol 3.1e-05 (default rtol 0.001, atol 1e-05): measured: atol 2.60e-5" in text
+    batch = markdown.cell({**plain, "batch_tolerances": {"3": loose}}, notes)
+    assert "converter gate at batch 3 loosened" in batch
+    # failing cells carry the mark too; skipped ones judged nothing
+    assert markdown.LOOSENED in markdown.cell({**plain, "status": "fail:parity", "converter_tolerance": loose}, notes)
+    assert markdown.LOOSENED not in markdown.cell({**plain, "status": "skip:unavailable", "tolerance": loose}, notes)
+
+
+def test_reports_name_patches_from_the_record_without_importing_the_zoo(tmp_path):
+    import subprocess
+    import sys
+
+    note = {"name": "p1", "exporter": "oneflow-onnx==0.6.2", "bug": "drops the axes", "fix": "passes them"}
+    rec = _rec("oneflow", "a", "A", "pass", exporter_patches=["p1"], exporter_patch_notes=[note])
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
+    script = ("import sys; from reports.__main__ import main; "
+              f"main(['--results', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+              "print(sorted(m for m in sys.modules if m == 'zoo' or m.startswith('zoo.')))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+    md = (tmp_path / "out" / "support_matrix.md").read_text()
+    assert "patch p1 (oneflow-onnx==0.6.2): upstream bug: drops the axes; fix: passes them" in md

@@ -78,14 +78,32 @@ def test_converter_gate_regression_counts_when_recorded(tmp_path, capsys):
 
 def test_fix_new_xpass_expected_change_new_and_removed_cells_pass(tmp_path, capsys):
     base = [_rec("torch", "fixed", "fail:convert", error="no Foo"), _rec("torch", "stale", "xfail:ort", reason="r"),
-            _rec("torch", "moved", "xfail:ort", reason="exporter bug"), _rec("torch", "gone")]
+            _rec("torch", "moved", "xfail:export", reason="exporter bug"),
+            _rec("torch", "gone", "skip:unavailable", reason="no such model")]
     new = [_rec("torch", "fixed"), _rec("torch", "stale", "xpass", reason="r"),
-           _rec("torch", "moved", "xfail:export", reason="exporter bug"), _rec("paddle", "added")]
+           _rec("torch", "moved", "xfail:ort", reason="exporter bug"), _rec("paddle", "added")]
     code, changes, _ = _diff(tmp_path, base, new, capsys=capsys)
     assert code == 0
     assert changes == {("fix", "torch-fixed-opset13-cpu"), ("xpass", "torch-stale-opset13-cpu"),
                        ("expected", "torch-moved-opset13-cpu"), ("removed", "torch-gone-opset13-cpu"),
                        ("new", "paddle-added-opset13-cpu")}
+
+
+def test_a_tested_cell_now_skipped_or_gone_is_a_regression(tmp_path, capsys):
+    """A nightly on a GPU OneFlow cannot use skips every CUDA cell; a filtered run drops cells:
+    either way nothing tests them any more, and the run must not go green."""
+    base = [_rec("torch", "a", device="cuda", case="torch-a-opset13-cuda"),
+            _rec("torch", "b", "xfail:ort", reason="exporter bug"), _rec("torch", "c"), _rec("torch", "d")]
+    new = [_rec("torch", "a", "skip:cuda-arch-unsupported", device="cuda", case="torch-a-opset13-cuda",
+                reason="CUDA device 'H100' (compute capability 9.0) cannot run OneFlow 0.9.0"),
+           _rec("torch", "b", "skip:unavailable", reason="gone"), _rec("torch", "d")]
+    code, changes, out = _diff(tmp_path, base, new, capsys=capsys)
+    assert code == 1 and out["regressed"]
+    assert changes == {("regression", "torch-a-opset13-cuda"), ("regression", "torch-b-opset13-cpu"),
+                       ("regression", "torch-c-opset13-cpu")}
+    detail = {c["case"]: c["detail"] for c in out["changes"]}
+    assert detail["torch-a-opset13-cuda"].startswith("no longer tested (was pass): CUDA device 'H100'")
+    assert detail["torch-c-opset13-cpu"].startswith("removed: no record (was pass")
 
 
 def test_error_and_time_growth_are_reported_above_their_floors(tmp_path, capsys):
@@ -113,7 +131,7 @@ def test_unchanged_shard_sets_markdown(tmp_path):
     proc = _cli("--base", files[0], "--base", files[1], "--new", files[1], "--new", files[0])
     assert proc.returncode == 0 and "no changes" in proc.stdout and "3 cells" in proc.stdout
     proc = _cli("--base", files[0], "--base", files[1], "--new", files[0])
-    assert proc.returncode == 0 and "Removed cells (1)" in proc.stdout and "torch-a-opset13-cuda" in proc.stdout
+    assert proc.returncode == 1 and "Regressions (1)" in proc.stdout and "torch-a-opset13-cuda" in proc.stdout
 
 
 def test_bad_input_exits_2_naming_file_and_line(tmp_path):

@@ -49,7 +49,7 @@ def test_an_extra_opset_shows_in_its_column_only(three_opsets_and_opset10):
     marks = [c.strip() for c in vgg.split("|")[2:4]]
     assert marks[1].startswith(markdown.NOT_A_CELL + "<span") and marks[1].count("✅") == 3
     assert marks[0].count("✅") == 3 and markdown.NOT_A_CELL not in marks[0]
-    assert 'title="alexnet opset 10: max abs 1.0e-07' in alexnet
+    assert 'title="alexnet opset 10: converter gate not recorded; OneFlow vs the source: max abs 1.0e-07' in alexnet
     assert resnet.split("|")[3].strip().startswith("❌<sup>[1]")
     assert summary == "| **pass / total** | 3/3 · 3/3 · 3/3 | 1/2 · 3/3 · 3/3 · 3/3 |"
     assert markdown.LEGEND_NOT_A_CELL in md and markdown.LEGEND_GRAPH not in md
@@ -90,7 +90,7 @@ def test_graph_mode_is_one_more_mark_per_framework(eager_and_graph, tmp_path):
     head, _, alexnet, resnet, vgg, summary = _table(md)
     assert head == ("| Architecture | PyTorch cpu<br>13 · nn.Graph 13 | "
                     "OneFlow (round trip) cpu<br>13 · nn.Graph 13 |")
-    assert 'title="alexnet opset 13 nn.Graph: max abs 1.0e-07' in alexnet
+    assert 'title="alexnet opset 13 nn.Graph: converter gate not recorded; OneFlow vs the source: max abs 1.0e-07' in alexnet
     assert resnet.split("|")[3].strip().endswith("❌<sup>[1](#matrix-note-1)</sup>")
     assert "resnet50 nn.Graph (fail:convert): GraphModeError: node Resize_3" in md
     assert summary == "| **pass / total** | 3/3 · 3/3 | 3/3 · 2/3 |"

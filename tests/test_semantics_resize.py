@@ -122,7 +122,7 @@ def test_upsample_legacy(mode):
                       opset=9, mode=mode)
 
 
-# F9: integer linear Resize truncates ORT's float32 result (the spec does not say how integers
+# Integer linear Resize truncates ORT's float32 result (the spec does not say how integers
 # round); on 4-D H/W the float32 arithmetic is ORT's bilinear kernel's, so no value lands an
 # ulp apart and truncates one lower (x uint8 below: the exact value 3 is 2.99999... in float64).
 def test_integer_linear_matches_ort_exactly_case_f9():

@@ -78,7 +78,7 @@ def test_nightly_publishes_the_diff_before_failing_on_it():
     fail = _index(steps, lambda s: "steps.diff.outputs.status" in str(s.get("if", "")))
     assert diff < upload < fail and diff < pr < fail
     assert "python -m reports diff" in steps[diff]["run"] and "$GITHUB_STEP_SUMMARY" in steps[diff]["run"]
-    assert "always()" in steps[diff]["if"] and "always()" in steps[fail]["if"]
+    assert "!cancelled()" in steps[diff]["if"] and "!cancelled()" in steps[fail]["if"]
     assert "--body-file" in steps[pr]["run"] and "diff.md" in steps[pr]["run"]
     assert "--history out/history" in steps[_index(steps, lambda s: "--readme README.md" in s.get("run", ""))]["run"]
 
@@ -200,3 +200,108 @@ def test_nightly_shards_cover_the_cube_and_graph_mode_per_device(tmp_path):
     assert prune["env"]["CACHE_DIR"] == run["env"]["CACHE_DIR"] and prune.get("if") == "always()"
     eager_opsets = {c.opset for a in runs[("cpu", "eager")] for c in selected_cases(a)}
     assert eager_opsets == {10, 11, 13, 17}
+
+
+# --- nightly: a run that cannot go green wrongly ---------------------------------------------------
+
+def _workflow() -> dict:
+    import yaml
+
+    return yaml.safe_load((WORKFLOWS / "nightly.yml").read_text())
+
+
+def test_a_cancelled_nightly_publishes_nothing():
+    """`always()` also runs after a cancel; the merge job and each step that publishes (reports,
+    artifact, README PR, the failing verdicts) use `!cancelled()` instead."""
+    job = _workflow()["jobs"]["matrix"]
+    assert "!cancelled()" in job["if"]
+    for step in job["steps"]:
+        assert "always()" not in str(step.get("if", "")), step.get("name")
+    publishing = [s for s in job["steps"] if "gh pr" in s.get("run", "") or "--publish" in s.get("run", "")
+                  or "upload-artifact" in s.get("uses", "")]
+    assert len(publishing) == 3 and all("!cancelled()" in s["if"] for s in publishing)
+
+
+def test_artifacts_survive_a_re_run_of_failed_jobs():
+    """Names carry the run attempt and uploads may overwrite: a re-run job's upload cannot
+    meet the first attempt's artifact of the same name (HTTP 409)."""
+    jobs = _workflow()["jobs"]
+    uploads = [s for job in jobs.values() for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert len(uploads) == 2
+    for step in uploads:
+        assert "${{ github.run_attempt }}" in step["with"]["name"] and step["with"]["overwrite"] is True
+
+
+def _merge_step():
+    steps = _nightly_steps()
+    return steps[_index(steps, lambda s: s.get("name", "").startswith("Merge the shards"))]
+
+
+def test_the_merge_takes_each_shards_newest_attempt(tmp_path):
+    arts = tmp_path / "out" / "shard-artifacts"
+    for name, text in {"shard-cpu-eager-1-attempt1": "old-1\n", "shard-cpu-eager-1-attempt2": "new-1\n",
+                       "shard-cpu-eager-2-attempt1": "only-2\n", "shard-cpu-eager-1-attempt10": "newest-1\n",
+                       "shard-cuda-graph-1-attempt1": "cuda\n"}.items():
+        device, run_mode, shard = name.split("-")[1:4]
+        (arts / name / "shards").mkdir(parents=True)
+        (arts / name / "shards" / f"results-{device}-{run_mode}-shard{shard}.jsonl").write_text(text)
+    code, _, _, err = _run_step(_merge_step(), tmp_path, tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "out" / "results-cpu.jsonl").read_text() == "newest-1\nonly-2\n"
+    assert (tmp_path / "out" / "results-cuda.jsonl").read_text() == "cuda\n"
+
+
+def test_an_incomplete_or_missing_device_run_fails_the_nightly(tmp_path):
+    steps = _nightly_steps()
+    publish = steps[_index(steps, lambda s: s.get("id") == "publish")]
+    work = tmp_path / "w"
+    (work / "out").mkdir(parents=True)
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    (work / "harness").symlink_to(ROOT / "harness")
+    (work / "zoo").symlink_to(ROOT / "zoo")
+    # one committed slice alone is not a complete CPU run (the other opsets, graph mode), no CUDA at all
+    shutil.copy(ROOT / "reports" / "results" / "cpu-opset13.jsonl", work / "out" / "results-cpu.jsonl")
+    script = publish["run"].split("\nhistory=()")[0]         # up to the verdict; the reports are tested above
+    code, _, outputs, err = _run_step({"run": script}, work, tmp_path)
+    assert code == 0 and outputs["incomplete"] == "cpu cuda", err
+    assert "out/results-cpu.jsonl is not a complete run; nothing published" in err
+    assert not (work / "reports" / "results" / "cpu-opset13.jsonl").exists()
+    fail = steps[_index(steps, lambda s: "steps.publish.outputs.incomplete" in str(s.get("if", "")))]
+    assert "exit 1" in fail["run"] and "!cancelled()" in fail["if"]
+
+
+def test_the_readme_pr_token_choice_is_documented_with_a_fallback():
+    text = (WORKFLOWS / "nightly.yml").read_text()
+    assert "GITHUB_TOKEN triggers no workflow" in text.replace("\n# ", " ") or \
+        "triggers no workflow" in text
+    steps = _nightly_steps()
+    pr = steps[_index(steps, lambda s: "gh pr" in s.get("run", ""))]
+    assert pr["env"]["GH_TOKEN"] == "${{ secrets.NIGHTLY_PR_TOKEN || github.token }}"
+    checkout = steps[_index(steps, lambda s: s.get("uses", "").startswith("actions/checkout"))]
+    assert checkout["with"]["token"] == "${{ secrets.NIGHTLY_PR_TOKEN || github.token }}"   # the push
+    assert "::warning::no secrets.NIGHTLY_PR_TOKEN" in pr["run"]
+
+
+def test_cuda_shards_stop_at_a_preflight_that_names_the_gpus_that_work():
+    steps = steps_of("shard")
+    pre = _index(steps, lambda s: "harness preflight" in s.get("run", ""))
+    assert steps[pre]["if"] == "matrix.device == 'cuda'" and "--github" in steps[pre]["run"]
+    assert pre < _index(steps, lambda s: s.get("id") == "run")
+    assert "continue-on-error" not in steps[pre]
+    # on this machine (no usable GPU) the preflight fails and says which GPUs would work
+    proc = subprocess.run([sys.executable, "-m", "harness", "preflight", "--github"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    error = next(line for line in proc.stdout.splitlines() if line.startswith("::error"))
+    assert "compute capability 6.0, 6.1, 7.0, 7.5, 8.0, 8.6 only" in error and "Hopper" in error
+
+
+def test_every_shard_of_a_nightly_names_one_run(tmp_path):
+    from harness.matrix import build_parser
+
+    step = steps_of("shard")[_index(steps_of("shard"), lambda s: s.get("id") == "run")]
+    assert step["env"]["RUN_ID"] == "nightly-${{ github.run_id }}"     # every shard and attempt: one run
+    ids = set()
+    for job in _shard_jobs():
+        ids.add(build_parser().parse_args(_shard_command({**job, "run_id": "nightly-42"}, tmp_path)).run_id)
+    assert ids == {"nightly-42"}

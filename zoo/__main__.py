@@ -1,4 +1,5 @@
 """python -m zoo list [--json] [--framework F] [--model M]: the catalogue, one row per cell.
+python -m zoo patches --json: the exporter patches (name, exporter, upstream bug, fix).
 python -m zoo prune-cache DIR [--dry-run] [--no-exporter-patches]: drop the export cache's
 entries the current zoo would never read again (zoo/cache_prune.py)."""
 from __future__ import annotations
@@ -61,6 +62,18 @@ def prune_cache(args) -> int:
     return 0
 
 
+def list_patches(args) -> int:
+    from .frameworks import patches
+
+    rows = [p.as_dict() for p in patches.PATCHES]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']} ({row['exporter']}): {row['bug']}; fix: {row['fix']}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m zoo", description="The model zoo catalogue.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -75,8 +88,12 @@ def main(argv=None) -> int:
     pr.add_argument("--no-exporter-patches", action="store_true",
                     help="keep the stock-exporter entries instead of the patched ones")
     pr.add_argument("--catalogue", default=catalogue.CATALOGUE_PATH, help=argparse.SUPPRESS)
+    pa = sub.add_parser("patches", help="the exporter patches and the upstream bugs they fix")
+    pa.add_argument("--json", action="store_true", help="print them as a JSON list")
     args = ap.parse_args(argv)
     try:
+        if args.command == "patches":
+            return list_patches(args)
         return list_cells(args) if args.command == "list" else prune_cache(args)
     except catalogue.CatalogueError as e:
         print(f"error: {e}", file=sys.stderr)

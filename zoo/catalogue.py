@@ -75,11 +75,15 @@ class Tolerance:
     # source vs ONNX Runtime) or "converter" (OneFlow vs ONNX Runtime). A source row never
     # loosens the converter's gate.
     gate: str = "source"
+    # A converter row of a dynamic-batch cell may apply at one of its `dynamic_batch` sizes
+    # only (the others keep the default gate); None: the cell's own comparison and every batch.
+    batch: Optional[int] = None
 
     def as_dict(self) -> dict:
         # As written in the file: no `device` key means any device, no `gate` the source gate.
         row = {"rtol": self.rtol, "atol": self.atol, "reason": self.reason}
         row = row if self.device == "any" else {**row, "device": self.device}
+        row = row if self.batch is None else {**row, "batch": self.batch}
         return row if self.gate == "source" else {**row, "gate": self.gate}
 
 
@@ -142,7 +146,7 @@ class Cell:
         """The tolerance of ``gate`` on ``device`` (the default one without override)."""
         for wanted in (device, "any"):
             for tol in self.tolerances:
-                if tol.device == wanted and tol.gate == gate:
+                if tol.device == wanted and tol.gate == gate and tol.batch is None:
                     return tol
         return DEFAULT_TOLERANCE
 
@@ -275,19 +279,24 @@ class _Parser:
                 self.fail(f"{where}.range", f"expected [low, high] with low < high, got {rng!r}")
         return merged
 
-    def tolerances(self, node: Any, where: str) -> tuple:
+    def tolerances(self, node: Any, where: str, dynamic_batch: tuple = ()) -> tuple:
         items = node if isinstance(node, list) else [node]
         out = []
         for i, item in enumerate(items):
             w = f"{where}[{i}]" if isinstance(node, list) else where
-            self.mapping(item, w, required=("rtol", "atol", "reason"), optional=("device", "gate"))
-            out.append(Tolerance(self.number(item["rtol"], f"{w}.rtol"), self.number(item["atol"], f"{w}.atol"),
-                                 self.choice(item.get("device", "any"), DEVICES, f"{w}.device"),
-                                 self.text(item["reason"], f"{w}.reason"),
-                                 self.choice(item.get("gate", "source"), GATES, f"{w}.gate")))
-        keys = [(t.device, t.gate) for t in out]
+            self.mapping(item, w, required=("rtol", "atol", "reason"), optional=("device", "gate", "batch"))
+            tol = Tolerance(self.number(item["rtol"], f"{w}.rtol"), self.number(item["atol"], f"{w}.atol"),
+                            self.choice(item.get("device", "any"), DEVICES, f"{w}.device"),
+                            self.text(item["reason"], f"{w}.reason"),
+                            self.choice(item.get("gate", "source"), GATES, f"{w}.gate"), item.get("batch"))
+            if tol.batch is not None and not (tol.gate == "converter" and isinstance(tol.batch, int)
+                                              and not isinstance(tol.batch, bool) and tol.batch in dynamic_batch):
+                self.fail(f"{w}.batch", f"a batch-scoped row is a converter row at one of the cell's dynamic_batch "
+                                        f"sizes {list(dynamic_batch)}, got batch {tol.batch!r} (gate {tol.gate})")
+            out.append(tol)
+        keys = [(t.device, t.gate, t.batch) for t in out]
         if len(set(keys)) != len(keys):
-            self.fail(where, f"more than one tolerance for the same device and gate: {keys}")
+            self.fail(where, f"more than one tolerance for the same device, gate and batch: {keys}")
         return tuple(out)
 
     def xfails(self, node: Any, where: str) -> tuple:
@@ -347,6 +356,8 @@ class _Parser:
         if not isinstance(kwargs, dict):
             self.fail(f"{where}.kwargs", "expected a mapping")
         xfails = self.xfails(node["xfail"], f"{where}.xfail") if "xfail" in node else ()
+        dynamic_batch = self.dynamic_batch(node["dynamic_batch"], f"{where}.dynamic_batch", framework) \
+            if "dynamic_batch" in node else ()
         marks = entry["marks"] + tuple(m for m in self.marks(node.get("marks", []), f"{where}.marks")
                                        if m not in entry["marks"])
         return Cell(**common,
@@ -355,10 +366,9 @@ class _Parser:
                     variant=self.text(node["variant"], f"{where}.variant"),
                     kwargs=dict(kwargs),
                     outputs=self.outputs(node["outputs"], f"{where}.outputs") if "outputs" in node else None,
-                    tolerances=self.tolerances(node["tolerance"], f"{where}.tolerance") if "tolerance" in node else (),
-                    xfails=xfails, marks=marks,
-                    dynamic_batch=self.dynamic_batch(node["dynamic_batch"], f"{where}.dynamic_batch", framework)
-                    if "dynamic_batch" in node else (),
+                    tolerances=self.tolerances(node["tolerance"], f"{where}.tolerance", dynamic_batch)
+                    if "tolerance" in node else (),
+                    xfails=xfails, marks=marks, dynamic_batch=dynamic_batch,
                     extra_opsets=self.opset_list(node["extra_opsets"], f"{where}.extra_opsets")
                     if "extra_opsets" in node else ())
 

@@ -244,7 +244,7 @@ def _integer_bilinear(x, out_shape, factor, spec):
     """Integer linear Resize of the last two axes of a 4-D tensor as ONNX Runtime's bilinear
     kernel computes it: four float32 coefficient products, summed in its order, truncated
     toward zero (static_cast). The spec says nothing about integer rounding; the exact value
-    truncated differs from ORT where float32 lands just below an integer (F9)."""
+    truncated differs from ORT where float32 lands just below an integer."""
     (h, w), (oh, ow) = x.shape[2:], out_shape[2:]
     y1, y2, dy1, dy2 = _ort_bilinear_axis(h, oh, factor[2], spec)
     x1, x2, dx1, dx2 = _ort_bilinear_axis(w, ow, factor[3], spec)

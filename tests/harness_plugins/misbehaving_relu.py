@@ -9,6 +9,7 @@ HARNESS_TEST_PLUGINS=tests.harness_plugins.misbehaving_relu. Relu nodes named
 * ``relu_wrong``    convert to leaky_relu(0.1): wrong for negative inputs (parity stage),
 * ``relu_offset``   convert to relu(x) + 1e-4: a small converter bug that a loose
                     source-side tolerance would hide, but the OneFlow-vs-ORT gate catches;
+* ``relu_float64``  convert to relu in float64: the right values in the wrong dtype;
 
 every other Relu converts with the real handler, so an unnamed model is unaffected.
 """
@@ -45,6 +46,8 @@ def _wrap(real_build):
             return lambda x: flow.nn.functional.leaky_relu(x, 0.1)
         if ctx.name == "relu_offset":
             return lambda x: flow.relu(x) + 1e-4
+        if ctx.name == "relu_float64":
+            return lambda x: flow.relu(x).to(flow.float64)
         return real_build(ctx)
 
     return build

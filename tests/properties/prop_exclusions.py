@@ -2,9 +2,8 @@
 
 EXCLUSIONS: situations not compared, each with its reason: where ORT 1.19.2 gives undefined
 values (uninitialised or out-of-bounds memory) or departs from the spec in a way no numpy
-reference settles, and open converter findings named by their id in
-/work/notes/prop_findings.md (remove an entry when its finding is fixed: the property test
-then covers that situation again).
+reference settles, and open converter findings, each described where it is listed (remove an
+entry when its finding is fixed: the property test then covers that situation again).
 SPEC_REFERENCES: where ORT 1.19.2 itself departs from the ONNX spec, the expected outputs come
 from a numpy reference of the spec text instead of ORT.
 """
@@ -131,10 +130,11 @@ EXCLUSIONS = {
     # -128) gets index plane*H*W - W - 1 (x uint8 [1,1,1,2] of zeros, kernel [1,1]: ORT
     # [-3, -3]); the spec's index of the max is [0, 1], which we return. Not compared.
     "ORT: MaxPool Indices of an integer window whose max is the dtype's minimum": _maxpool_indices_at_integer_minimum,
-    # F9: integer linear Resize outside ORT's 2-D bilinear kernel (3-D/5-D inputs, N or C
-    # resized, antialias, tf_crop_and_resize): ORT's float32 evaluation order there is not
-    # repeated, so a value landing within a float32 ulp of an integer may truncate one apart.
-    "F9 rest: integer linear Resize outside the 4-D H/W bilinear layout": _resize_int_not_bilinear,
+    # Open finding: integer linear Resize outside ORT's 2-D bilinear kernel (3-D/5-D inputs, N
+    # or C resized, antialias, tf_crop_and_resize): ORT's float32 evaluation order there is not
+    # repeated, so a value landing within a float32 ulp of an integer may truncate one apart
+    # (the 4-D H/W case repeats it exactly: docs/operators.md, Resize; converter/ops/resize.py).
+    "converter: integer linear Resize outside the 4-D H/W bilinear layout": _resize_int_not_bilinear,
 }
 
 
