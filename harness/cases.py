@@ -62,6 +62,9 @@ class Case:
     batches: tuple = ()
     # ((batch, Tolerance), ...): converter rows scoped to one of those batch sizes.
     batch_tolerances: tuple = ()
+    # The OneFlow column: how its export built OneFlow's own module ({builder, variant, kwargs,
+    # seed}), so process B can time that module beside the converted one (harness/latency.py).
+    native: Optional[dict] = field(default=None, compare=False)
 
     @property
     def case_id(self) -> str:
@@ -150,7 +153,16 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
                                for b in cell.get("dynamic_batch") or ()
                                if tolerance_for(cell.get("tolerance"), device, "converter", b) != Tolerance()),
         classifier=bool(cell.get("classifier", task == "classification")),
-        marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)))
+        marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)),
+        native=native_spec(cell))
+
+
+def native_spec(cell: dict) -> Optional[dict]:
+    """A OneFlow-column cell's builder, variant, kwargs and seed: what rebuilds its own module."""
+    if cell.get("framework") != "oneflow" or not cell.get("builder") or cell.get("unavailable"):
+        return None
+    return {"builder": cell["builder"], "variant": cell.get("variant") or cell["model"],
+            "kwargs": cell.get("kwargs") or {}, "seed": int(cell.get("seed", DEFAULT_SEED))}
 
 
 def matches_model(cell: dict, patterns) -> bool:

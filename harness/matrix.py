@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
     TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import records
+from . import latency, records
 from . import status as st
 from .cases import MATRIX_OPSETS, CatalogueError, select
 from .costs import cost_table, load_finals
@@ -55,6 +55,12 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
                          "the shards of one run share it so `harness complete` can publish them as one")
     ap.add_argument("--allow-skip-device", action="store_true",
                     help="a CUDA device OneFlow cannot run makes its cases skip:<reason> instead of infra")
+    ap.add_argument("--threads", type=int, default=latency.DEFAULT_THREADS,
+                    help="intra-op threads of OneFlow and ONNX Runtime in process B (default %(default)s; recorded)")
+    ap.add_argument("--latency-iters", type=int, default=latency.DEFAULT_ITERS,
+                    help="timed interleaved rounds per case, at most (default %(default)s; harness/latency.py)")
+    ap.add_argument("--latency-budget", type=float, default=latency.DEFAULT_BUDGET_S,
+                    help="seconds of timed rounds per case; a slow model gets fewer rounds (default %(default)s)")
     return ap
 
 
@@ -94,7 +100,8 @@ def main(argv=None) -> int:
         " ".join(["python -m harness matrix", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]), run_id))
     opts = RunOptions(out_dir=args.out, results=args.results, keep=args.keep,
                       timeouts=parse_timeouts(args.timeout), cache=args.cache_dir, mode=args.mode,
-                      pool=not args.no_pool, run_id=run_id, allow_skip_device=args.allow_skip_device)
+                      pool=not args.no_pool, run_id=run_id, allow_skip_device=args.allow_skip_device,
+                      threads=args.threads, latency_iters=args.latency_iters, latency_budget=args.latency_budget)
     finals = []
     counts: collections.Counter = collections.Counter()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -2,12 +2,13 @@
 
     python -m harness.oneflow_side CASE_DIR [--device cpu] [--work-dir DIR]
                                    [--rtol R --atol A] [--converter-rtol R --converter-atol A]
-                               [--classifier] [--divergence]
+                               [--classifier] [--divergence] [--native JSON] [--threads N]
+                               [--latency-iters N] [--latency-warmup N] [--latency-budget S]
 
 CASE_DIR holds what ``zoo.export`` wrote (model.onnx, inputs.npz, expected.npz, meta.json).
 Stages (docs/design.md §2): ``ort`` (ORT vs the source framework: blames the exporter),
-``convert``, ``run`` (writes oneflow_<device>.npz), ``parity`` (OneFlow vs ORT: blames the
-converter; OneFlow vs the source is recorded too). The converter runs even when ORT
+``convert``, ``run`` (writes oneflow_<device>.npz), ``latency`` (times it: harness/latency.py),
+``parity`` (OneFlow vs ORT: blames the converter; OneFlow vs the source is recorded too). The converter runs even when ORT
 disagrees with the source; the status then stays ``fail:ort`` and ``converter`` says whether
 OneFlow matched ORT. The parent follows the stages through protocol lines (harness.procs); the
 last stdout line is the result as plain JSON. Exit 0 on pass.
@@ -29,10 +30,13 @@ import traceback
 
 import numpy as np
 
+from . import latency
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
 from .procs import emit
 
 SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle", "tf2onnx", "paddle2onnx")
+LATENCY_DEFAULTS = {"threads": latency.DEFAULT_THREADS, "warmup": latency.DEFAULT_WARMUP,
+                    "iters": latency.DEFAULT_ITERS, "budget_s": latency.DEFAULT_BUDGET_S}
 PLUGINS_ENV = "HARNESS_TEST_PLUGINS"
 
 
@@ -68,12 +72,8 @@ def ort_providers(device: str) -> list:
     return ["CPUExecutionProvider"]
 
 
-def run_ort(model_path: str, inputs: dict, device: str = "cpu") -> dict:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    sess = ort.InferenceSession(model_path, opts, providers=ort_providers(device))
+def run_ort(model_path: str, inputs: dict, device: str = "cpu", threads: int = latency.DEFAULT_THREADS) -> dict:
+    sess = latency.ort_session(model_path, ort_providers(device), threads)
     names = [o.name for o in sess.get_outputs()]
     feed = {i.name: inputs[i.name] for i in sess.get_inputs()}
     return dict(zip(names, sess.run(names, feed)))
@@ -95,6 +95,62 @@ def run_module(module, inputs: dict, device: str) -> dict:
         out = module(*module_args(module, inputs, device))
     outs = out if isinstance(out, tuple) else (out,)
     return {n: o.numpy() for n, o in zip(module.output_names, outs)}
+
+
+def time_case(module, model_path: str, inputs: dict, expected: dict, device: str, graph: bool,
+              native=None, settings=None) -> dict:
+    """The record's ``latency`` block (harness/latency.py): the converted module (a compiled
+    nn.Graph in graph mode), ONNX Runtime and, given ``native`` (a OneFlow-column cell's
+    builder, variant, kwargs, seed), OneFlow's own module, interleaved on the case's inputs.
+    A failure here is recorded in the block, not in the status: the gates decide that."""
+    import oneflow as flow
+
+    s = {**LATENCY_DEFAULTS, **(settings or {})}
+    block = {"threads": {"oneflow": s["threads"], "ort": s["threads"]}, "warmup": s["warmup"],
+             "iters_requested": s["iters"], "budget_s": s["budget_s"]}
+    try:
+        sess = latency.ort_session(model_path, ort_providers(device), s["threads"])
+        feed = {i.name: inputs[i.name] for i in sess.get_inputs()}
+        args = module_args(module, inputs, device)
+        variants = {"oneflow": lambda: [o.numpy() for o in latency.outputs_of(module(*args))],
+                    "ort": lambda: sess.run(None, feed)}
+    except Exception as e:  # noqa: BLE001 - recorded, see above
+        return {**block, "error": f"{type(e).__name__}: {e}"}
+    if native:
+        try:
+            variants["native"] = native_variant(native, module, inputs, expected, device, graph, block)
+        except Exception as e:  # noqa: BLE001 - the native side is the zoo's, not the converter's
+            block["native_error"] = f"{type(e).__name__}: {e}"
+    try:
+        with flow.no_grad():
+            times = latency.interleave(variants, s["warmup"], s["iters"], s["budget_s"])
+    except Exception as e:  # noqa: BLE001
+        return {**block, "error": f"{type(e).__name__}: {e}"}
+    return {**block, **latency.summary(times)}
+
+
+def native_variant(spec: dict, module, inputs: dict, expected: dict, device: str, graph: bool, block: dict):
+    """A call running OneFlow's own module of the cell, once it has shown it is the model the
+    export came from: its outputs equal the export's reference (expected.npz, which process A
+    computed with it) at the default tolerance. Graph mode wraps it in nn.Graph and records
+    its first call (the compile) as ``native_graph_compile_s``."""
+    import oneflow as flow
+
+    net = latency.native_module(spec, device)
+    args = module_args(module, inputs, device)
+    if graph:
+        net = latency.as_graph(net)
+        t = time.perf_counter()
+        with flow.no_grad():
+            [o.numpy() for o in latency.outputs_of(net(*args))]
+        block["native_graph_compile_s"] = round(time.perf_counter() - t, 3)
+    with flow.no_grad():
+        outs = [o.numpy() for o in latency.outputs_of(net(*args))]
+    rows = compare_outputs(outs, list(expected.values()), DEFAULT_RTOL, DEFAULT_ATOL)
+    if not all(r.passed for r in rows):
+        raise ValueError("OneFlow's own module, rebuilt here, does not reproduce the export's reference outputs "
+                         f"({describe_failure([r.to_dict() for r in rows], DEFAULT_RTOL, DEFAULT_ATOL)})")
+    return lambda: [o.numpy() for o in latency.outputs_of(net(*args))]
 
 
 def parity_of(actual: dict, reference: dict, rtol: float, atol: float, classifier: bool) -> list:
@@ -165,14 +221,17 @@ CONVERTER_MATCHES, CONVERTER_DIFFERS, CONVERTER_UNTESTED = "matches ORT", "diffe
 def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, rtol: float = DEFAULT_RTOL,
                atol: float = DEFAULT_ATOL, classifier: bool = False, divergence: bool = False,
                converter_rtol: float = DEFAULT_RTOL, converter_atol: float = DEFAULT_ATOL, batches=(),
-               mode: str = "eager", batch_tolerances=None) -> dict:
+               mode: str = "eager", batch_tolerances=None, native=None, latency_settings=None) -> dict:
     """Two gates (docs/design.md §4): source vs ORT with (rtol, atol) blames the exporter;
     OneFlow vs ORT with the converter's own tolerance blames the converter. The converter
     runs whenever ORT produced outputs, even when ORT disagrees with the source. ``batches``
     (a model exported with a dynamic batch axis): the same converted module also runs at each
     of these batch sizes, against ORT, through the converter gate. ``mode="graph"`` runs the
     converted model as oneflow.nn.Graph (compiled for one input shape: one graph per batch size).
-    ``batch_tolerances``: {batch: (rtol, atol)}, a converter tolerance of one batch size."""
+    ``batch_tolerances``: {batch: (rtol, atol)}, a converter tolerance of one batch size.
+    Once the converted module ran, the ``latency`` stage times it (time_case; ``native``: the
+    OneFlow column's cell, whose own module is timed beside it; ``latency_settings``: threads,
+    warmup, iters, budget_s over LATENCY_DEFAULTS)."""
     import onnx
     import onnxruntime
 
@@ -181,6 +240,8 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
 
     for name in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
         importlib.import_module(name)
+    settings = {**LATENCY_DEFAULTS, **(latency_settings or {})}
+    latency.set_oneflow_threads(settings["threads"])    # before this case's first OneFlow op
     work_dir = work_dir or case_dir
     os.makedirs(work_dir, exist_ok=True)
     meta, inputs, expected = load_case(case_dir)
@@ -195,7 +256,7 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
     stages = Stages()
     exporter_failure = None
     try:
-        ort_out = stages.run("ort", run_ort, model_path, inputs, device)
+        ort_out = stages.run("ort", run_ort, model_path, inputs, device, settings["threads"])
         np.savez(os.path.join(work_dir, "ort.npz"), **ort_out)
         result["ort_parity"] = parity_of(ort_out, expected, rtol, atol, classifier)
         result["ort_vs_source"] = gate(result["ort_parity"], rtol, atol)
@@ -205,11 +266,17 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
                                            + describe_failure(result["ort_parity"], rtol, atol))
         try:
             module = stages.run("convert", convert, model_path, device=device, graph=graph)
+            first_call = time.perf_counter()
             of_out = stages.run("run", run_module, module, inputs, device)
+            first_call = round(time.perf_counter() - first_call, 3)
         except StageFailed as e:
             result["converter"] = f"fails at {e.stage}"
             raise exporter_failure or e
         np.savez(os.path.join(work_dir, f"oneflow_{device}.npz"), **of_out)
+        result["latency"] = stages.run("latency", time_case, module, model_path, inputs, expected, device, graph,
+                                       native, settings)
+        if graph:   # the first call of a ConvertedGraph: host-read probe, trace, compile, one run
+            result["latency"]["graph_compile_s"] = first_call
 
         def parity():
             result["oneflow_vs_ort_outputs"] = parity_of(of_out, ort_out, converter_rtol, converter_atol, classifier)
@@ -232,7 +299,7 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
 
         def at_batch(b: int):
             feed = batch_inputs(inputs, b)
-            reference = run_ort(model_path, feed, device)
+            reference = run_ort(model_path, feed, device, settings["threads"])
             try:
                 actual = run_module(convert(model_path, device=device, graph=True) if graph else module, feed, device)
             except Exception as e:  # noqa: BLE001 - the module fails at this batch size
@@ -292,6 +359,16 @@ def main(argv=None) -> int:
                     help="run the converted model eagerly or as oneflow.nn.Graph")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")
+    ap.add_argument("--native", metavar="JSON", type=json.loads,
+                    help='OneFlow column: {"builder", "variant", "kwargs", "seed"} of the cell, whose own module '
+                         "is timed beside the converted one")
+    ap.add_argument("--threads", type=int, default=latency.DEFAULT_THREADS,
+                    help="intra-op threads of OneFlow and ONNX Runtime (default %(default)s)")
+    ap.add_argument("--latency-iters", type=int, default=latency.DEFAULT_ITERS,
+                    help="timed interleaved rounds, at most (default %(default)s; fewer when a round is slow)")
+    ap.add_argument("--latency-warmup", type=int, default=latency.DEFAULT_WARMUP, help="untimed rounds first")
+    ap.add_argument("--latency-budget", type=float, default=latency.DEFAULT_BUDGET_S,
+                    help="seconds of timed rounds a case may take (default %(default)s)")
     args = ap.parse_args(argv)
     # Python stacks into stderr (hence the bundle) on a crash, and on SIGUSR1, which the
     # parent sends before killing a stage that overran its timeout.
@@ -302,7 +379,9 @@ def main(argv=None) -> int:
         result = check_case(args.case_dir, args.device, args.work_dir, args.rtol, args.atol,
                             args.classifier, args.divergence, args.converter_rtol, args.converter_atol,
                             tuple(int(b) for b in args.batches.split(",") if b), args.mode,
-                            parse_batch_tolerances(args.batch_tolerance))
+                            parse_batch_tolerances(args.batch_tolerance), args.native,
+                            {"threads": args.threads, "iters": args.latency_iters, "warmup": args.latency_warmup,
+                             "budget_s": args.latency_budget})
     except Exception as e:  # noqa: BLE001 - outside any stage: the plumbing, not the model
         result = {"case": args.case_dir, "device": args.device, "status": "infra", "stage": None,
                   "error": f"OneFlow side: {type(e).__name__}: {e}", "traceback": traceback.format_exc()}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import bundle as bundles
-from . import records
+from . import latency, records
 from . import status as st
 from .cases import patch_notes
 from .cuda_preflight import cuda_env, preflight
@@ -32,7 +32,8 @@ from .versions import framework_env
 # Errors that are the machine's fault, not the model's (docs/design.md §3: infra).
 INFRA_MARKERS = ("No space left on device", "MemoryError", "Cannot allocate memory")
 # Seconds per stage. "startup" is the OneFlow process importing its libraries.
-DEFAULT_TIMEOUTS = {"export": 900, "startup": 180, "ort": 300, "convert": 300, "run": 600, "parity": 300}
+DEFAULT_TIMEOUTS = {"export": 900, "startup": 180, "ort": 300, "convert": 300, "run": 600, "latency": 300,
+                    "parity": 300}
 
 
 @dataclass
@@ -49,6 +50,16 @@ class RunOptions:
     # A CUDA device OneFlow cannot run (harness/cuda_preflight.py) is the machine's fault:
     # `infra`, so a CUDA run there is red. True: the cases are `skip:<reason>` instead.
     allow_skip_device: bool = False
+    # Process B's timing (harness/latency.py): intra-op threads of OneFlow and ORT, timed
+    # rounds at most, warm-up rounds, seconds of timed rounds per case.
+    threads: int = latency.DEFAULT_THREADS
+    latency_iters: int = latency.DEFAULT_ITERS
+    latency_warmup: int = latency.DEFAULT_WARMUP
+    latency_budget: float = latency.DEFAULT_BUDGET_S
+
+    def latency_args(self) -> list:
+        return ["--threads", str(self.threads), "--latency-iters", str(self.latency_iters),
+                "--latency-warmup", str(self.latency_warmup), "--latency-budget", repr(self.latency_budget)]
 
     def __post_init__(self):
         # Children run from the repository root: hand them absolute paths.
@@ -141,9 +152,10 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     bundles.prepare(bundle_dir)
     cmd = oneflow_side_command(case_dir, case.device, bundle_dir, case.tolerance.rtol, case.tolerance.atol,
                                classifier, converter_tolerance=case.converter_tolerance, batches=case.batches,
-                               mode=opts.mode, batch_tolerances=case.batch_tolerances)
+                               mode=opts.mode, batch_tolerances=case.batch_tolerances, native=case.native)
+    cmd += opts.latency_args()
     staged = opts.workers.run if opts.workers else run_staged
-    child = staged(cmd, oneflow_env(case.device), opts.timeouts, "startup", cwd=REPO_ROOT)
+    child = staged(cmd, oneflow_env(case.device, native=bool(case.native)), opts.timeouts, "startup", cwd=REPO_ROOT)
     done = child.done or {}
     if child.worker:   # a pooled worker (docs/design.md §2): which one, and its cases before this one
         rec.setdefault("worker", {})["oneflow"] = worker_record(child.worker)
@@ -153,7 +165,7 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     for key in ("max_abs", "max_rel", "top5"):
         rec[key] = done.get(key)
     # The two gates' verdicts and what the converter did (docs/design.md §4), where they exist.
-    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches"):
+    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches", "latency"):
         if done.get(key) is not None:
             rec[key] = done[key]
     if done.get("min_atol") is not None:
@@ -230,7 +242,7 @@ def classify(child) -> tuple:
 
 def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float, atol: float,
                          classifier: bool, divergence: bool = False, converter_tolerance=None,
-                         batches=(), mode: str = "eager", batch_tolerances=()) -> list:
+                         batches=(), mode: str = "eager", batch_tolerances=(), native=None) -> list:
     cmd = [sys.executable, "-m", "harness.oneflow_side", case_dir, "--device", device,
            "--work-dir", work_dir, "--rtol", repr(rtol), "--atol", repr(atol)]
     if mode != "eager":
@@ -241,8 +253,17 @@ def oneflow_side_command(case_dir: str, device: str, work_dir: str, rtol: float,
         cmd += ["--batches", ",".join(map(str, batches))]
     for b, tol in batch_tolerances:
         cmd += ["--batch-tolerance", f"{b}={tol.rtol!r},{tol.atol!r}"]
+    if native:
+        cmd += ["--native", json.dumps(native, sort_keys=True)]
     return cmd + (["--classifier"] if classifier else []) + (["--divergence"] if divergence else [])
 
 
-def oneflow_env(device: str) -> dict:
-    return cuda_env() if device == "cuda" else framework_env("oneflow")
+# Set in process B of the OneFlow column, which also builds OneFlow's own module (flowvision and
+# zoo/frameworks/oneflow_exporter.py's shims come along): pooled workers are matched by their
+# whole environment (harness/pool.py), so such a worker never serves another column's case.
+NATIVE_ENV = "HARNESS_NATIVE_ONEFLOW"
+
+
+def oneflow_env(device: str, native: bool = False) -> dict:
+    env = cuda_env() if device == "cuda" else framework_env("oneflow")
+    return {**env, NATIVE_ENV: "1"} if native else env

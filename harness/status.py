@@ -1,7 +1,7 @@
 """The status vocabulary of a case record (docs/design.md §3): one final status per case."""
 from __future__ import annotations
 
-STAGES = ("build", "export", "ort", "convert", "run", "parity")
+STAGES = ("build", "export", "ort", "convert", "run", "latency", "parity")
 
 PASS = "pass"
 XPASS = "xpass"
