@@ -12,7 +12,9 @@ A run is complete (docs/design.md §3) when
   and the code digest (harness/digest.py) it ran;
 * every final record is current (record_version), has a status of the vocabulary, and
   carries both gates wherever the case reached them (ORT vs the source once ORT ran,
-  OneFlow vs ORT once the converted model ran, the converter's verdict);
+  OneFlow vs ORT once the converted model ran, the converter's verdict), and once the
+  converted model ran, its latency block (positive medians and ratios, rounds, threads;
+  or the error that stopped the timing);
 * no slice is skipped through and through (a CUDA run on a device OneFlow cannot use).
 
 Each refusal names the file and line (or the slice) and the reason. Only a complete run may
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import sys
 import time
@@ -35,8 +38,11 @@ from . import status as st
 from .cases import GRAPH_OPSETS, MATRIX_OPSETS, CatalogueError, cells_at, extra_opsets, load_cells
 from .records import RECORD_VERSION
 
-# Record versions before RECORD_VERSION lack the provenance (run id, code digest).
+# What records before each version lack (harness/records.py). provenance=False reads records
+# from FIRST_GATED_VERSION on, for everything but the run id, digest and latency.
+LACKING_BEFORE = {2: "the two gates", 3: "the run id and code digest", 4: "the latency block"}
 FIRST_GATED_VERSION = 2
+FIRST_LATENCY_VERSION = 4
 CONVERTER_VERDICTS = ("matches ORT", "differs from ORT", "untested")
 
 
@@ -118,8 +124,9 @@ def record_problems(rec: dict, provenance: bool = True) -> list:
     version = rec.get("record_version")
     wanted = RECORD_VERSION if provenance else FIRST_GATED_VERSION
     if not isinstance(version, int) or version < wanted:
-        out.append(f"record_version {version!r}: records before version {wanted} lack "
-                   + ("the run id and code digest" if provenance else "the two gates") + "; re-run the case")
+        have = version if isinstance(version, int) else 0
+        lacks = [what for v, what in LACKING_BEFORE.items() if have < v <= wanted]
+        out.append(f"record_version {version!r}: records before version {wanted} lack {', '.join(lacks)}; re-run the case")
     if provenance and not rec.get("run_id"):
         out.append("no run_id")
     k, _, stage = status.partition(":")
@@ -134,10 +141,14 @@ def record_problems(rec: dict, provenance: bool = True) -> list:
         needed.append("ort_vs_source")
     if reached_parity or converter in ("matches ORT", "differs from ORT"):
         needed.append("oneflow_vs_ort")
+        if provenance and isinstance(version, int) and version >= FIRST_LATENCY_VERSION:
+            needed.append("latency")     # the converted module ran: process B timed it
     missing = [f for f in needed if rec.get(f) is None]
     if missing:
         out.append(f"{status} reached {'the converter gate' if 'oneflow_vs_ort' in needed else 'ONNX Runtime'} "
                    f"but the record lacks {', '.join(missing)}")
+    if "latency" in needed and "latency" not in missing:
+        out += latency_problems(rec["latency"])
     if converter is not None and converter not in CONVERTER_VERDICTS and not str(converter).startswith("fails at "):
         out.append(f"converter {converter!r} is not a verdict ({', '.join(CONVERTER_VERDICTS)}, fails at <stage>)")
     if passed and not missing:
@@ -145,6 +156,29 @@ def record_problems(rec: dict, provenance: bool = True) -> list:
         if bad or converter != "matches ORT":
             said = [f"{g}.ok is {rec[g].get('ok')}" for g in bad] or [f"converter {converter!r}"]
             out.append(f"{status} but {', '.join(said)}")
+    return out
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def latency_problems(block) -> list:
+    """A latency block (harness/latency.py) carries positive finite medians and ratios of the
+    converted module and ORT, its rounds and threads; or the error that stopped the timing."""
+    if not isinstance(block, dict):
+        return [f"latency is a {type(block).__name__}, not a block"]
+    if block.get("error"):
+        return []       # the timing failed and says why; the gates still decided the status
+    out = [f"latency.{k} is {block.get(k)!r}, not a positive number" for k in ("oneflow_ms", "ort_ms", "vs_ort")
+           if not _positive(block.get(k))]
+    if not (isinstance(block.get("iters"), int) and block["iters"] >= 1):
+        out.append(f"latency.iters is {block.get('iters')!r}, not a count of rounds")
+    threads = block.get("threads")
+    if not (isinstance(threads, dict) and all(isinstance(threads.get(k), int) for k in ("oneflow", "ort"))):
+        out.append(f"latency.threads is {threads!r}, not the threads of oneflow and ort")
+    if "native_ms" in block and not (_positive(block["native_ms"]) and _positive(block.get("vs_native"))):
+        out.append(f"latency.native_ms {block['native_ms']!r} / vs_native {block.get('vs_native')!r} are not positive numbers")
     return out
 
 

@@ -19,7 +19,9 @@ import uuid
 # 2: the two parity gates (ort_vs_source, oneflow_vs_ort, oneflow_vs_source, converter).
 # 3: provenance: every record names its run id; the run header names the commit and the code
 #    digest (harness/digest.py); final records carry their exporter patches' notes.
-RECORD_VERSION = 3
+# 4: latency: a final record whose converted module ran carries the ``latency`` block
+#    (harness/latency.py: converted, ORT and native medians, ratios, threads, rounds).
+RECORD_VERSION = 4
 # Several processes writing one run (the shards of a nightly run, pytest's xdist workers)
 # share the run id through this variable.
 RUN_ID_ENV = "HARNESS_RUN_ID"

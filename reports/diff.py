@@ -16,6 +16,9 @@ vocabulary):
 * status       any other status change (skips, one failing stage to another)
 * new, removed cells present on one side only (removed: a cell that was skipped already)
 * error_growth max abs grew >= 10x in a cell passing on both sides
+* latency_growth  the converted model's latency over ONNX Runtime's (or over OneFlow's own
+               module) grew >= 1.25x, beyond the noise of the two runs' timed rounds (see
+               _latency_growth); a ratio, so a faster or slower machine does not move it
 * time_growth  a stage took >= 2x as long (see TIME_FLOOR)
 
 Growth is reported, not failed on: parity still holds in those cells.
@@ -39,6 +42,12 @@ ERROR_GROWTH = 10.0
 # Max abs below float32 epsilon (1.19e-7) is rounding noise: it is raised to this floor before the
 # ratio is taken, so 1e-9 -> 5e-8 is not "50x worse".
 ERROR_FLOOR = 1e-7
+LATENCY_GROWTH = 1.25
+# Milliseconds. A median below this is timer and scheduler noise: raised to it before the
+# ratio is taken, so a 0.05 -> 0.1 ms ORT run does not halve anyone's ratio.
+LATENCY_FLOOR_MS = 1.0
+# The ratios compared: the record's latency key of the other side -> how the report names it.
+LATENCY_RATIOS = {"ort": "converted/ORT", "native": "converted/native"}
 TIME_GROWTH = 2.0
 # Seconds. A stage is compared as max(before, TIME_FLOOR) -> after, so stages that stay under a
 # second (process start-up, cache reads, small parity checks) never page anyone.
@@ -56,6 +65,7 @@ CATEGORIES = {
     "new": "New cells",
     "removed": "Removed cells",
     "error_growth": f"Max-abs growth ≥ {ERROR_GROWTH:g}× in passing cells",
+    "latency_growth": f"Latency-ratio growth ≥ {LATENCY_GROWTH:g}× (converted vs ONNX Runtime / native)",
     "time_growth": f"Stage-time growth ≥ {TIME_GROWTH:g}×",
 }
 
@@ -104,6 +114,7 @@ class Diff:
             "regressed": self.regressed,
             "counts": self.counts(),
             "thresholds": {"error_growth": ERROR_GROWTH, "error_floor": ERROR_FLOOR,
+                           "latency_growth": LATENCY_GROWTH, "latency_floor_ms": LATENCY_FLOOR_MS,
                            "time_growth": TIME_GROWTH, "time_floor_seconds": TIME_FLOOR},
             "changes": [c.to_json() for c in self.changes],
         }
@@ -209,6 +220,43 @@ def _error_growth(b, n):
     return "; ".join(out) or None
 
 
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def latency_ratio(rec, other: str):
+    """(ratio, (low, high)) of the converted model's median latency over ``other``'s (medians
+    raised to LATENCY_FLOOR_MS first), with the range of the per-round ratios when the record
+    has it (else the ratio itself); None when the record carries no such timing."""
+    block = rec.get("latency")
+    if not isinstance(block, dict):
+        return None
+    mine, theirs = block.get("oneflow_ms"), block.get(f"{other}_ms")
+    if not (_number(mine) and _number(theirs)):
+        return None
+    ratio = max(mine, LATENCY_FLOOR_MS) / max(theirs, LATENCY_FLOOR_MS)
+    rng = block.get(f"vs_{other}_range")
+    floored = mine < LATENCY_FLOOR_MS or theirs < LATENCY_FLOOR_MS   # the rounds' ratios are noise there
+    if floored or not (isinstance(rng, (list, tuple)) and len(rng) == 2 and all(map(_number, rng))):
+        return ratio, (ratio, ratio)
+    return ratio, (min(rng), max(rng))
+
+
+def _latency_growth(b, n):
+    """Noise-aware: a ratio grew by LATENCY_GROWTH or more, and the new run's timed rounds all
+    sit above the old run's (their per-round ratios do not overlap), so the spread one run
+    shows on this machine cannot explain the change."""
+    out = []
+    for other, label in LATENCY_RATIOS.items():
+        old, new = latency_ratio(b, other), latency_ratio(n, other)
+        if old is None or new is None:
+            continue
+        (r0, (lo0, hi0)), (r1, (lo1, hi1)) = old, new
+        if r1 / r0 >= LATENCY_GROWTH and lo1 > hi0:
+            out.append(f"{label} {r0:.2f}× → {r1:.2f}× ({r1 / r0:.2f}×; rounds {lo0:.2f}–{hi0:.2f} → {lo1:.2f}–{hi1:.2f})")
+    return "; ".join(out) or None
+
+
 def _time_growth(b, n):
     bs, ns = b.get("seconds") or {}, n.get("seconds") or {}
     skip = CACHE_DEPENDENT_STAGES if bool(b.get("cached")) != bool(n.get("cached")) else ()
@@ -255,6 +303,9 @@ def compare_cells(key, b, n) -> list:
         grown = _error_growth(b, n)
         if grown:
             add("error_growth", grown)
+    sluggish = _latency_growth(b, n)
+    if sluggish:
+        add("latency_growth", sluggish)
     slower = _time_growth(b, n)
     if slower:
         add("time_growth", slower)

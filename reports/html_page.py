@@ -1,18 +1,23 @@
-"""Render the support matrix as one self-contained HTML page with two SVG pictures:
-a status heatmap of the matrix, and the max abs error of every cell on a log scale."""
+"""Render the support matrix as one self-contained HTML page with three SVG pictures:
+a status heatmap of the matrix, the max abs error of every cell on a log scale, and every
+timed cell's latency ratios (converted / ONNX Runtime, converted / OneFlow's own module)."""
 from __future__ import annotations
 
 import html
 import math
 
-from .markdown import LOOSENED, patch_note, render_summary
-from .matrix import GRAPH_LABEL, Matrix, converter_gate_text, converter_short, converter_verdict, kind, loosened_gates
+from .markdown import LOOSENED, patch_note, render_speed, render_summary
+from .matrix import GRAPH_LABEL, Matrix, converter_gate_text, converter_short, converter_verdict, kind, loosened_gates, \
+    speed
 
 COLORS = {"pass": "#2e9e44", "xpass": "#8bc34a", "fail": "#d93025", "crash": "#7b1fa2",
           "timeout": "#ef6c00", "infra": "#6d4c41", "xfail": "#f9ab00", "skip": "#9e9e9e", None: "#eeeeee"}
 LABELS = {"pass": "pass", "xpass": "stale xfail", "fail": "fail", "crash": "crash", "timeout": "timeout",
           "infra": "infra", "xfail": "expected failure", "skip": "skipped", None: "no record"}
 CELL_W, CELL_H, LEFT, TOP = 92, 22, 150, 70
+# The speed chart's bars: converted / ORT, converted / OneFlow's own module (native).
+SPEED_COLORS = {"vs_ort": "#1565c0", "vs_native": "#00897b"}
+SPEED_LABELS = {"vs_ort": "converted / ONNX Runtime", "vs_native": "converted / OneFlow native"}
 
 
 def _e(x) -> str:
@@ -34,6 +39,8 @@ def _tooltip(rec) -> str:
     if rec.get("max_abs") is not None:
         parts.append(f"OneFlow vs the source: max abs {rec['max_abs']:.2e}, max rel {rec.get('max_rel') or 0:.2e}")
     parts += loosened_gates(rec)
+    if speed_text(rec):
+        parts.append(speed_text(rec))
     for key in ("reason", "error"):
         if rec.get(key):
             parts.append(str(rec[key])[:300])
@@ -104,6 +111,67 @@ def error_chart_svg(m: Matrix) -> str:
     return "\n".join(out)
 
 
+def speed_text(rec) -> str:
+    """The cell's latency in words: medians and ratios (and graph compile seconds)."""
+    sp = speed(rec)
+    if sp is None:
+        return ""
+    text = f"latency: converted {sp['oneflow_ms']:.1f} ms, ONNX Runtime {sp['ort_ms']:.1f} ms ({sp['vs_ort']:.2f}×)"
+    if sp.get("vs_native"):
+        text += f", OneFlow native {sp['native_ms']:.1f} ms ({sp['vs_native']:.2f}×)"
+    if sp.get("graph_compile_s") is not None:
+        text += f"; nn.Graph first call {sp['graph_compile_s']:.1f} s"
+        if sp.get("native_graph_compile_s") is not None:
+            text += f" (native {sp['native_graph_compile_s']:.1f} s)"
+    return text + f"; median of {sp.get('iters')} interleaved rounds"
+
+
+def speed_chart_svg(m: Matrix) -> str:
+    """Horizontal bars on a log2 scale around 1×: each timed cell's converted/ORT latency and,
+    in the OneFlow column, converted/native. Left of the 1× line the converted model is faster."""
+    items = []
+    for arch in m.rows:
+        for col in m.columns:
+            rec = m.cells.get((arch, col))
+            sp = speed(rec)
+            if sp:
+                items.append((f"{arch} · {col.framework} {col.device}" + (f" op{col.opset}" if m.with_opset else "")
+                              + ("" if col.mode == "eager" else f" {GRAPH_LABEL}"), sp, speed_text(rec)))
+    if not items:
+        return '<p id="speed-chart">No cell carries latency (records before record_version 4).</p>'
+    lo, hi = -2, 6           # 0.25x .. 64x
+    bar_w, left, row_h = 420, 260, 24
+    one = left + (0 - lo) / (hi - lo) * bar_w
+    h = 60 + row_h * len(items)
+    out = [f'<svg id="speed-chart" xmlns="http://www.w3.org/2000/svg" width="{left + bar_w + 90}" height="{h}" '
+           f'role="img" aria-label="latency ratios per cell" font-family="sans-serif" font-size="10">']
+    for p in range(lo, hi + 1):
+        x = left + (p - lo) / (hi - lo) * bar_w
+        out.append(f'<line x1="{x}" y1="20" x2="{x}" y2="{h - 30}" stroke="{"#888" if p == 0 else "#ddd"}"/>'
+                   f'<text x="{x}" y="14" text-anchor="middle">{2.0 ** p:g}×</text>')
+    for i, (label, sp, tip) in enumerate(items):
+        y = 24 + i * row_h
+        out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>')
+        for j, key in enumerate(("vs_ort", "vs_native")):
+            ratio = sp.get(key)
+            if not ratio:
+                continue
+            v = max(lo, min(hi, math.log2(ratio)))
+            x0, x1 = sorted((one, left + (v - lo) / (hi - lo) * bar_w))
+            by = y + j * (row_h - 4) / 2
+            out.append(f'<rect class="speed" data-ratio="{key}" x="{x0:.1f}" y="{by:.1f}" width="{max(1.0, x1 - x0):.1f}" '
+                       f'height="{(row_h - 6) / 2:.1f}" fill="{SPEED_COLORS[key]}"><title>{_e(label)}: '
+                       f'{_e(SPEED_LABELS[key])} {ratio:.2f}×; {_e(tip)}</title></rect>'
+                       f'<text x="{max(x1, one) + 4:.1f}" y="{by + 8:.1f}">{ratio:.2f}×</text>')
+    x, y = left, h - 12
+    for key in ("vs_ort", "vs_native"):
+        out.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{SPEED_COLORS[key]}"/>'
+                   f'<text x="{x + 16}" y="{y}">{_e(SPEED_LABELS[key])}</text>')
+        x += 40 + 6 * len(SPEED_LABELS[key])
+    out.append("</svg>")
+    return "\n".join(out)
+
+
 def table(m: Matrix, table_id: str, td) -> str:
     """An HTML table with the matrix's rows and columns; td(row, column, record) -> '<td>…</td>'."""
     head = "".join(f"<th>{_e(c.title(m.with_opset))}</th>" for c in m.columns)
@@ -140,12 +208,15 @@ h2 {{ margin-top: 1.6em; }}
 <body>
 <h1>{_e(title)}</h1>
 <p id="summary">{_e(render_summary(m))}</p>
+<p id="speed">{_e(render_speed(m))}</p>
 <h2>Status heatmap</h2>
 {heatmap_svg(m)}
 {history_html}<h2>Matrix</h2>
 {table(m, "matrix", _matrix_td)}
 <h2>Max abs error per cell (log scale)</h2>
 {error_chart_svg(m)}
+<h2>Latency per cell: converted / ONNX Runtime, converted / OneFlow native (log scale)</h2>
+{speed_chart_svg(m)}
 <h2>Environment</h2>
 <table id="environment"><tr><th>package</th><th>version</th></tr>{env}</table>
 <p id="footer">{footer}<br>Generated by <code>python -m reports</code> from result records.</p>

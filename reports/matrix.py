@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import collections
 import datetime
+import math
+import statistics
 from dataclasses import dataclass, field
 
 from converter.numerics import DEFAULT_ATOL, DEFAULT_RTOL   # numpy only (docs/design.md §1)
@@ -110,6 +112,45 @@ def loosened_gates(rec: dict) -> list:
     return out
 
 
+def _ratio(x):
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 else None
+
+
+def speed(rec) -> dict | None:
+    """A cell's latency as the record's ``latency`` block has it (harness/latency.py): the
+    converted model's median time (ms) over ONNX Runtime's (``vs_ort``) and over OneFlow's own
+    module of the same architecture and weights (``vs_native``, OneFlow column only), with
+    the medians; None when the record carries no timing."""
+    block = (rec or {}).get("latency")
+    if not isinstance(block, dict) or _ratio(block.get("vs_ort")) is None:
+        return None
+    out = {k: _ratio(block.get(k)) for k in ("vs_ort", "vs_native", "oneflow_ms", "ort_ms", "native_ms")}
+    for k in ("graph_compile_s", "native_graph_compile_s"):
+        if _ratio(block.get(k)) is not None:
+            out[k] = block[k]
+    out["iters"] = block.get("iters")
+    return out
+
+
+def speed_summary(m: "Matrix") -> list:
+    """Per (framework, mode): the cells timed and the median converted/ORT and converted/native
+    ratio over them (opsets and devices pooled), in column order."""
+    groups: dict = {}
+    for (row, col), rec in m.cells.items():
+        sp = speed(rec)
+        if sp:
+            groups.setdefault((col.framework, col.mode), []).append(sp)
+    fw_rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
+    out = []
+    for (fw, run_mode), rows in sorted(groups.items(), key=lambda kv: (kv[0][1] != "eager", fw_rank.get(kv[0][0], 99))):
+        native = [r["vs_native"] for r in rows if r.get("vs_native")]
+        out.append({"framework": fw, "mode": run_mode, "cells": len(rows),
+                    "median_vs_ort": round(statistics.median(r["vs_ort"] for r in rows), 3),
+                    "median_vs_native": round(statistics.median(native), 3) if native else None,
+                    "native_cells": len(native)})
+    return out
+
+
 def _row_order(finals) -> list:
     """The records in the order their rows should appear: a row's place is where it first
     shows up in the largest eager slice (a full run lists the catalogue's order), not wherever
@@ -188,6 +229,7 @@ def to_json(m: Matrix) -> dict:
         "environment": m.environment,
         "run": m.run,
         "unfinished": [r.get("case") for r in m.unfinished],
+        "speed": speed_summary(m),
     }
 
 
@@ -196,5 +238,5 @@ def _cell_json(rec):
         return None
     keys = ("case", "model", "mode", "status", "stage", "error", "reason", "max_abs", "max_rel", "min_tolerance",
             "top5", "tolerance", "seconds", "exporter_patches", "converter", "ort_vs_source", "oneflow_vs_ort",
-            "oneflow_vs_source", "converter_tolerance")
-    return {**{k: rec.get(k) for k in keys}, "verdict": converter_verdict(rec)}
+            "oneflow_vs_source", "converter_tolerance", "latency")
+    return {**{k: rec.get(k) for k in keys}, "verdict": converter_verdict(rec), "speed": speed(rec)}

@@ -17,6 +17,8 @@ CELLS = [{"framework": "torch", "model": "a"}, {"framework": "torch", "model": "
 RUN = "run-1"
 HEADER = {"event": "run", "command": "x", "run_id": RUN, "commit": "abc", "code_digest": "d1"}
 GATE = {"max_abs": 0.0, "max_rel": 0.0, "min_atol": 0.0, "rtol": 1e-3, "atol": 1e-5, "ok": True}
+LATENCY = {"oneflow_ms": 12.5, "ort_ms": 3.1, "vs_ort": 4.03, "vs_ort_range": [3.9, 4.2], "iters": 5, "warmup": 1,
+           "threads": {"oneflow": 2, "ort": 2}}
 
 
 def problems(recs, cells, opsets=(13,), **kw):
@@ -31,7 +33,7 @@ def _final(fw, model, opset=13, device="cpu", status="pass", mode=None, run_id=R
     rec = {"event": "final", "record_version": RECORD_VERSION, "run_id": run_id,
            "case": f"{fw}-{model}-opset{opset}-{device}", "framework": fw, "model": model,
            "opset": opset, "device": device, "status": status, "reason": None,
-           "ort_vs_source": GATE, "oneflow_vs_ort": GATE, "converter": "matches ORT"}
+           "ort_vs_source": GATE, "oneflow_vs_ort": GATE, "converter": "matches ORT", "latency": LATENCY}
     return rec if mode is None else {**rec, "mode": mode}
 
 
@@ -149,8 +151,8 @@ def test_only_final_statuses_of_the_vocabulary_and_current_records_are_published
         assert len(found) == 1 and found[0].startswith(f"record 4: paddle-a-opset13-cpu: status {status!r} is not a final status"), found
     old = {**_final("paddle", "a"), "record_version": 2}
     found = problems(_full()[:2] + [old], CELLS)
-    assert found == ["record 4: paddle-a-opset13-cpu: record_version 2: records before version 3 lack the run id "
-                     "and code digest; re-run the case"]
+    assert found == [f"record 4: paddle-a-opset13-cpu: record_version 2: records before version {RECORD_VERSION} lack "
+                     "the run id and code digest, the latency block; re-run the case"]
     assert problems(_full()[:2] + [old], CELLS, provenance=False) == []   # records of record_version 2 read as such
 
 
@@ -175,6 +177,38 @@ def test_every_reached_gate_is_in_the_record():
     # a pass whose gate says otherwise
     assert without("pass", oneflow_vs_ort={**GATE, "ok": False}) == [
         "record 4: paddle-a-opset13-cpu: pass but oneflow_vs_ort.ok is False"]
+
+
+def test_a_record_whose_converted_model_ran_carries_its_latency():
+    def with_latency(status="pass", **changes):
+        rec = {**_final("paddle", "a", status=status), **changes}
+        return problems(_full()[:2] + [{k: v for k, v in rec.items() if v is not None}], CELLS)
+
+    assert with_latency(latency=None) == [
+        "record 4: paddle-a-opset13-cpu: pass reached the converter gate but the record lacks latency"]
+    assert with_latency("fail:parity", latency=None, converter="differs from ORT",
+                        oneflow_vs_ort={**GATE, "ok": False}) == [
+        "record 4: paddle-a-opset13-cpu: fail:parity reached the converter gate but the record lacks latency"]
+    # an exporter bug whose exported model the converter still ran: timed too
+    assert with_latency("xfail:ort", latency=None, ort_vs_source={**GATE, "ok": False}) == [
+        "record 4: paddle-a-opset13-cpu: xfail:ort reached the converter gate but the record lacks latency"]
+    # the converted model never ran: nothing to time
+    assert with_latency("fail:run", latency=None, oneflow_vs_ort=None, converter="fails at run") == []
+    assert with_latency("crash:latency", latency=None, oneflow_vs_ort=None, ort_vs_source=None, converter=None) == []
+    # the block's numbers are real measurements, or the error that stopped them
+    assert with_latency(latency={**LATENCY, "ort_ms": 0.0, "vs_ort": float("nan")}) == [
+        "record 4: paddle-a-opset13-cpu: latency.ort_ms is 0.0, not a positive number",
+        "record 4: paddle-a-opset13-cpu: latency.vs_ort is nan, not a positive number"]
+    assert with_latency(latency={**LATENCY, "iters": 0, "threads": None}) == [
+        "record 4: paddle-a-opset13-cpu: latency.iters is 0, not a count of rounds",
+        "record 4: paddle-a-opset13-cpu: latency.threads is None, not the threads of oneflow and ort"]
+    assert with_latency(latency={**LATENCY, "native_ms": -1.0, "vs_native": 1.0}) == [
+        "record 4: paddle-a-opset13-cpu: latency.native_ms -1.0 / vs_native 1.0 are not positive numbers"]
+    assert with_latency(latency={"error": "RuntimeError: boom", "threads": {"oneflow": 2, "ort": 2}}) == []
+    # records of the version before latency are refused as a whole (re-run), not field by field
+    assert with_latency(latency=None, record_version=3) == [
+        f"record 4: paddle-a-opset13-cpu: record_version 3: records before version {RECORD_VERSION} lack the "
+        "latency block; re-run the case"]
 
 
 def test_a_run_covers_every_catalogue_opset_of_its_modes():

@@ -169,3 +169,44 @@ def test_reports_name_patches_from_the_record_without_importing_the_zoo(tmp_path
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
     md = (tmp_path / "out" / "support_matrix.md").read_text()
     assert "patch p1 (oneflow-onnx==0.6.2): upstream bug: drops the axes; fix: passes them" in md
+
+
+def _timed(fw, model, arch, oneflow_ms, ort_ms, native_ms=None, **kw):
+    block = {"oneflow_ms": oneflow_ms, "ort_ms": ort_ms, "vs_ort": round(oneflow_ms / ort_ms, 4), "iters": 5,
+             "warmup": 1, "threads": {"oneflow": 2, "ort": 2}}
+    if native_ms:
+        block.update(native_ms=native_ms, vs_native=round(oneflow_ms / native_ms, 4))
+    return _rec(fw, model, arch, "pass", max_abs=1e-6, latency=block, **kw)
+
+
+def test_speed_view_per_cell_and_per_framework(tmp_path):
+    """The latency block of each record (harness/latency.py) reaches the JSON cell, the HTML
+    chart and the cell's tooltip, and the Markdown names the median ratio per framework."""
+    recs = [_timed("torch", "resnet50", "ResNet", 40.0, 10.0), _timed("torch", "vgg16", "VGG", 90.0, 10.0),
+            _timed("torch", "alexnet", "AlexNet", 20.0, 10.0),
+            _timed("oneflow", "resnet50", "ResNet", 40.0, 8.0, native_ms=50.0),
+            _rec("paddle", "resnet50", "ResNet", "fail:convert", error="no")]       # never ran: no timing
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    generate([path], str(tmp_path / "out"))
+    data = json.loads((tmp_path / "out" / "support_matrix.json").read_text())
+    resnet = next(r for r in data["rows"] if r["architecture"] == "ResNet")["cells"]
+    assert resnet["torch/cpu/13"]["speed"]["vs_ort"] == 4.0 and resnet["torch/cpu/13"]["speed"]["vs_native"] is None
+    assert resnet["oneflow/cpu/13"]["speed"]["vs_ort"] == 5.0 and resnet["oneflow/cpu/13"]["speed"]["vs_native"] == 0.8
+    assert resnet["paddle/cpu/13"]["speed"] is None
+    assert data["speed"] == [
+        {"framework": "torch", "mode": "eager", "cells": 3, "median_vs_ort": 4.0, "median_vs_native": None,
+         "native_cells": 0},
+        {"framework": "oneflow", "mode": "eager", "cells": 1, "median_vs_ort": 5.0, "median_vs_native": 0.8,
+         "native_cells": 1}]
+    md = (tmp_path / "out" / "support_matrix.md").read_text()
+    assert "PyTorch 4.00× ORT (3 cells) · OneFlow (round trip) 5.00× ORT, 0.80× native (1 cell)" in md
+    page = (tmp_path / "out" / "support_matrix.html").read_text()
+    assert 'id="speed-chart"' in page
+    assert page.count('data-ratio="vs_ort"') == 4 and page.count('data-ratio="vs_native"') == 1
+    assert "latency: converted 40.0 ms, ONNX Runtime 8.0 ms (5.00×), OneFlow native 50.0 ms (0.80×)" in page
+
+
+def test_records_without_latency_leave_the_markdown_as_it_was(results):
+    md = markdown.render(build(load([results])))
+    assert "Speed" not in md

@@ -150,3 +150,46 @@ def test_bad_input_exits_2_naming_file_and_line(tmp_path):
     proc = _cli(good, tmp_path / "missing.jsonl")
     assert proc.returncode == 2 and "missing.jsonl" in proc.stderr
     assert _cli(good).returncode == 2                # one side only
+
+
+def _latency(oneflow_ms, ort_ms, native_ms=None, spread=(0.95, 1.05)):
+    """A latency block as process B writes it (harness/latency.py): medians, and the converted
+    model's per-round ratios as a range around the ratio of the medians."""
+    block = {"oneflow_ms": oneflow_ms, "ort_ms": ort_ms, "vs_ort": oneflow_ms / ort_ms, "iters": 5, "warmup": 1,
+             "threads": {"oneflow": 2, "ort": 2},
+             "vs_ort_range": [oneflow_ms / ort_ms * spread[0], oneflow_ms / ort_ms * spread[1]]}
+    if native_ms:
+        block.update(native_ms=native_ms, vs_native=oneflow_ms / native_ms,
+                     vs_native_range=[oneflow_ms / native_ms * spread[0], oneflow_ms / native_ms * spread[1]])
+    return block
+
+
+def test_a_planted_2x_slowdown_of_the_converted_model_is_flagged_and_noise_is_not(tmp_path, capsys):
+    base = [_rec("torch", "slowed", latency=_latency(20.0, 5.0)),
+            _rec("torch", "machine", latency=_latency(20.0, 5.0)),
+            _rec("torch", "noisy", latency=_latency(20.0, 5.0, spread=(0.75, 1.4))),
+            _rec("torch", "tiny", latency=_latency(0.2, 0.05)),
+            _rec("torch", "faster", latency=_latency(40.0, 5.0)),
+            _rec("torch", "untimed"),
+            _rec("oneflow", "native", latency=_latency(20.0, 5.0, native_ms=20.0))]
+    new = [_rec("torch", "slowed", latency=_latency(40.0, 5.0)),              # the planted 2x slowdown
+           _rec("torch", "machine", latency=_latency(40.0, 10.0)),            # a 2x slower machine: ratio kept
+           _rec("torch", "noisy", latency=_latency(26.0, 5.0, spread=(0.75, 1.4))),   # 1.3x inside the spread
+           _rec("torch", "tiny", latency=_latency(0.4, 0.05)),                # under the 1 ms floor
+           _rec("torch", "faster", latency=_latency(20.0, 5.0)),
+           _rec("torch", "untimed", latency=_latency(40.0, 5.0)),             # nothing to compare with
+           _rec("oneflow", "native", latency=_latency(40.0, 5.0, native_ms=20.0))]
+    code, changes, out = _diff(tmp_path, base, new, capsys=capsys)
+    assert code == 0                       # reported; parity still holds
+    assert changes == {("latency_growth", "torch-slowed-opset13-cpu"), ("latency_growth", "oneflow-native-opset13-cpu")}
+    detail = {c["case"]: c["detail"] for c in out["changes"]}
+    assert detail["torch-slowed-opset13-cpu"] == "converted/ORT 4.00× → 8.00× (2.00×; rounds 3.80–4.20 → 7.60–8.40)"
+    assert detail["oneflow-native-opset13-cpu"].endswith("converted/native 1.00× → 2.00× (2.00×; rounds 0.95–1.05 → 1.90–2.10)")
+    assert out["thresholds"]["latency_growth"] == 1.25
+    md = _cli(tmp_path / "base.jsonl", tmp_path / "new.jsonl")
+    assert md.returncode == 0 and "⏱️ Latency-ratio growth ≥ 1.25× (converted vs ONNX Runtime / native) (2)" in md.stdout
+    # the same slowdown without the rounds' ranges (one timed round each): the threshold alone decides
+    bare = [{**r, "latency": {k: v for k, v in r["latency"].items() if not k.endswith("_range")}}
+            for r in (base[0], new[0])]
+    code, changes, _ = _diff(tmp_path, [bare[0]], [bare[1]], capsys=capsys)
+    assert changes == {("latency_growth", "torch-slowed-opset13-cpu")}
