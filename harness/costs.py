@@ -16,7 +16,7 @@ from . import records
 from .paths import REPO_ROOT
 
 COMMITTED_RESULTS = os.path.join(REPO_ROOT, "reports", "results", "*.jsonl")
-STAGES = ("build", "export", "startup", "convert", "run", "total")   # startup: the OneFlow side's imports
+STAGES = ("build", "export", "startup", "convert", "run", "latency", "total")   # startup: the OneFlow side's imports
 POOLED = ("oneflow", "export")   # the record's worker keys (harness/runner.py)
 
 
