@@ -24,6 +24,7 @@ import contextlib
 
 import oneflow as flow
 
+from .device_checks import collecting, in_host_check, raise_first_failure
 from .dtypes import numpy_dtype
 from .errors import ConverterError, InputError
 from .graph import ValueInfo
@@ -47,7 +48,9 @@ def _watching_host_reads(found: list):
     trace: list = []
 
     def note(t):
-        if trace and t.numel() > 0:   # an empty tensor's read carries no data (dtype probes)
+        # An empty tensor's read carries no data (dtype probes); a check's read has a
+        # device-side form under tracing (device_checks).
+        if trace and t.numel() > 0 and not in_host_check():
             found.append((trace[0], trace[-1]))
 
     def watched_numpy(self, *a, **k):
@@ -98,6 +101,8 @@ class ConvertedGraph(flow.nn.Graph):
         self._eager = (module,)   # nn.Graph wraps Module attributes; the probe needs the module itself
         self._rebuild = rebuild
         self._compiled = None     # the input shapes it was compiled for
+        self._checks = []         # device_checks.DeviceCheck of the traced run, in order
+        self._single = False      # the module returns one tensor, not a tuple
 
     @property
     def input_names(self) -> list:
@@ -108,7 +113,21 @@ class ConvertedGraph(flow.nn.Graph):
         return self._eager[0].output_names
 
     def build(self, *args):
-        return self.model(*args)
+        with collecting() as checks:
+            out = self.model(*args)
+        self._checks, self._single = checks, not isinstance(out, tuple)
+        if not checks:
+            return out
+        # Every run-time value check's report, as one extra output read after the call.
+        outs = (out,) if self._single else tuple(out)
+        return outs + (flow.stack([c.report for c in checks]),)
+
+    def _checked(self, out):
+        """The module's outputs, after raising the first failed device check (if any)."""
+        if not self._checks:
+            return out
+        raise_first_failure(self._checks, out[-1].numpy())
+        return out[0] if self._single else tuple(out[:-1])
 
     def __call__(self, *args):
         if self._compiled is not None:
@@ -117,7 +136,7 @@ class ConvertedGraph(flow.nn.Graph):
                 raise InputError(f"{getattr(self.model, 'source', 'model')}: this graph was compiled for "
                                  f"input shapes {self._compiled}, got {shapes}; nn.Graph runs one set of "
                                  "shapes (convert again for others, or run the module eagerly)")
-            return super().__call__(*args)
+            return self._checked(super().__call__(*args))
         source = getattr(self.model, "source", "model")
         reads = host_reads(self._eager[0], *args)
         if reads and self._rebuild is not None:
@@ -137,7 +156,7 @@ class ConvertedGraph(flow.nn.Graph):
             raise GraphModeError(f"{source}: cannot run as oneflow.nn.Graph "
                                  f"({type(e).__name__}: {e}); run it eagerly instead") from e
         self._compiled = _shapes(args)
-        return out
+        return self._checked(out)
 
 
 def to_graph(module: flow.nn.Module, rebuild=None) -> ConvertedGraph:

@@ -127,25 +127,43 @@ def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
         graph(x)
 
 
-@pytest.mark.parametrize("op", ["Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND"])
-def test_run_time_indices_are_refused_typed_never_traced_unchecked(tmp_path, op):
-    # Indices fed at run time must be range-checked on the host (OneFlow's kernels abort on a
-    # bad one): graph mode refuses the node by name, and an out-of-range index is a typed error.
-    data = helper.make_tensor_value_info("x", F, [4, 3])
-    shapes = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1], "ScatterElements": [2, 3],
-              "ScatterND": [2, 1]}
-    inputs = [data, helper.make_tensor_value_info("i", I64, shapes[op])]
+RUNTIME_INDEX_OPS = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1], "ScatterElements": [2, 3],
+                     "ScatterND": [2, 1]}
+
+
+def runtime_index_model(op):
+    """``op`` (node 'pick') reading data x [4, 3] and indices i fed at run time (+ updates u)."""
+    inputs = [helper.make_tensor_value_info("x", F, [4, 3]),
+              helper.make_tensor_value_info("i", I64, RUNTIME_INDEX_OPS[op])]
     names = ["x", "i"]
     if op.startswith("Scatter"):
         inputs.append(helper.make_tensor_value_info("u", F, [2, 3]))
         names.append("u")
     g = helper.make_graph([helper.make_node(op, names, ["y"], name="pick")], op, inputs,
                           [helper.make_tensor_value_info("y", F, None)])
-    model = onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    return onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+
+
+@pytest.mark.parametrize("op", list(RUNTIME_INDEX_OPS))
+def test_run_time_indices_are_checked_on_the_device_under_nn_graph(op):
+    # Indices fed at run time are range-checked on the device while traced (issue 20 item 1):
+    # the graph equals eager for valid (negative included) indices, and an out-of-range one is
+    # the eager run's NodeExecutionError naming the node - never an abort, never a clamp.
+    model, shape = runtime_index_model(op), RUNTIME_INDEX_OPS[op]
     x, u = flow.tensor(np.arange(12, dtype=np.float32).reshape(4, 3)), flow.tensor(np.ones((2, 3), np.float32))
     extra = [u] if op.startswith("Scatter") else []
-    graph = converter.convert(model, graph=True)
-    with pytest.raises(converter.GraphModeError, match=rf"node 'pick' \({op}\)"):
-        graph(x, flow.tensor(np.zeros(shapes[op], np.int64)), *extra)
-    with pytest.raises(converter.NodeExecutionError, match="out of range"):
-        graph(x, flow.tensor(np.full(shapes[op], -9, np.int64)), *extra)
+    eager, graph = converter.convert(model), converter.convert(model, graph=True)
+    valid = np.arange(np.prod(shape), dtype=np.int64).reshape(shape) % 3 - 2       # -2, -1, 0, ...
+    for _ in range(2):                                                              # trace, then reuse
+        np.testing.assert_array_equal(graph(x, flow.tensor(valid), *extra).numpy(),
+                                      eager(x, flow.tensor(valid), *extra).numpy())
+    for bad in (-9, 4):
+        wrong = valid.copy()
+        wrong.reshape(-1)[-1] = bad
+        with pytest.raises(converter.NodeExecutionError, match="out of range") as eager_error:
+            eager(x, flow.tensor(wrong), *extra)
+        with pytest.raises(converter.NodeExecutionError, match=rf"node 'pick' \({op}\).*out of range") as graph_error:
+            graph(x, flow.tensor(wrong), *extra)
+        assert str(graph_error.value) == str(eager_error.value)
+    np.testing.assert_array_equal(graph(x, flow.tensor(valid), *extra).numpy(),    # still usable
+                                  eager(x, flow.tensor(valid), *extra).numpy())

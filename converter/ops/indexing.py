@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import oneflow as flow
 
+from ..device_checks import host_check, record, tracing
 from ..dtypes import to_list
 from ..folding import check_alloc
 from ..registry import register
@@ -36,13 +37,14 @@ def check_index_range(index, dims, what: str = "index") -> None:
 
     ``dims`` is one axis length or, for GatherND/ScatterND, one per last-axis column. OneFlow's
     gather/scatter kernels CHECK their indices and abort the whole process on a bad one
-    (docs/design.md: C++ CHECKs), so nothing out of range may reach them. Lazy tensors
-    (nn.Graph tracing) have no values yet: there the kernels' own checks apply.
+    (docs/design.md: C++ CHECKs), so nothing out of range may reach them. A run-time tensor
+    is read on the host; while nn.Graph traces, use ``in_range_index`` (checked on the device).
     """
     if isinstance(index, flow.Tensor):
-        if index.is_lazy or index.numel() == 0:
+        if index.numel() == 0:
             return
-        index = index.numpy()
+        with host_check():
+            index = index.numpy()
     index = np.asarray(index).astype(np.int64, copy=False)
     if index.size == 0:
         return
@@ -50,17 +52,47 @@ def check_index_range(index, dims, what: str = "index") -> None:
     bad = (index < -dims) | (index >= dims)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        dim = int(dims if dims.ndim == 0 else dims[where[-1]])
-        raise IndexError(f"{what} {int(index[where])} at position {where} is out of range "
-                         f"[{-dim}, {dim - 1}] for an axis of length {dim}")
+        raise _range_error(what, int(index[where]), where, dims)
+
+
+def _range_error(what, value, where, dims) -> IndexError:
+    dims = np.asarray(dims, dtype=np.int64)
+    dim = int(dims if dims.ndim == 0 else dims[where[-1]])
+    return IndexError(f"{what} {value} at position {where} is out of range "
+                      f"[{-dim}, {dim - 1}] for an axis of length {dim}")
+
+
+def in_range_index(index, dims, what: str = "index"):
+    """``index`` as int64 after checking its values are in [-dim, dim - 1] (check_index_range).
+
+    Eager: checked on the host. Traced by nn.Graph: checked on the device (device_checks: the
+    graph wrapper raises this same IndexError, naming the node, after the call), and the
+    offending elements are replaced by 0 so the kernel that follows cannot abort on them."""
+    if not tracing(index):
+        check_index_range(index, dims, what)
+        return index.to(flow.int64)
+    idx = index.to(flow.int64)
+    if idx.numel() == 0:
+        return idx
+    shape = tuple(idx.shape)
+    dims_list = [int(d) for d in np.asarray(dims).reshape(-1)]
+    if 0 in dims_list:   # an empty axis: every index is out of range, whatever its value
+        raise IndexError(f"{what}: {idx.numel()} index value(s) into an axis of length 0")
+    bound = dims_list[0] if np.ndim(dims) == 0 else \
+        flow.tensor(dims_list, dtype=flow.int64, device=idx.device)
+    bad = (idx < -bound) | (idx >= bound)
+    flat = bad.reshape(-1).to(flow.int32)
+    first = flat.argmax()
+    value = flow.gather(idx.reshape(-1), 0, first.reshape(1).to(flow.int64))
+    record(flat.max(), first, value,
+           lambda pos, val: _range_error(what, val, tuple(int(i) for i in np.unravel_index(pos, shape)), dims))
+    return idx.masked_fill(bad, 0)
 
 
 def _normalize_index(index, dim, what: str = "index", checked: bool = False):
     """Negative indices count from the end; OneFlow kernels want int64. ``checked``: the range
     was checked at build time (constant indices), so nothing is read back per call."""
-    if not checked:
-        check_index_range(index, dim, what)
-    index = index.to(flow.int64)
+    index = index.to(flow.int64) if checked else in_range_index(index, dim, what)
     return flow.where(index < 0, index + dim, index)
 
 
@@ -202,10 +234,8 @@ def _nd_index(data_shape, indices, batch_dims, checked=False):
     if list(indices.shape[:batch_dims]) != list(data_shape[:batch_dims]):
         raise IndexError(f"batch dims of indices {list(indices.shape[:batch_dims])} differ from the data's "
                          f"{list(data_shape[:batch_dims])}")
-    if not checked:
-        check_index_range(indices, list(data_shape[batch_dims:batch_dims + k]))
+    idx = indices.to(flow.int64) if checked else in_range_index(indices, list(data_shape[batch_dims:batch_dims + k]))
     dims = flow.tensor(list(data_shape[batch_dims:batch_dims + k]), dtype=flow.int64, device=indices.device)
-    idx = indices.to(flow.int64)
     idx = flow.where(idx < 0, idx + dims, idx)
     nb = int(np.prod(data_shape[:batch_dims]))
     inner = list(indices.shape[batch_dims:-1])
@@ -303,12 +333,11 @@ def scatter_nd(ctx):
         want = list(indices.shape[:-1]) + list(x.shape[k:])
         if list(updates.shape) != want:
             raise ValueError(f"updates have shape {list(updates.shape)}, expected {want}")
-        if not checked:
-            check_index_range(indices, list(x.shape[:k]))
+        idx = indices.to(flow.int64) if checked else in_range_index(indices, list(x.shape[:k]))
         rows = int(np.prod(x.shape[:k]))
         rest = list(x.shape[k:])
         dims = flow.tensor(list(x.shape[:k]), dtype=flow.int64, device=x.device)
-        idx = indices.to(flow.int64).reshape(-1, k)
+        idx = idx.reshape(-1, k)
         idx = flow.where(idx < 0, idx + dims, idx)
         strides = flow.tensor([int(np.prod(x.shape[i + 1:k])) for i in range(k)], dtype=flow.int64,
                               device=x.device)
@@ -387,7 +416,7 @@ def compress(ctx):
             x, ax = x.reshape(-1), 0
         else:
             ax = axis + x.ndim if axis < 0 else axis
-        check_index_range(keep, x.shape[ax], "selected position")   # condition longer than the axis
+        keep = in_range_index(keep, x.shape[ax], "selected position")   # condition longer than the axis
         return _gather_safe(x, ax, keep)
 
     return run
@@ -457,9 +486,12 @@ register("ArgMin", 1, 11, 12, 13)(_arg_reduce(flow.argmin))
 def cum_sum(ctx):
     exclusive = bool(ctx.attr("exclusive", 0))
     reverse = bool(ctx.attr("reverse", 0))
+    static_axis = ctx.claim_list(1)   # a constant axis is read once, here (nn.Graph traces the node)
 
-    def run(x, axis):
-        ax = to_list(axis)[0]
+    def run(x, axis=None):
+        ax = (static_axis if static_axis is not None else to_list(axis))[0]
+        if not -x.ndim <= ax < x.ndim:
+            raise IndexError(f"axis {ax} is out of range for a rank-{x.ndim} input")
         ax = ax + x.ndim if ax < 0 else ax
         if reverse:
             x = flow.flip(x, [ax])
