@@ -53,16 +53,20 @@ def collecting():
         _CHECKS.reset(token)
 
 
-def record(failed, position, value, error: Callable[[int, int], Exception]) -> None:
-    """Register a traced check: ``failed`` (any integer/bool scalar tensor, nonzero = failed),
-    the flat ``position`` and ``value`` of the first offending element (for the message)."""
+def record(values, bad, error: Callable[[int, int], Exception]) -> None:
+    """Register a traced check of the integer tensor ``values``: ``bad`` (a bool tensor of its
+    shape) marks the offending elements; ``error(flat position, value)`` of the first one is
+    what the eager run raises. The report carries (failed, position, value)."""
     found = _CHECKS.get()
     if found is None:   # traced outside ConvertedGraph (a user's own nn.Graph): nothing to report to
         raise RuntimeError("a run-time value check was traced outside converter.to_graph; "
                            "wrap the converted module with converter.to_graph")
+    flat = bad.reshape(-1).to(flow.int32)
+    first = flat.argmax()
+    value = flow.gather(values.reshape(-1).to(flow.int64), 0, first.reshape(1).to(flow.int64))
+    report = flow.cat([flat.max().to(flow.int64).reshape(1), first.to(flow.int64).reshape(1), value])
     trace = STEP_TRACE.get() or []
     step = trace[-1] if trace else None
-    report = flow.cat([t.to(flow.int64).reshape(1) for t in (failed, position, value)])
     found.append(DeviceCheck(getattr(step, "name", "?"), getattr(step, "op_type", "?"), report, error))
 
 

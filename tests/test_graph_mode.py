@@ -65,6 +65,10 @@ CASES = [
     # Pad's constant_value: claimed at build time when constant, kept on the device when computed.
     ("pad_constant_value", [helper.make_node("Pad", ["x", "pads", "value"], ["y"])],
      {"pads": i64(0, 1, 2, 0, 0, 0, 1, 1), "value": np.float32(2.5)}),
+    # CumSum's axis and Trilu's k: constants claimed at build time (were read back per call).
+    ("cumsum_trilu", [helper.make_node("CumSum", ["x", "ax"], ["c"], reverse=1),
+                      helper.make_node("Trilu", ["c", "k"], ["y"], upper=0)],
+     {"ax": np.int64(-1), "k": np.int64(1)}),
     ("pad_computed_value", [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0),
                             helper.make_node("Pad", ["x", "pads", "m"], ["y"])],
      {"pads": i64(0, 1, 2, 0, 0, 0, 1, 1)}),
@@ -75,7 +79,7 @@ def save(tmp_path, name, nodes, consts, y_shape=None, x_shape=(1, 3, 4, 4)):
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", F, list(x_shape))],
                           [helper.make_tensor_value_info("y", F, y_shape)],
                           [numpy_helper.from_array(v, k) for k, v in consts.items()])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
     model = onnx.shape_inference.infer_shapes(model)     # gives the output "y" its shape
     onnx.checker.check_model(model)
     path = tmp_path / f"{name}.onnx"

@@ -110,3 +110,26 @@ def test_out_of_range_on_the_first_call_is_the_same_error(lm):
     ids[0, 3] = 99
     with pytest.raises(converter.NodeExecutionError, match=r"node 'embed_tokens/Gather' \(Gather\).*index 99"):
         converter.convert(lm, graph=True)(flow.tensor(ids))
+
+
+def test_reverse_sequence_lengths_are_checked_on_the_device():
+    # A length past the time axis would index past it in OneFlow's gather: under nn.Graph the
+    # check runs on the device and raises the eager error after the call.
+    g = helper.make_graph([helper.make_node("ReverseSequence", ["x", "lens"], ["y"], name="flip_runs",
+                                            time_axis=0, batch_axis=1)], "rev",
+                          [helper.make_tensor_value_info("x", F, [4, 3]),
+                           helper.make_tensor_value_info("lens", I64, [3])],
+                          [helper.make_tensor_value_info("y", F, [4, 3])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    x = flow.tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+    eager, graph = converter.convert(model), converter.convert(model, graph=True)
+    good = flow.tensor(np.int64([4, 0, 2]))
+    for _ in range(2):
+        np.testing.assert_array_equal(graph(x, good).numpy(), eager(x, good).numpy())
+    bad = flow.tensor(np.int64([4, 5, 2]))
+    with pytest.raises(converter.NodeExecutionError, match=r"'flip_runs' \(ReverseSequence\).*sequence_lens 5 "
+                                                           r"at position 1 must be in \[0, 4\]") as graph_error:
+        graph(x, bad)
+    with pytest.raises(converter.NodeExecutionError) as eager_error:
+        eager(x, bad)
+    assert str(graph_error.value) == str(eager_error.value)

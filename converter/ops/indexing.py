@@ -81,12 +81,12 @@ def in_range_index(index, dims, what: str = "index"):
     bound = dims_list[0] if np.ndim(dims) == 0 else \
         flow.tensor(dims_list, dtype=flow.int64, device=idx.device)
     bad = (idx < -bound) | (idx >= bound)
-    flat = bad.reshape(-1).to(flow.int32)
-    first = flat.argmax()
-    value = flow.gather(idx.reshape(-1), 0, first.reshape(1).to(flow.int64))
-    record(flat.max(), first, value,
-           lambda pos, val: _range_error(what, val, tuple(int(i) for i in np.unravel_index(pos, shape)), dims))
+    record(idx, bad, lambda pos, val: _range_error(what, val, _unravel(pos, shape), dims))
     return idx.masked_fill(bad, 0)
+
+
+def _unravel(position: int, shape) -> tuple:
+    return tuple(int(i) for i in np.unravel_index(position, shape))
 
 
 def _normalize_index(index, dim, what: str = "index", checked: bool = False):
@@ -509,9 +509,10 @@ def cum_sum(ctx):
 @register("Trilu", 14)
 def trilu(ctx):
     upper = bool(ctx.attr("upper", 1))
+    static_k = ctx.claim_list(1) if ctx.has_input(1) else [0]   # a constant k is read once, here
 
     def run(x, k=None):
-        kk = to_list(k)[0] if k is not None else 0
+        kk = (static_k if static_k is not None else to_list(k))[0]
         if 0 in x.shape:
             return x
         return flow.triu(x, kk) if upper else flow.tril(x, kk)
@@ -536,11 +537,20 @@ def reverse_sequence(ctx):
 
     def run(x, sequence_lens):
         steps, batch = x.shape[time_axis], x.shape[batch_axis]
-        lens_np = sequence_lens.numpy() if not sequence_lens.is_lazy else np.zeros(0)
-        if lens_np.size and (lens_np.min() < 0 or lens_np.max() > steps):
-            raise IndexError(f"sequence_lens {lens_np.tolist()} must be in [0, {steps}]")
-        t = flow.arange(steps, dtype=flow.int64, device=x.device).reshape(steps, 1)
         lens = sequence_lens.to(flow.int64).reshape(1, batch)
+        error = lambda pos, val: IndexError(  # noqa: E731
+            f"sequence_lens {val} at position {pos} must be in [0, {steps}]")
+        if tracing(lens):       # checked on the device; a length past the axis must not reach gather
+            bad = (lens < 0) | (lens > steps)
+            record(lens, bad, error)
+            lens = lens.masked_fill(bad, 0)
+        elif batch:
+            with host_check():
+                lens_np = lens.numpy().reshape(-1)
+            wrong = np.flatnonzero((lens_np < 0) | (lens_np > steps))
+            if wrong.size:
+                raise error(int(wrong[0]), int(lens_np[wrong[0]]))
+        t = flow.arange(steps, dtype=flow.int64, device=x.device).reshape(steps, 1)
         index = flow.where(t < lens, lens - 1 - t, t.expand(steps, batch))   # (time, batch)
         if time_axis > batch_axis:
             index = index.permute(1, 0)
