@@ -116,7 +116,7 @@ def test_symbolic_batch_shape_arithmetic_is_folded_for_the_first_calls_shapes(tm
     np.testing.assert_allclose(graph(x).numpy(), eager(x).numpy(), rtol=0, atol=0)
 
 
-def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
+def test_a_data_dependent_node_is_a_graph_break_or_refused_in_strict_mode(tmp_path):
     # Range's length comes from the input's values: nothing static can stand in for it.
     nodes = [helper.make_node("ReduceMax", ["x"], ["mx"], keepdims=0),
              helper.make_node("Cast", ["mx"], ["limit"], to=I64),
@@ -126,9 +126,15 @@ def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
     x = flow.tensor(X)
     expected = converter.convert(path)(x).numpy()
     assert expected.shape == (int(X.max()),)
-    graph = converter.convert(path, graph=True)
     with pytest.raises(converter.GraphModeError, match=r"node 'count_up' \(Range\).*reads tensor values"):
-        graph(x)
+        converter.convert(path, graph="strict")(x)
+    graph = converter.convert(path, graph=True)
+    with pytest.warns(converter.graph_mode.GraphBreakWarning):
+        np.testing.assert_array_equal(graph(x).numpy(), expected)
+    assert [(s.kind, len(s.nodes)) for s in graph.segments] == [("graph", 2), ("eager", 1), ("graph", 1)]
+    assert "count_up" in graph.segments[1].why and "reads tensor values" in graph.segments[1].why
+    x2 = flow.tensor(X * 0.5)            # same input shape, another Range length: the last segment
+    np.testing.assert_array_equal(graph(x2).numpy(), converter.convert(path)(x2).numpy())   # compiles again
 
 
 RUNTIME_INDEX_OPS = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1], "ScatterElements": [2, 3],

@@ -422,7 +422,8 @@ def compress(ctx):
     return run
 
 
-@register("TopK", 1, 10, 11, notes="ties keep the lower index first")
+@register("TopK", 1, 10, 11, notes="ties keep the lower index first; NaN ranks above +inf (as numpy's sort "
+                                  "and torch.topk; ONNX leaves it open, ONNX Runtime's order is not monotone there)")
 def top_k(ctx):
     axis = ctx.attr("axis", -1)
     largest = bool(ctx.attr("largest", 1))
@@ -431,33 +432,34 @@ def top_k(ctx):
     def run(x, k=None):
         kk = k_attr if k_attr is not None else to_list(k)[0]
         ax = axis + x.ndim if axis < 0 else axis
-        # Ties keep the lower index first (ONNX): a stable sort gives that order.
-        order = flow.argsort(x, dim=ax, descending=largest)
-        if not _stable_ties(x, order, ax, largest):
-            order = _stable_argsort(x, ax, largest)
-        idx = flow.narrow(order, ax, 0, kk)
-        return flow.gather(x, ax, idx), idx.to(flow.int64)
+        idx = flow.narrow(_stable_order(x, ax, largest), ax, 0, kk)
+        return flow.gather(x, ax, idx), idx
 
     # OneFlow's CPU argsort mis-orders int8/uint8; int32 holds them exactly.
     return exact_via_wider(run, (flow.float16, flow.int8, flow.uint8))
 
 
-def _stable_ties(x, order, ax, largest) -> bool:
-    values = flow.gather(x, ax, order)
-    same = values.narrow(ax, 1, values.shape[ax] - 1) == values.narrow(ax, 0, values.shape[ax] - 1) \
-        if values.shape[ax] > 1 else None
-    if same is None or not bool(same.any()):
-        return True
-    later = order.narrow(ax, 1, order.shape[ax] - 1) > order.narrow(ax, 0, order.shape[ax] - 1)
-    return bool((later | ~same).all())
-
-
-def _stable_argsort(x, ax, largest):
-    """argsort with ties by ascending index, computed in numpy from the values (exact)."""
-    values = x.numpy()
-    keys = -values if largest else values
-    order = np.argsort(keys, axis=ax, kind="stable")
-    return flow.tensor(order, dtype=flow.int64, device=x.device)
+def _stable_order(x, ax, largest):
+    """Positions along ``ax`` that sort ``x`` (descending when ``largest``), ties by ascending
+    position, NaN above +inf. OneFlow's argsort is not stable, so it sorts unique int64 keys:
+    (rank of the value among the row's values) * n + position; the rank is a binary search
+    in the sorted row. Exact, on the device (no host read: nn.Graph traces it)."""
+    n = x.shape[ax]
+    row = flow.transpose(x, ax, x.ndim - 1) if ax != x.ndim - 1 else x
+    if n == 0:
+        return flow.zeros(*x.shape, dtype=flow.int64, device=x.device)
+    nan = None
+    if row.is_floating_point():
+        nan = row != row
+        row = row.masked_fill(nan, float("inf"))
+    ordered, _ = flow.sort(row, dim=-1)
+    rank = flow.searchsorted(ordered.contiguous(), row.contiguous()).to(flow.int64)   # values below it
+    if nan is not None:
+        rank = rank.masked_fill(nan, n)
+    pos = flow.arange(n, dtype=flow.int64, device=x.device)
+    key = rank * n + ((n - 1) - pos if largest else pos)
+    order = flow.argsort(key, dim=-1, descending=largest).to(flow.int64)
+    return flow.transpose(order, ax, x.ndim - 1) if ax != x.ndim - 1 else order
 
 
 def _arg_reduce(fn):
