@@ -18,12 +18,15 @@ def inventory_of_loaded(graph: LoadedGraph) -> list:
     return inventory_of(graph)
 
 
-def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
+def convert(model, *, device="cpu", check: bool = True, graph=False,
             fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
     """ONNX model (ModelProto, bytes or path) -> oneflow.nn.Module in eval mode on ``device``.
 
-    With ``graph=True`` the module comes wrapped in a ``oneflow.nn.Graph`` (static execution,
-    compiled on the first call). ``fold_limit_bytes`` bounds every tensor computed at
+    With ``graph=True`` the module comes wrapped for static execution (graph_mode.ConvertedGraph):
+    each set of input shapes is compiled as ``oneflow.nn.Graph`` on its first call, with shape
+    arithmetic resolved for those shapes; nodes that need tensor values run eagerly between
+    compiled segments (graph breaks, listed by ``.segments``). ``graph="strict"`` refuses such
+    a model with a GraphModeError naming the node instead. ``fold_limit_bytes`` bounds every tensor computed at
     conversion time (constant folding): a node whose output would be larger stays a run-time
     node. Raises ModelLoadError / InvalidModelError for bad files or graphs, DeviceError for
     an unknown or unusable device, and one UnsupportedOperatorError listing every operator
@@ -38,19 +41,20 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
     device = resolve_device(device)
     loaded = load(model, check=check)
     module = convert_loaded(loaded, device=device, fold_limit_bytes=fold_limit_bytes)
+    if graph not in (False, True, "strict"):
+        raise ValueError(f"graph must be False, True or 'strict', got {graph!r}")
     if graph:
         from .graph_mode import to_graph
-        return to_graph(module, graph_rebuild(loaded, device, fold_limit_bytes))
+        return to_graph(module, graph_rebuild(loaded, device, fold_limit_bytes), strict=graph == "strict")
     return module
 
 
 def graph_rebuild(loaded: LoadedGraph, device, fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
-    """For ``to_graph``: converts the model again with the value shapes measured on a call."""
-    from .graph import specialise
+    """For ``to_graph``: converts the model again for each input-shape signature, with the
+    shape arithmetic fixed for it (converter/shape_flow.py)."""
+    from .shape_flow import Specialiser
 
-    def rebuild(infos):
-        return build_module(specialise(loaded, infos), fold_limit_bytes=fold_limit_bytes).to(device).eval()
-    return rebuild
+    return Specialiser(loaded, device, fold_limit_bytes)
 
 
 def convert_loaded(graph: LoadedGraph, *, device="cpu", fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):

@@ -107,28 +107,7 @@ class ConvertedModule(flow.nn.Module):
     def _execute(self, env: dict) -> dict:
         for name, attr in self._buffer_of.items():
             env[name] = getattr(self, attr)
-        trace = STEP_TRACE.get()
-        for step in self.steps:
-            fn = self.layers[step.layer_key] if step.layer_key else step.fn
-            if trace is not None:
-                trace.append(step)
-            try:
-                if step.node_index in self._large_outputs:
-                    check_alloc(*self._large_outputs[step.node_index])
-                result = fn(*[None if n is None else env[n] for n in step.inputs])
-            except ConverterError:
-                raise
-            except Exception as e:  # noqa: BLE001 - name the node that failed
-                raise NodeExecutionError(step.name, step.op_type, e) from e
-            finally:
-                if trace is not None:
-                    trace.pop()
-            if not isinstance(result, (tuple, list)):
-                result = (result,)
-            for name, value in zip(step.outputs, result):
-                if name:
-                    env[name] = value
-        return env
+        return run_steps(self.steps, env, self.layers, self._large_outputs)
 
     def _bind(self, args) -> dict:
         if len(args) != len(self.input_specs):
@@ -181,6 +160,33 @@ class SubgraphModule(ConvertedModule):
         env.update(zip(self.input_names, args))
         env = self._execute(env)
         return [env[n] for n in self.output_names]
+
+
+def run_steps(steps, env: dict, layers, large_outputs: dict) -> dict:
+    """Run ``steps`` in order over ``env`` (value name -> tensor), adding their outputs to it.
+    A failing step raises NodeExecutionError naming it."""
+    trace = STEP_TRACE.get()
+    for step in steps:
+        fn = layers[step.layer_key] if step.layer_key else step.fn
+        if trace is not None:
+            trace.append(step)
+        try:
+            if step.node_index in large_outputs:
+                check_alloc(*large_outputs[step.node_index])
+            result = fn(*[None if n is None else env[n] for n in step.inputs])
+        except ConverterError:
+            raise
+        except Exception as e:  # noqa: BLE001 - name the node that failed
+            raise NodeExecutionError(step.name, step.op_type, e) from e
+        finally:
+            if trace is not None:
+                trace.pop()
+        if not isinstance(result, (tuple, list)):
+            result = (result,)
+        for name, value in zip(step.outputs, result):
+            if name:
+                env[name] = value
+    return env
 
 
 # While set (a list), every running step - nested control-flow bodies included - is pushed on

@@ -171,11 +171,24 @@ def test_subgraph_with_the_wrong_number_of_outputs_is_refused_naming_the_node():
 
 
 # --- graph mode ------------------------------------------------------------------------------------
-def test_graph_mode_refuses_data_dependent_control_flow_before_tracing():
+def test_strict_graph_mode_refuses_data_dependent_control_flow_before_tracing():
     with pytest.raises(converter.GraphModeError, match=r"node 'branch' \(If\).*condition's value"):
-        converter.convert(if_model(), graph=True)
+        converter.convert(if_model(), graph="strict")
     with pytest.raises(converter.GraphModeError, match=r"node 'loop' \(Loop\).*iteration count"):
-        converter.convert(loop_model(), graph=True)
+        converter.convert(loop_model(), graph="strict")
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_graph_mode_breaks_at_data_dependent_control_flow(cond):
+    # The If on an input's value runs eagerly between compiled segments (issue 20 item 3).
+    args = (flow.tensor(X), flow.tensor(np.array(cond)))
+    graph = converter.convert(if_model(), graph=True)
+    with pytest.warns(converter.graph_mode.GraphBreakWarning, match=r"2 segments.*node 'branch' \(If\)"):
+        got = graph(*args)
+    np.testing.assert_array_equal(got.numpy(), converter.convert(if_model())(*args).numpy())
+    assert [(s.kind, s.nodes) for s in graph.segments] == [("graph", ("#0:Mul",)), ("eager", ("branch",))]
+    other = (flow.tensor(X), flow.tensor(np.array(not cond)))   # same shapes: the plan is reused
+    np.testing.assert_array_equal(graph(*other).numpy(), converter.convert(if_model())(*other).numpy())
 
 
 def test_graph_mode_unrolls_scan_and_a_constant_trip_count_loop():

@@ -65,6 +65,10 @@ CASES = [
     # Pad's constant_value: claimed at build time when constant, kept on the device when computed.
     ("pad_constant_value", [helper.make_node("Pad", ["x", "pads", "value"], ["y"])],
      {"pads": i64(0, 1, 2, 0, 0, 0, 1, 1), "value": np.float32(2.5)}),
+    # CumSum's axis and Trilu's k: constants claimed at build time (were read back per call).
+    ("cumsum_trilu", [helper.make_node("CumSum", ["x", "ax"], ["c"], reverse=1),
+                      helper.make_node("Trilu", ["c", "k"], ["y"], upper=0)],
+     {"ax": np.int64(-1), "k": np.int64(1)}),
     ("pad_computed_value", [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0),
                             helper.make_node("Pad", ["x", "pads", "m"], ["y"])],
      {"pads": i64(0, 1, 2, 0, 0, 0, 1, 1)}),
@@ -75,7 +79,7 @@ def save(tmp_path, name, nodes, consts, y_shape=None, x_shape=(1, 3, 4, 4)):
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", F, list(x_shape))],
                           [helper.make_tensor_value_info("y", F, y_shape)],
                           [numpy_helper.from_array(v, k) for k, v in consts.items()])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
     model = onnx.shape_inference.infer_shapes(model)     # gives the output "y" its shape
     onnx.checker.check_model(model)
     path = tmp_path / f"{name}.onnx"
@@ -112,7 +116,7 @@ def test_symbolic_batch_shape_arithmetic_is_folded_for_the_first_calls_shapes(tm
     np.testing.assert_allclose(graph(x).numpy(), eager(x).numpy(), rtol=0, atol=0)
 
 
-def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
+def test_a_data_dependent_node_is_a_graph_break_or_refused_in_strict_mode(tmp_path):
     # Range's length comes from the input's values: nothing static can stand in for it.
     nodes = [helper.make_node("ReduceMax", ["x"], ["mx"], keepdims=0),
              helper.make_node("Cast", ["mx"], ["limit"], to=I64),
@@ -122,30 +126,54 @@ def test_a_data_dependent_node_is_refused_before_tracing_naming_it(tmp_path):
     x = flow.tensor(X)
     expected = converter.convert(path)(x).numpy()
     assert expected.shape == (int(X.max()),)
-    graph = converter.convert(path, graph=True)
     with pytest.raises(converter.GraphModeError, match=r"node 'count_up' \(Range\).*reads tensor values"):
-        graph(x)
+        converter.convert(path, graph="strict")(x)
+    graph = converter.convert(path, graph=True)
+    with pytest.warns(converter.graph_mode.GraphBreakWarning):
+        np.testing.assert_array_equal(graph(x).numpy(), expected)
+    assert [(s.kind, len(s.nodes)) for s in graph.segments] == [("graph", 2), ("eager", 1), ("graph", 1)]
+    assert "count_up" in graph.segments[1].why and "reads tensor values" in graph.segments[1].why
+    x2 = flow.tensor(X * 0.5)            # same input shape, another Range length: the last segment
+    np.testing.assert_array_equal(graph(x2).numpy(), converter.convert(path)(x2).numpy())   # compiles again
 
 
-@pytest.mark.parametrize("op", ["Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND"])
-def test_run_time_indices_are_refused_typed_never_traced_unchecked(tmp_path, op):
-    # Indices fed at run time must be range-checked on the host (OneFlow's kernels abort on a
-    # bad one): graph mode refuses the node by name, and an out-of-range index is a typed error.
-    data = helper.make_tensor_value_info("x", F, [4, 3])
-    shapes = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1], "ScatterElements": [2, 3],
-              "ScatterND": [2, 1]}
-    inputs = [data, helper.make_tensor_value_info("i", I64, shapes[op])]
+RUNTIME_INDEX_OPS = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1], "ScatterElements": [2, 3],
+                     "ScatterND": [2, 1]}
+
+
+def runtime_index_model(op):
+    """``op`` (node 'pick') reading data x [4, 3] and indices i fed at run time (+ updates u)."""
+    inputs = [helper.make_tensor_value_info("x", F, [4, 3]),
+              helper.make_tensor_value_info("i", I64, RUNTIME_INDEX_OPS[op])]
     names = ["x", "i"]
     if op.startswith("Scatter"):
         inputs.append(helper.make_tensor_value_info("u", F, [2, 3]))
         names.append("u")
     g = helper.make_graph([helper.make_node(op, names, ["y"], name="pick")], op, inputs,
                           [helper.make_tensor_value_info("y", F, None)])
-    model = onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    return onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+
+
+@pytest.mark.parametrize("op", list(RUNTIME_INDEX_OPS))
+def test_run_time_indices_are_checked_on_the_device_under_nn_graph(op):
+    # Indices fed at run time are range-checked on the device while traced (issue 20 item 1):
+    # the graph equals eager for valid (negative included) indices, and an out-of-range one is
+    # the eager run's NodeExecutionError naming the node - never an abort, never a clamp.
+    model, shape = runtime_index_model(op), RUNTIME_INDEX_OPS[op]
     x, u = flow.tensor(np.arange(12, dtype=np.float32).reshape(4, 3)), flow.tensor(np.ones((2, 3), np.float32))
     extra = [u] if op.startswith("Scatter") else []
-    graph = converter.convert(model, graph=True)
-    with pytest.raises(converter.GraphModeError, match=rf"node 'pick' \({op}\)"):
-        graph(x, flow.tensor(np.zeros(shapes[op], np.int64)), *extra)
-    with pytest.raises(converter.NodeExecutionError, match="out of range"):
-        graph(x, flow.tensor(np.full(shapes[op], -9, np.int64)), *extra)
+    eager, graph = converter.convert(model), converter.convert(model, graph=True)
+    valid = np.arange(np.prod(shape), dtype=np.int64).reshape(shape) % 3 - 2       # -2, -1, 0, ...
+    for _ in range(2):                                                              # trace, then reuse
+        np.testing.assert_array_equal(graph(x, flow.tensor(valid), *extra).numpy(),
+                                      eager(x, flow.tensor(valid), *extra).numpy())
+    for bad in (-9, 4):
+        wrong = valid.copy()
+        wrong.reshape(-1)[-1] = bad
+        with pytest.raises(converter.NodeExecutionError, match="out of range") as eager_error:
+            eager(x, flow.tensor(wrong), *extra)
+        with pytest.raises(converter.NodeExecutionError, match=rf"node 'pick' \({op}\).*out of range") as graph_error:
+            graph(x, flow.tensor(wrong), *extra)
+        assert str(graph_error.value) == str(eager_error.value)
+    np.testing.assert_array_equal(graph(x, flow.tensor(valid), *extra).numpy(),    # still usable
+                                  eager(x, flow.tensor(valid), *extra).numpy())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import oneflow as flow
 
+from ..device_checks import host_check, record, tracing
 from ..dtypes import to_list
 from ..folding import check_alloc
 from ..registry import register
@@ -36,13 +37,14 @@ def check_index_range(index, dims, what: str = "index") -> None:
 
     ``dims`` is one axis length or, for GatherND/ScatterND, one per last-axis column. OneFlow's
     gather/scatter kernels CHECK their indices and abort the whole process on a bad one
-    (docs/design.md: C++ CHECKs), so nothing out of range may reach them. Lazy tensors
-    (nn.Graph tracing) have no values yet: there the kernels' own checks apply.
+    (docs/design.md: C++ CHECKs), so nothing out of range may reach them. A run-time tensor
+    is read on the host; while nn.Graph traces, use ``in_range_index`` (checked on the device).
     """
     if isinstance(index, flow.Tensor):
-        if index.is_lazy or index.numel() == 0:
+        if index.numel() == 0:
             return
-        index = index.numpy()
+        with host_check():
+            index = index.numpy()
     index = np.asarray(index).astype(np.int64, copy=False)
     if index.size == 0:
         return
@@ -50,17 +52,47 @@ def check_index_range(index, dims, what: str = "index") -> None:
     bad = (index < -dims) | (index >= dims)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        dim = int(dims if dims.ndim == 0 else dims[where[-1]])
-        raise IndexError(f"{what} {int(index[where])} at position {where} is out of range "
-                         f"[{-dim}, {dim - 1}] for an axis of length {dim}")
+        raise _range_error(what, int(index[where]), where, dims)
+
+
+def _range_error(what, value, where, dims) -> IndexError:
+    dims = np.asarray(dims, dtype=np.int64)
+    dim = int(dims if dims.ndim == 0 else dims[where[-1]])
+    return IndexError(f"{what} {value} at position {where} is out of range "
+                      f"[{-dim}, {dim - 1}] for an axis of length {dim}")
+
+
+def in_range_index(index, dims, what: str = "index"):
+    """``index`` as int64 after checking its values are in [-dim, dim - 1] (check_index_range).
+
+    Eager: checked on the host. Traced by nn.Graph: checked on the device (device_checks: the
+    graph wrapper raises this same IndexError, naming the node, after the call), and the
+    offending elements are replaced by 0 so the kernel that follows cannot abort on them."""
+    if not tracing(index):
+        check_index_range(index, dims, what)
+        return index.to(flow.int64)
+    idx = index.to(flow.int64)
+    if idx.numel() == 0:
+        return idx
+    shape = tuple(idx.shape)
+    dims_list = [int(d) for d in np.asarray(dims).reshape(-1)]
+    if 0 in dims_list:   # an empty axis: every index is out of range, whatever its value
+        raise IndexError(f"{what}: {idx.numel()} index value(s) into an axis of length 0")
+    bound = dims_list[0] if np.ndim(dims) == 0 else \
+        flow.tensor(dims_list, dtype=flow.int64, device=idx.device)
+    bad = (idx < -bound) | (idx >= bound)
+    record(idx, bad, lambda pos, val: _range_error(what, val, _unravel(pos, shape), dims))
+    return idx.masked_fill(bad, 0)
+
+
+def _unravel(position: int, shape) -> tuple:
+    return tuple(int(i) for i in np.unravel_index(position, shape))
 
 
 def _normalize_index(index, dim, what: str = "index", checked: bool = False):
     """Negative indices count from the end; OneFlow kernels want int64. ``checked``: the range
     was checked at build time (constant indices), so nothing is read back per call."""
-    if not checked:
-        check_index_range(index, dim, what)
-    index = index.to(flow.int64)
+    index = index.to(flow.int64) if checked else in_range_index(index, dim, what)
     return flow.where(index < 0, index + dim, index)
 
 
@@ -202,10 +234,8 @@ def _nd_index(data_shape, indices, batch_dims, checked=False):
     if list(indices.shape[:batch_dims]) != list(data_shape[:batch_dims]):
         raise IndexError(f"batch dims of indices {list(indices.shape[:batch_dims])} differ from the data's "
                          f"{list(data_shape[:batch_dims])}")
-    if not checked:
-        check_index_range(indices, list(data_shape[batch_dims:batch_dims + k]))
+    idx = indices.to(flow.int64) if checked else in_range_index(indices, list(data_shape[batch_dims:batch_dims + k]))
     dims = flow.tensor(list(data_shape[batch_dims:batch_dims + k]), dtype=flow.int64, device=indices.device)
-    idx = indices.to(flow.int64)
     idx = flow.where(idx < 0, idx + dims, idx)
     nb = int(np.prod(data_shape[:batch_dims]))
     inner = list(indices.shape[batch_dims:-1])
@@ -303,12 +333,11 @@ def scatter_nd(ctx):
         want = list(indices.shape[:-1]) + list(x.shape[k:])
         if list(updates.shape) != want:
             raise ValueError(f"updates have shape {list(updates.shape)}, expected {want}")
-        if not checked:
-            check_index_range(indices, list(x.shape[:k]))
+        idx = indices.to(flow.int64) if checked else in_range_index(indices, list(x.shape[:k]))
         rows = int(np.prod(x.shape[:k]))
         rest = list(x.shape[k:])
         dims = flow.tensor(list(x.shape[:k]), dtype=flow.int64, device=x.device)
-        idx = indices.to(flow.int64).reshape(-1, k)
+        idx = idx.reshape(-1, k)
         idx = flow.where(idx < 0, idx + dims, idx)
         strides = flow.tensor([int(np.prod(x.shape[i + 1:k])) for i in range(k)], dtype=flow.int64,
                               device=x.device)
@@ -387,13 +416,14 @@ def compress(ctx):
             x, ax = x.reshape(-1), 0
         else:
             ax = axis + x.ndim if axis < 0 else axis
-        check_index_range(keep, x.shape[ax], "selected position")   # condition longer than the axis
+        keep = in_range_index(keep, x.shape[ax], "selected position")   # condition longer than the axis
         return _gather_safe(x, ax, keep)
 
     return run
 
 
-@register("TopK", 1, 10, 11, notes="ties keep the lower index first")
+@register("TopK", 1, 10, 11, notes="ties keep the lower index first; NaN ranks above +inf (as numpy's sort "
+                                  "and torch.topk; ONNX leaves it open, ONNX Runtime's order is not monotone there)")
 def top_k(ctx):
     axis = ctx.attr("axis", -1)
     largest = bool(ctx.attr("largest", 1))
@@ -402,33 +432,34 @@ def top_k(ctx):
     def run(x, k=None):
         kk = k_attr if k_attr is not None else to_list(k)[0]
         ax = axis + x.ndim if axis < 0 else axis
-        # Ties keep the lower index first (ONNX): a stable sort gives that order.
-        order = flow.argsort(x, dim=ax, descending=largest)
-        if not _stable_ties(x, order, ax, largest):
-            order = _stable_argsort(x, ax, largest)
-        idx = flow.narrow(order, ax, 0, kk)
-        return flow.gather(x, ax, idx), idx.to(flow.int64)
+        idx = flow.narrow(_stable_order(x, ax, largest), ax, 0, kk)
+        return flow.gather(x, ax, idx), idx
 
     # OneFlow's CPU argsort mis-orders int8/uint8; int32 holds them exactly.
     return exact_via_wider(run, (flow.float16, flow.int8, flow.uint8))
 
 
-def _stable_ties(x, order, ax, largest) -> bool:
-    values = flow.gather(x, ax, order)
-    same = values.narrow(ax, 1, values.shape[ax] - 1) == values.narrow(ax, 0, values.shape[ax] - 1) \
-        if values.shape[ax] > 1 else None
-    if same is None or not bool(same.any()):
-        return True
-    later = order.narrow(ax, 1, order.shape[ax] - 1) > order.narrow(ax, 0, order.shape[ax] - 1)
-    return bool((later | ~same).all())
-
-
-def _stable_argsort(x, ax, largest):
-    """argsort with ties by ascending index, computed in numpy from the values (exact)."""
-    values = x.numpy()
-    keys = -values if largest else values
-    order = np.argsort(keys, axis=ax, kind="stable")
-    return flow.tensor(order, dtype=flow.int64, device=x.device)
+def _stable_order(x, ax, largest):
+    """Positions along ``ax`` that sort ``x`` (descending when ``largest``), ties by ascending
+    position, NaN above +inf. OneFlow's argsort is not stable, so it sorts unique int64 keys:
+    (rank of the value among the row's values) * n + position; the rank is a binary search
+    in the sorted row. Exact, on the device (no host read: nn.Graph traces it)."""
+    n = x.shape[ax]
+    row = flow.transpose(x, ax, x.ndim - 1) if ax != x.ndim - 1 else x
+    if n == 0:
+        return flow.zeros(*x.shape, dtype=flow.int64, device=x.device)
+    nan = None
+    if row.is_floating_point():
+        nan = row != row
+        row = row.masked_fill(nan, float("inf"))
+    ordered, _ = flow.sort(row, dim=-1)
+    rank = flow.searchsorted(ordered.contiguous(), row.contiguous()).to(flow.int64)   # values below it
+    if nan is not None:
+        rank = rank.masked_fill(nan, n)
+    pos = flow.arange(n, dtype=flow.int64, device=x.device)
+    key = rank * n + ((n - 1) - pos if largest else pos)
+    order = flow.argsort(key, dim=-1, descending=largest).to(flow.int64)
+    return flow.transpose(order, ax, x.ndim - 1) if ax != x.ndim - 1 else order
 
 
 def _arg_reduce(fn):
@@ -457,9 +488,12 @@ register("ArgMin", 1, 11, 12, 13)(_arg_reduce(flow.argmin))
 def cum_sum(ctx):
     exclusive = bool(ctx.attr("exclusive", 0))
     reverse = bool(ctx.attr("reverse", 0))
+    static_axis = ctx.claim_list(1)   # a constant axis is read once, here (nn.Graph traces the node)
 
-    def run(x, axis):
-        ax = to_list(axis)[0]
+    def run(x, axis=None):
+        ax = (static_axis if static_axis is not None else to_list(axis))[0]
+        if not -x.ndim <= ax < x.ndim:
+            raise IndexError(f"axis {ax} is out of range for a rank-{x.ndim} input")
         ax = ax + x.ndim if ax < 0 else ax
         if reverse:
             x = flow.flip(x, [ax])
@@ -477,9 +511,10 @@ def cum_sum(ctx):
 @register("Trilu", 14)
 def trilu(ctx):
     upper = bool(ctx.attr("upper", 1))
+    static_k = ctx.claim_list(1) if ctx.has_input(1) else [0]   # a constant k is read once, here
 
     def run(x, k=None):
-        kk = to_list(k)[0] if k is not None else 0
+        kk = (static_k if static_k is not None else to_list(k))[0]
         if 0 in x.shape:
             return x
         return flow.triu(x, kk) if upper else flow.tril(x, kk)
@@ -504,11 +539,20 @@ def reverse_sequence(ctx):
 
     def run(x, sequence_lens):
         steps, batch = x.shape[time_axis], x.shape[batch_axis]
-        lens_np = sequence_lens.numpy() if not sequence_lens.is_lazy else np.zeros(0)
-        if lens_np.size and (lens_np.min() < 0 or lens_np.max() > steps):
-            raise IndexError(f"sequence_lens {lens_np.tolist()} must be in [0, {steps}]")
-        t = flow.arange(steps, dtype=flow.int64, device=x.device).reshape(steps, 1)
         lens = sequence_lens.to(flow.int64).reshape(1, batch)
+        error = lambda pos, val: IndexError(  # noqa: E731
+            f"sequence_lens {val} at position {pos} must be in [0, {steps}]")
+        if tracing(lens):       # checked on the device; a length past the axis must not reach gather
+            bad = (lens < 0) | (lens > steps)
+            record(lens, bad, error)
+            lens = lens.masked_fill(bad, 0)
+        elif batch:
+            with host_check():
+                lens_np = lens.numpy().reshape(-1)
+            wrong = np.flatnonzero((lens_np < 0) | (lens_np > steps))
+            if wrong.size:
+                raise error(int(wrong[0]), int(lens_np[wrong[0]]))
+        t = flow.arange(steps, dtype=flow.int64, device=x.device).reshape(steps, 1)
         index = flow.where(t < lens, lens - 1 - t, t.expand(steps, batch))   # (time, batch)
         if time_axis > batch_axis:
             index = index.permute(1, 0)
