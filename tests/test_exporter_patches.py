@@ -236,7 +236,11 @@ def test_patched_cells_are_marked_with_the_bug_and_the_patch(tmp_path):
                 "versions": {}, **kw}
 
     path = tmp_path / "results.jsonl"
-    path.write_text(json.dumps(rec("se_resnet50", "SENet", exporter_patches=["oneflow-onnx-reduce-sum-axes-input"]))
+    from harness.cases import patch_notes   # what the harness writes into each record
+
+    name = "oneflow-onnx-reduce-sum-axes-input"
+    path.write_text(json.dumps(rec("se_resnet50", "SENet", exporter_patches=[name],
+                                   exporter_patch_notes=patch_notes([name])))
                     + "\n" + json.dumps(rec("resnet50", "ResNet", exporter_patches=[])) + "\n")
     m = build(load([path]))
     md = markdown.render(m)
