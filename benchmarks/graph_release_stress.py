@@ -4,10 +4,9 @@
 
 Each run is a child process doing ``--cycles`` release-then-run cycles: compile and run a
 graph A over a tiny conv model, create B, drop A, run B. ``raw`` uses plain
-``oneflow.nn.Graph``s (A freed immediately); ``converter`` uses ``converter.to_graph`` (a
-dropped ConvertedGraph retires its compiled graphs; they are released at the next call's
-start, followed by a device sync). Prints per variant how many runs died (signal) and how long
-the runs took. A death is OneFlow's own (SIGSEGV/SIGABRT inside the next graph's output).
+``oneflow.nn.Graph``s (A freed immediately); ``converter`` uses ``converter.to_graph``, whose
+compiled graphs are never released (converter/graph_mode.py keeps them for the process's
+life). Prints per variant how many runs died (signal) and how long the runs took. A death is OneFlow's own (SIGSEGV/SIGABRT inside the next graph's output).
 """
 from __future__ import annotations
 

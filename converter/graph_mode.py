@@ -165,12 +165,21 @@ class _Steps(flow.nn.Module):
         return tuple(env[n] for n in self.output_names)
 
 
+# Every compiled graph lives as long as the process. OneFlow 0.9 can kill the process when a
+# compiled nn.Graph is released while others run (its __del__ resets process-wide state; a
+# release-then-run loop died in 2 of 4 runs, 0 of 4 with the graphs kept: benchmarks/
+# graph_release_stress.py, docs/design.md §5). The cost is memory: a dropped ConvertedGraph or an
+# evicted shape plan keeps its compiled plan (its weights are the module's, shared).
+_KEPT_ALIVE: list = []
+
+
 class _Compiled(flow.nn.Graph):
     """One nn.Graph over a module (or a run of its steps), for the shapes of its first call.
     Device checks traced inside it come back as one extra output, raised on after the call."""
 
     def __init__(self, module, source: str):
         super().__init__()
+        _KEPT_ALIVE.append(self)
         self.model = module
         self._source = source
         self._checks: list = []
