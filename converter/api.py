@@ -19,7 +19,7 @@ def inventory_of_loaded(graph: LoadedGraph) -> list:
 
 
 def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
-            fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
+            fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES, optimize: bool = True):
     """ONNX model (ModelProto, bytes or path) -> oneflow.nn.Module in eval mode on ``device``.
 
     With ``graph=True`` the module comes wrapped in a ``oneflow.nn.Graph`` (static execution,
@@ -27,7 +27,8 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
     conversion time (constant folding): a node whose output would be larger stays a run-time
     node. Raises ModelLoadError / InvalidModelError for bad files or graphs, DeviceError for
     an unknown or unusable device, and one UnsupportedOperatorError listing every operator
-    use the converter cannot express.
+    use the converter cannot express. ``optimize=False`` switches off the graph rewrites
+    (converter/rewrites); the module's ``rewrites`` says which fired ({pass: count}).
 
     Limits: a model path must be a regular file below protobuf's 2 GiB message limit, its
     external data regular files totalling at most 64 GiB (graph.MAX_PROTO_BYTES,
@@ -36,16 +37,27 @@ def convert(model, *, device="cpu", check: bool = True, graph: bool = False,
     fails with a NodeExecutionError (cause TensorTooLarge) before allocating.
     """
     device = resolve_device(device)
-    loaded = load(model, check=check)
+    loaded, fired = rewrite(load(model, check=check), optimize)
     module = convert_loaded(loaded, device=device, fold_limit_bytes=fold_limit_bytes)
+    module.rewrites = fired
     if graph:
         from .graph import specialise
         from .graph_mode import to_graph
 
         def rebuild(infos):
-            return build_module(specialise(loaded, infos), fold_limit_bytes=fold_limit_bytes).to(device).eval()
+            rebuilt = build_module(specialise(loaded, infos), fold_limit_bytes=fold_limit_bytes)
+            rebuilt.rewrites = fired
+            return rebuilt.to(device).eval()
         return to_graph(module, rebuild)
     return module
+
+
+def rewrite(graph: LoadedGraph, optimize: bool = True) -> tuple:
+    """(graph after the rewrite passes, {pass: count}); unchanged when ``optimize`` is False."""
+    if not optimize:
+        return graph, {}
+    from .rewrites import optimize as run_passes
+    return run_passes(graph)
 
 
 def convert_loaded(graph: LoadedGraph, *, device="cpu", fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
