@@ -156,7 +156,7 @@ def reduce_axes(view: GraphView, node, rank: int):
     if axes is None and len(node.input) > 1 and node.input[1]:
         value = view.const(node.input[1])
         axes = None if value is None else value.reshape(-1).tolist()
-    if axes is None or len(axes) == 0:
+    if axes is None or len(axes) == 0 or rank == 0:
         return None
     return sorted(int(a) % rank for a in axes)
 

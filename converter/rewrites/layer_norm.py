@@ -4,7 +4,7 @@ Matches what exporters write below opset 17 (torch, paddle2onnx):
 
     mean = ReduceMean(x, trailing axes);  d = Sub(x, mean)
     var  = ReduceMean(Pow(d, 2) | Mul(d, d), same axes)
-    y    = Div(d, Sqrt(Add(var, eps)))  |  Mul(d, Reciprocal(Sqrt(Add(var, eps))))
+    y    = Div(d, Sqrt(Add(var, eps)))  |  Mul(d, Reciprocal(Sqrt(.)) | Div(1, Sqrt(.)))
     then optionally Mul(y, scale) and Add(., bias), scale/bias constant per feature.
 """
 from __future__ import annotations
@@ -38,8 +38,10 @@ def inverse_std(view, node, centred):
         sqrt = view.producer(node.input[1], "Sqrt")
         return None if sqrt is None else ([sqrt[0]], sqrt[1].input[0], sqrt[1].output[0])
     if node.op_type == "Mul" and centred in node.input:
-        rec = view.producer(other(node, centred), "Reciprocal")
-        sqrt = None if rec is None else view.producer(rec[1].input[0], "Sqrt")
+        rec = view.producer(other(node, centred), "Reciprocal", "Div")   # 1/sqrt: torch's rsqrt is Div(1, .)
+        if rec is not None and rec[1].op_type == "Div" and view.scalar(rec[1].input[0]) != 1.0:
+            return None
+        sqrt = None if rec is None else view.producer(rec[1].input[-1], "Sqrt")
         if sqrt is None or not view.only_used_by(sqrt[1].output[0], rec[0]):
             return None
         return [rec[0], sqrt[0]], sqrt[1].input[0], rec[1].output[0]
