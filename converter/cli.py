@@ -1,6 +1,6 @@
 """Command line: convert an ONNX file, save the weights, optionally check against ONNX Runtime.
 
-    python -m converter model.onnx --out DIR [--device cpu|cuda] [--check] [--graph] [--codegen]
+    python -m converter model.onnx --out DIR [--device cpu|cuda] [--check] [--graph] [--codegen] [--no-optimize]
     python -m converter model.onnx --inventory
 
 Exit codes (scripts can tell the failures apart):
@@ -35,6 +35,9 @@ def parse_args(argv):
     ap.add_argument("--fold-limit", type=_byte_size, default=None, metavar="BYTES",
                     help="largest tensor computed at conversion time (constant folding), e.g. 64M or "
                          "1G; bigger ones are computed when the model runs (default 256M)")
+    ap.add_argument("--no-optimize", action="store_true",
+                    help="convert node for node, without the graph rewrites (fused LayerNorm/GELU/Linear, "
+                         "Conv folding, Transpose pairs)")
     ap.add_argument("--check", action="store_true",
                     help="compare with ONNX Runtime on seeded random inputs")
     ap.add_argument("--graph", action="store_true",
@@ -103,7 +106,9 @@ def main(argv=None) -> int:
         return _fail(EXIT_DEVICE, f"--device {args.device}: {e}")
     fold_limit = DEFAULT_FOLD_LIMIT_BYTES if args.fold_limit is None else args.fold_limit
     try:
-        module = api.convert_loaded(graph, device=args.device, fold_limit_bytes=fold_limit)
+        optimized, fired = api.rewrite(graph, not args.no_optimize)
+        module = api.convert_loaded(optimized, device=args.device, fold_limit_bytes=fold_limit)
+        module.rewrites = fired
     except UnsupportedOperatorError as e:
         return _fail(EXIT_UNSUPPORTED, e)
     except ConverterError as e:
@@ -140,6 +145,7 @@ def _print_summary(graph, module, seconds: float) -> None:
     print(f"converted {graph.source}: {len(graph.graph.node)} nodes, {len(ops)} op types, "
           f"{n_params:,} parameter values, {n_buffers:,} buffer values, {seconds:.2f} s")
     print("ops: " + ", ".join(f"{op}×{n}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    print("rewrites: " + (", ".join(f"{k}×{v}" for k, v in getattr(module, "rewrites", {}).items()) or "none"))
 
 
 def random_inputs(specs, seed: int) -> tuple[dict, list]:

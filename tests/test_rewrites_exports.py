@@ -86,3 +86,13 @@ def test_rewrites_fire_on_torch_exports(exported, name):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got, unfused, rtol=1e-5, atol=1e-6)
     assert len(fused.steps) < len(plain.steps)
+
+
+def test_cli_reports_rewrites_and_switches_them_off(exported, capsys):
+    from converter.cli import main
+
+    path = str(exported[0] / "mlp_erf.onnx")
+    assert main([path, "--check"]) == 0
+    assert "rewrites: layer_norm×1, gelu×1, linear_bias×2" in capsys.readouterr().out
+    assert main([path, "--check", "--no-optimize"]) == 0
+    assert "rewrites: none" in capsys.readouterr().out
