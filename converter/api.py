@@ -19,7 +19,7 @@ def inventory_of_loaded(graph: LoadedGraph) -> list:
 
 
 def convert(model, *, device="cpu", check: bool = True, graph=False,
-            fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):
+            fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES, optimize: bool = True):
     """ONNX model (ModelProto, bytes or path) -> oneflow.nn.Module in eval mode on ``device``.
 
     With ``graph=True`` the module comes wrapped for static execution (graph_mode.ConvertedGraph):
@@ -30,7 +30,8 @@ def convert(model, *, device="cpu", check: bool = True, graph=False,
     conversion time (constant folding): a node whose output would be larger stays a run-time
     node. Raises ModelLoadError / InvalidModelError for bad files or graphs, DeviceError for
     an unknown or unusable device, and one UnsupportedOperatorError listing every operator
-    use the converter cannot express.
+    use the converter cannot express. ``optimize=False`` switches off the graph rewrites
+    (converter/rewrites); the module's ``rewrites`` says which fired ({pass: count}).
 
     Limits: a model path must be a regular file below protobuf's 2 GiB message limit, its
     external data regular files totalling at most 64 GiB (graph.MAX_PROTO_BYTES,
@@ -39,10 +40,11 @@ def convert(model, *, device="cpu", check: bool = True, graph=False,
     fails with a NodeExecutionError (cause TensorTooLarge) before allocating.
     """
     device = resolve_device(device)
-    loaded = load(model, check=check)
+    loaded, fired = rewrite(load(model, check=check), optimize)
     module = convert_loaded(loaded, device=device, fold_limit_bytes=fold_limit_bytes)
     if graph not in (False, True, "strict"):
         raise ValueError(f"graph must be False, True or 'strict', got {graph!r}")
+    module.rewrites = fired
     if graph:
         from .graph_mode import to_graph
         return to_graph(module, graph_rebuild(loaded, device, fold_limit_bytes), strict=graph == "strict")
@@ -55,6 +57,14 @@ def graph_rebuild(loaded: LoadedGraph, device, fold_limit_bytes: int = DEFAULT_F
     from .shape_flow import Specialiser
 
     return Specialiser(loaded, device, fold_limit_bytes)
+
+
+def rewrite(graph: LoadedGraph, optimize: bool = True) -> tuple:
+    """(graph after the rewrite passes, {pass: count}); unchanged when ``optimize`` is False."""
+    if not optimize:
+        return graph, {}
+    from .rewrites import optimize as run_passes
+    return run_passes(graph)
 
 
 def convert_loaded(graph: LoadedGraph, *, device="cpu", fold_limit_bytes: int = DEFAULT_FOLD_LIMIT_BYTES):

@@ -1,6 +1,6 @@
 """Command line: convert an ONNX file, save the weights, optionally check against ONNX Runtime.
 
-    onnx2oneflow model.onnx --out DIR [--device cpu|cuda] [--check [--graph]] [--codegen]
+    onnx2oneflow model.onnx --out DIR [--device cpu|cuda] [--check [--graph]] [--codegen] [--no-optimize]
     onnx2oneflow model.onnx --check --input-shape x=1x3x48x320 --free-dim batch=2 --input sr=16000
     onnx2oneflow model.onnx --inventory
 (``python -m converter`` is the same command.)
@@ -53,6 +53,9 @@ def parse_args(argv):
     ap.add_argument("--fold-limit", type=_byte_size, default=None, metavar="BYTES",
                     help="largest tensor computed at conversion time (constant folding), e.g. 64M or "
                          "1G; bigger ones are computed when the model runs (default 256M)")
+    ap.add_argument("--no-optimize", action="store_true",
+                    help="convert node for node, without the graph rewrites (fused LayerNorm/GELU/Linear, "
+                         "Conv folding, Transpose pairs)")
     ap.add_argument("--check", action="store_true",
                     help="compare with ONNX Runtime on seeded random inputs")
     ap.add_argument("--graph", action="store_true",
@@ -146,7 +149,9 @@ def main(argv=None) -> int:
     fold_limit = DEFAULT_FOLD_LIMIT_BYTES if args.fold_limit is None else args.fold_limit
     t1 = time.perf_counter()
     try:
-        module = api.convert_loaded(graph, device=args.device, fold_limit_bytes=fold_limit)
+        optimized, fired = api.rewrite(graph, not args.no_optimize)
+        module = api.convert_loaded(optimized, device=args.device, fold_limit_bytes=fold_limit)
+        module.rewrites = fired
     except UnsupportedOperatorError as e:
         return _fail(EXIT_UNSUPPORTED, e)
     except ConverterError as e:
@@ -173,7 +178,7 @@ def main(argv=None) -> int:
             print(f"codegen: {path} (+ weights beside it; needs only oneflow)")
 
     if args.check:
-        return _check(graph, module, args, fold_limit)
+        return _check(graph, module, args, fold_limit, optimized)
     return EXIT_OK
 
 
@@ -193,6 +198,7 @@ def _print_summary(graph, module, seconds: float) -> None:
     print(f"converted {graph.source}: {len(graph.graph.node)} nodes, {len(ops)} op types, "
           f"{n_params:,} parameter values, {n_buffers:,} buffer values, {seconds:.2f} s")
     print("ops: " + ", ".join(f"{op}×{n}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    print("rewrites: " + (", ".join(f"{k}×{v}" for k, v in getattr(module, "rewrites", {}).items()) or "none"))
 
 
 def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: float):
@@ -202,7 +208,8 @@ def output_errors(actual: np.ndarray, reference: np.ndarray, rtol: float, atol: 
     return p.max_abs, p.max_rel, p.min_atol, p.passed
 
 
-def _check(graph, module, args, fold_limit: int) -> int:
+def _check(graph, module, args, fold_limit: int, optimized) -> int:
+    """``graph``: the model as loaded (ORT reads its file); ``optimized``: after the rewrites, as converted."""
     import oneflow as flow
 
     from . import api
@@ -235,7 +242,7 @@ def _check(graph, module, args, fold_limit: int) -> int:
     runs = [("eager", module)]
     if args.graph:
         from .graph_mode import to_graph
-        runs.append(("nn.Graph", to_graph(module, api.graph_rebuild(graph, args.device, fold_limit))))
+        runs.append(("nn.Graph", to_graph(module, api.graph_rebuild(optimized, args.device, fold_limit))))
     ok = True
     for label, runner in runs:
         t = time.perf_counter()

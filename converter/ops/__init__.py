@@ -18,5 +18,6 @@ Writing a handler::
 """
 from . import (  # noqa: F401
     activation, control_flow, detection, indexing, linear, logic, loss, math, ms_fused, ms_quantization, ms_transformer, nn,
-    normalization, pad, pooling, quantization, recurrent, reduce, resize, sampling, sequence, signal, space_depth, stochastic, tensor,
+    normalization, pad, pooling, quantization, recurrent, reduce, resize, rewritten, sampling, sequence, signal, space_depth,
+    stochastic, tensor,
 )

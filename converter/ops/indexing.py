@@ -186,10 +186,13 @@ _gather_safe = exact_via_wider(lambda x, axis, idx: flow.index_select(x, axis, i
 def gather(ctx):
     axis = ctx.attr("axis", 0)
     checked = _check_const_indices(ctx, 0, 1, axis)
+    known = ctx.const(1)   # constant indices, data's axis unknown at build: checked per call, no host read
 
     def run(x, indices):
         ax = axis + x.ndim if axis < 0 else axis
-        idx = _normalize_index(indices, x.shape[ax], checked=checked)
+        if not checked and known is not None:
+            check_index_range(known, x.shape[ax], "Gather index")
+        idx = _normalize_index(indices, x.shape[ax], checked=checked or known is not None)
         out = _gather_safe(x, ax, idx.reshape(-1))
         return out.reshape(list(x.shape[:ax]) + list(indices.shape) + list(x.shape[ax + 1:]))
 
