@@ -43,7 +43,8 @@ def register(op_type: str, *versions: int, domain: str = DEFAULT_DOMAIN, notes: 
 
     def deco(build):
         family = build.__module__.rsplit(".", 1)[-1]
-        handler = Handler(op_type, canonical_domain(domain), tuple(sorted(versions)), build,
+        built = _empty_safe(build) if op_type in _elementwise() and canonical_domain(domain) == "" else build
+        handler = Handler(op_type, canonical_domain(domain), tuple(sorted(versions)), built,
                           family, notes, check)
         key = (handler.domain, op_type)
         existing = _REGISTRY.setdefault(key, [])
@@ -54,6 +55,23 @@ def register(op_type: str, *versions: int, domain: str = DEFAULT_DOMAIN, notes: 
         return build
 
     return deco
+
+
+def _elementwise():
+    from .ops._util import ELEMENTWISE
+    return ELEMENTWISE
+
+
+def _empty_safe(build):
+    """An elementwise handler whose callables never run OneFlow on an empty broadcast result
+    (ops/_util.empty_broadcast); layers and folded constants pass through."""
+    from .ops._util import empty_broadcast
+
+    @functools.wraps(build)
+    def wrapped(ctx):
+        built = build(ctx)
+        return empty_broadcast(built) if callable(built) and not hasattr(built, "parameters") else built
+    return wrapped
 
 
 @functools.lru_cache(maxsize=None)

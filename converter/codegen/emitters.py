@@ -258,6 +258,7 @@ def div(e):
     dtype = e.ctx.input_dtype(0)
     if dtype is not None and np.dtype(dtype).kind == "f":
         return f"flow.div({e.arg(0)}, {e.arg(1)})"
+    e.helper("_int_divisor_safe")   # the converter's own division, which calls it
     return f"{e.helper('_div')}({e.arg(0)}, {e.arg(1)})"
 
 

@@ -14,7 +14,8 @@ import oneflow.nn.functional as F
 
 # Handler functions that are self-contained are pasted as they are: one implementation.
 from ..ops.linear import matmul_nd as _matmul  # noqa: F401
-from ..ops.math import int_pow as _int_pow, pow_typed as _pow, true_div as _div  # noqa: F401
+from ..ops.math import int_divisor_safe as _int_divisor_safe, int_pow as _int_pow, pow_typed as _pow  # noqa: F401
+from ..ops.math import true_div as _div  # noqa: F401
 
 
 def _same_pads(x, kernel, stride, dilation, upper):
@@ -30,10 +31,12 @@ def _same_pads(x, kernel, stride, dilation, upper):
 def _flatten2d(x, axis):
     """ONNX Flatten: a 2-D view, dims before ``axis`` in the first."""
     axis = axis if axis >= 0 else axis + x.ndim
-    lead = 1
+    lead, rest = 1, 1
     for d in x.shape[:axis]:
         lead *= d
-    return x.reshape(lead, -1)
+    for d in x.shape[axis:]:
+        rest *= d
+    return x.reshape(lead, rest)   # explicit: OneFlow's reshape divides by zero inferring -1 beside a 0
 
 
 def _reshape(x, shape, allowzero=False):
@@ -55,7 +58,10 @@ def _unsqueeze(x, axes):
 def _softmax2d(x, axis, log=False):
     """Softmax before opset 13: over all dims from ``axis`` on, as one flattened dim."""
     axis = axis if axis >= 0 else axis + x.ndim
-    flat = x.reshape(list(x.shape[:axis]) + [-1])
+    rest = 1
+    for d in x.shape[axis:]:
+        rest *= d
+    flat = x.reshape(list(x.shape[:axis]) + [rest])   # OneFlow's -1 divides by a 0
     y = F.log_softmax(flat, dim=-1) if log else F.softmax(flat, dim=-1)
     return y.reshape(x.shape)
 

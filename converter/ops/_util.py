@@ -80,3 +80,39 @@ def require(ctx, check) -> None:
     reason = check(ctx)
     if reason:
         raise ctx.unsupported(reason)
+
+
+# Ops whose one output has the broadcast shape of all their tensor inputs (unary ones included:
+# their handlers may combine the input with broadcast scalars).
+ELEMENTWISE = frozenset(
+    "Add Sub Mul Div Pow Mod And Or Xor Not Equal Greater Less GreaterOrEqual LessOrEqual Where "
+    "BitShift BitwiseAnd BitwiseOr BitwiseXor BitwiseNot Max Min Sum Mean PRelu Abs Acos Acosh Asin "
+    "Asinh Atan Atanh Ceil Cos Cosh Erf Exp Floor IsInf IsNaN Log Neg Reciprocal Relu Round Sigmoid "
+    "Sign Sin Sinh Sqrt Tan Tanh Celu Elu Gelu HardSigmoid HardSwish LeakyRelu Mish Selu Shrink "
+    "Softplus Softsign ThresholdedRelu Clip Cast".split())
+
+
+def empty_broadcast(fn):
+    """Wrap an elementwise ``fn`` so an empty broadcast result never reaches OneFlow.
+
+    OneFlow 0.9 aborts the process on some elementwise kernels over zero-size tensors (where
+    broadcasting into an empty shape: SIGABRT; prelu: SIGFPE; measured). An empty result has
+    no values, only a shape and a dtype: the dtype comes from ``fn`` run on one-element
+    stand-ins (ones: no division by zero, a true condition), the shape from broadcasting."""
+    def run(*args):
+        tensors = [a for a in args if isinstance(a, flow.Tensor)]
+        if not any(t.numel() == 0 for t in tensors):
+            return fn(*args)
+        try:
+            shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+        except ValueError:
+            return fn(*args)   # its own error names the mismatch
+        if 0 not in shape:
+            return fn(*args)
+        ones = [flow.ones(tuple([1] * a.ndim), dtype=a.dtype, device=a.device) if isinstance(a, flow.Tensor) else a
+                for a in args]
+        probe = fn(*ones)
+        return flow.zeros(tuple(shape), dtype=probe.dtype, device=probe.device)
+    run.__dict__.update(getattr(fn, "__dict__", {}))
+    run.__name__ = getattr(fn, "__name__", "elementwise")
+    return run

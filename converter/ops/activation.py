@@ -163,7 +163,8 @@ def _coerced_2d(fn):
         def run(x):
             ax = axis if axis >= 0 else axis + x.ndim
             rows = int(np.prod(x.shape[:ax])) if ax else 1
-            return fn(x.reshape(rows, -1), 1).reshape(x.shape)
+            # explicit lengths: OneFlow's reshape divides by zero inferring -1 beside a 0
+            return fn(x.reshape(rows, int(np.prod(x.shape[ax:]))), 1).reshape(x.shape)
         return run
     return make
 

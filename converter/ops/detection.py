@@ -1,7 +1,8 @@
 """Detection ops: NonMaxSuppression and RoiAlign (OneFlow 0.9 has CUDA-only kernels for both).
 
-NMS: box overlaps are computed in OneFlow for every pair at once; the greedy selection is
-inherently sequential and data-dependent, so it walks the (small) IoU matrix on the host.
+NMS: the greedy selection is sequential and data-dependent, so it runs on the host, one
+(batch, class) at a time, over blocks of candidates in score order: memory is bounded by the
+block sizes, never by an N x N matrix of all boxes (docs/design.md §5, "No aborts").
 RoiAlign: each ROI's sample positions and bilinear weights are tabulated on the host from its
 four coordinates; the feature map is gathered and weighted in OneFlow.
 """
@@ -12,60 +13,128 @@ import oneflow as flow
 
 from ..registry import register
 
+# Candidates tested together against each other, and selected boxes tested per step: every
+# intermediate of a suppression test is at most _BLOCK x _KEPT_CHUNK float32 (1 MiB).
+_BLOCK = 256
+_KEPT_CHUNK = 1024
 
-def _corners(boxes, center_point_box):
-    """[..., 4] boxes -> (y1, x1, y2, x2) with min/max ordered (ONNX allows flipped corners)."""
+
+def _extents(boxes: np.ndarray, center_point_box: int):
+    """float32 [N, 4] -> (x_min, x_max, y_min, y_max, area) computed as ONNX Runtime does:
+    corner pairs are ordered, center boxes are not (a negative width stays negative)."""
+    boxes = boxes.astype(np.float32, copy=False)
     if center_point_box:   # [x_center, y_center, width, height]
-        xc, yc, w, h = boxes.unbind(-1)
-        return yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2
-    a, b, c, d = boxes.unbind(-1)
-    return flow.minimum(a, c), flow.minimum(b, d), flow.maximum(a, c), flow.maximum(b, d)
+        xc, yc, w, h = boxes.T
+        half_w, half_h = w / np.float32(2), h / np.float32(2)
+        x_min, x_max, y_min, y_max = xc - half_w, xc + half_w, yc - half_h, yc + half_h
+    else:                  # [y1, x1, y2, x2], any diagonal pair of corners
+        y1, x1, y2, x2 = boxes.T
+        x_min, x_max = np.minimum(x1, x2), np.maximum(x1, x2)
+        y_min, y_max = np.minimum(y1, y2), np.maximum(y1, y2)
+    return x_min, x_max, y_min, y_max, (x_max - x_min) * (y_max - y_min)
 
 
-def pairwise_iou(boxes, center_point_box=0):
-    """IoU of every pair of boxes [N, 4] -> [N, N]; 0 where areas or overlap are empty."""
-    y1, x1, y2, x2 = _corners(boxes, center_point_box)
-    area = (y2 - y1) * (x2 - x1)
-    inter_h = flow.clamp(flow.minimum(y2[:, None], y2[None]) - flow.maximum(y1[:, None], y1[None]), min=0)
-    inter_w = flow.clamp(flow.minimum(x2[:, None], x2[None]) - flow.maximum(x1[:, None], x1[None]), min=0)
-    inter = inter_h * inter_w
-    union = area[:, None] + area[None] - inter
-    ok = (inter > 0) & (area[:, None] > 0) & (area[None] > 0) & (union > 0)
-    return flow.where(ok, inter / flow.where(union > 0, union, flow.ones_like(union)), flow.zeros_like(union))
+def suppressed_by(ext, cand: np.ndarray, kept: np.ndarray, iou_threshold: np.float32) -> np.ndarray:
+    """[len(cand), len(kept)] bool: candidate i overlaps kept box j by IoU > threshold.
+
+    Same float32 operations as ONNX Runtime; an empty overlap, a non-positive area or union, or
+    NaN anywhere never suppresses. The IoU itself is computed only for the pairs that overlap
+    (few, for boxes spread over an image)."""
+    x_min, x_max, y_min, y_max, area = ext
+    c, k = cand[:, None], kept[None, :]
+    with np.errstate(all="ignore"):
+        # max > min exactly when max - min > 0 (IEEE subtraction; NaN and inf - inf fail both)
+        w = np.minimum(x_max[c], x_max[k]) - np.maximum(x_min[c], x_min[k])
+        h = np.minimum(y_max[c], y_max[k]) - np.maximum(y_min[c], y_min[k])
+        i, j = np.nonzero((w > 0) & (h > 0))
+        inter = w[i, j] * h[i, j]
+        a_c, a_k = area[cand[i]], area[kept[j]]
+        union = a_c + a_k - inter
+        hit = (inter > 0) & (a_c > 0) & (a_k > 0) & (union > 0) & (inter / union > iou_threshold)
+    out = np.zeros((len(cand), len(kept)), bool)
+    out[i[hit], j[hit]] = True
+    return out
 
 
-def _first(t, default):
+def greedy_select(ext, order: np.ndarray, limit: int, iou_threshold: np.float32) -> np.ndarray:
+    """Box indices kept by greedy NMS from candidates ``order`` (best first), at most ``limit``.
+
+    Each block of candidates is first tested against the boxes already kept (in chunks), then
+    against its own earlier members in order."""
+    kept = np.empty(min(limit, len(order)), np.int64)
+    n = 0
+    for start in range(0, len(order), _BLOCK):
+        if n >= limit:
+            break
+        block = order[start:start + _BLOCK]
+        alive = np.ones(len(block), bool)
+        for k0 in range(0, n, _KEPT_CHUNK):
+            alive &= ~suppressed_by(ext, block, kept[k0:min(n, k0 + _KEPT_CHUNK)], iou_threshold).any(1)
+        if not alive.any():
+            continue
+        within = suppressed_by(ext, block, block, iou_threshold)   # [i, j]: i suppressed by j
+        for i in range(len(block)):
+            if not alive[i]:
+                continue
+            kept[n] = block[i]
+            n += 1
+            if n >= limit:
+                break
+            alive[i + 1:] &= ~within[i + 1:, i]
+    return kept[:n]
+
+
+def score_order(scores: np.ndarray, score_threshold) -> np.ndarray:
+    """Indices of the boxes above the threshold (strictly, as ONNX Runtime), best first; ties
+    keep the lower index first; NaN scores last (they never pass a threshold)."""
+    candidates = np.arange(len(scores)) if score_threshold is None else np.flatnonzero(scores > score_threshold)
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
+
+
+def _scalar(t, default, dtype):
+    """The first value of an optional scalar input (absent or empty: ``default``)."""
     if t is None or t.numel() == 0:
         return default
-    return t.numpy().reshape(-1)[0].item()
+    return dtype(t.numpy().reshape(-1)[0])
 
 
-@register("NonMaxSuppression", 10, 11)
+def non_max_suppression_np(boxes, scores, limit: int, iou_threshold, score_threshold, center_point_box=0):
+    """ONNX NonMaxSuppression on numpy arrays -> int64 [K, 3] (batch, class, box) rows, in
+    (batch, class, selection) order."""
+    if boxes.ndim != 3 or boxes.shape[2] != 4:
+        raise ValueError(f"boxes must have shape [batches, boxes, 4], got {list(boxes.shape)}")
+    if scores.ndim != 3:
+        raise ValueError(f"scores must have shape [batches, classes, boxes], got {list(scores.shape)}")
+    if boxes.shape[0] != scores.shape[0] or boxes.shape[1] != scores.shape[2]:
+        raise ValueError(f"boxes {list(boxes.shape)} and scores {list(scores.shape)} differ in batches or boxes")
+    iou_threshold = np.float32(iou_threshold)
+    if not 0 <= iou_threshold <= 1:
+        raise ValueError(f"iou_threshold {iou_threshold} is not in [0, 1] (ONNX Runtime refuses it)")
+    rows = []
+    if limit <= 0:
+        return np.zeros((0, 3), np.int64)
+    scores = scores.astype(np.float32, copy=False)
+    for b in range(boxes.shape[0]):
+        ext = _extents(boxes[b], center_point_box)
+        for c in range(scores.shape[1]):
+            kept = greedy_select(ext, score_order(scores[b, c], score_threshold), limit, iou_threshold)
+            if len(kept):
+                rows.append(np.stack([np.full_like(kept, b), np.full_like(kept, c), kept], 1))
+    return np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
+
+
+@register("NonMaxSuppression", 10, 11,
+          notes="greedy selection on the host per batch and class, in bounded blocks (no N x N matrix); "
+                "ties keep the lower index first, NaN scores come last, as ONNX Runtime")
 def non_max_suppression(ctx):
     center = ctx.attr("center_point_box", 0)
+    if center not in (0, 1):
+        raise ValueError(f"center_point_box={center}: only 0 or 1 are defined")
 
     def run(boxes, scores, max_out=None, iou_threshold=None, score_threshold=None):
-        limit = int(_first(max_out, 0))
-        iou_thr = float(_first(iou_threshold, 0.0))
-        score_thr = None
-        if score_threshold is not None and score_threshold.numel():
-            score_thr = float(_first(score_threshold, 0))
-        picked = []
-        all_scores = scores.numpy()
-        for b in range(boxes.shape[0]):
-            iou = pairwise_iou(boxes[b], center).numpy()
-            for c in range(scores.shape[1]):
-                s = all_scores[b, c]
-                candidates = [i for i in range(len(s)) if score_thr is None or s[i] > score_thr]
-                candidates.sort(key=lambda i: (-s[i], i))   # best first; ties: lower index
-                kept = []
-                for i in candidates:
-                    if len(kept) >= limit:
-                        break
-                    if all(iou[i, k] <= iou_thr for k in kept):
-                        kept.append(i)
-                picked += [(b, c, i) for i in kept]
-        out = np.array(picked, dtype=np.int64).reshape(-1, 3)
+        threshold = _scalar(score_threshold, None, np.float32)
+        out = non_max_suppression_np(boxes.numpy(), scores.numpy(), _scalar(max_out, 0, int),
+                                     _scalar(iou_threshold, 0.0, np.float32), threshold, center)
         return flow.tensor(out, dtype=flow.int64, device=boxes.device)
 
     return run

@@ -337,15 +337,18 @@ def scatter_nd(ctx):
         if list(updates.shape) != want:
             raise ValueError(f"updates have shape {list(updates.shape)}, expected {want}")
         idx = indices.to(flow.int64) if checked else in_range_index(indices, list(x.shape[:k]))
+        if x.numel() == 0 or updates.numel() == 0:   # nothing to write (and no -1 to infer
+            return x.clone()                          # beside a 0: OneFlow's reshape traps)
         rows = int(np.prod(x.shape[:k]))
         rest = list(x.shape[k:])
+        n_updates = int(np.prod(indices.shape[:-1]))
         dims = flow.tensor(list(x.shape[:k]), dtype=flow.int64, device=x.device)
-        idx = idx.reshape(-1, k)
+        idx = idx.reshape(n_updates, k)
         idx = flow.where(idx < 0, idx + dims, idx)
         strides = flow.tensor([int(np.prod(x.shape[i + 1:k])) for i in range(k)], dtype=flow.int64,
                               device=x.device)
         flat = (idx * strides).sum(dim=1)                       # row of each update
-        upd = updates.reshape([-1] + rest)
+        upd = updates.reshape([n_updates] + rest)
         data = x.reshape([rows] + rest)
         index = flat.reshape([-1] + [1] * len(rest)).expand(*upd.shape) if rest else flat
         if reduction == "none":
@@ -435,6 +438,12 @@ def top_k(ctx):
     def run(x, k=None):
         kk = k_attr if k_attr is not None else to_list(k)[0]
         ax = axis + x.ndim if axis < 0 else axis
+        if not 0 <= kk <= x.shape[ax]:
+            raise ValueError(f"k={kk} is outside [0, {x.shape[ax]}] (the length of axis {ax})")
+        if kk == 0 or x.numel() == 0:   # OneFlow's sort traps on an empty axis, its topk on k=0
+            shape = list(x.shape[:ax]) + [kk] + list(x.shape[ax + 1:])
+            return (flow.zeros(*shape, dtype=x.dtype, device=x.device),
+                    flow.zeros(*shape, dtype=flow.int64, device=x.device))
         idx = flow.narrow(_stable_order(x, ax, largest), ax, 0, kk)
         return flow.gather(x, ax, idx), idx
 
@@ -570,6 +579,7 @@ def _unique_flat(x, keep_sorted):
     values, inverse, counts = flow.unique(flat, sorted=True, return_inverse=True, return_counts=True)
     inverse, counts = inverse.to(flow.int64), counts.to(flow.int64)
     n, k = flat.shape[0], values.shape[0]
+    check_alloc([2, k, n], flow.int64, "Unique's first-occurrence tables")
     # First occurrence of each unique value: the smallest position mapping to it.
     hit = inverse.reshape(1, n) == flow.arange(k, dtype=flow.int64, device=x.device).reshape(k, 1)
     positions = flow.arange(n, dtype=flow.int64, device=x.device).reshape(1, n).expand(k, n)
@@ -585,7 +595,8 @@ def _unique_flat(x, keep_sorted):
 def _unique_slices(x, axis, keep_sorted):
     """Unique sub-tensors along ``axis`` by pairwise comparison (OneFlow's unique flattens)."""
     n = x.shape[axis]
-    rows = x.permute(axis, *[d for d in range(x.ndim) if d != axis]).reshape(n, -1)
+    rows = x.permute(axis, *[d for d in range(x.ndim) if d != axis]).reshape(n, x.numel() // n)
+    check_alloc([n, n, rows.shape[1]], flow.int64, "Unique's pairwise slice comparison")
     same = (rows.unsqueeze(1) == rows.unsqueeze(0)).to(flow.int32).amin(dim=2) > 0     # (n, n)
     pos = flow.arange(n, dtype=flow.int64, device=x.device)
     first_of = flow.where(same, pos.reshape(1, n).expand(n, n), flow.full((n, n), n, dtype=flow.int64,
@@ -607,12 +618,29 @@ def _unique_slices(x, axis, keep_sorted):
     return _gather_safe(x, axis, firsts), firsts, inverse, counts
 
 
+def _unique_empty(x, axis):
+    """Unique of an empty tensor: no values, no indices, an inverse as long as the axis."""
+    if axis is None:
+        values, n = flow.zeros(0, dtype=x.dtype, device=x.device), 0
+    else:
+        ax = axis + x.ndim if axis < 0 else axis
+        n = x.shape[ax]
+        shape = list(x.shape)
+        shape[ax] = 1 if n else 0   # equal (empty) slices: one unique slice when there are any
+        values = flow.zeros(*shape, dtype=x.dtype, device=x.device)
+    k = values.shape[axis] if axis is not None else 0
+    index = lambda m: flow.zeros(m, dtype=flow.int64, device=x.device)  # noqa: E731
+    return values, index(k), index(n), flow.full((k,), n, dtype=flow.int64, device=x.device) if k else index(0)
+
+
 @register("Unique", 11)
 def unique(ctx):
     keep_sorted = bool(ctx.attr("sorted", 1))
     axis = ctx.attr("axis")
 
     def run(x):
+        if x.numel() == 0:   # OneFlow's sort traps on an empty axis: nothing is unique
+            return _unique_empty(x, axis)
         if axis is None:
             return _unique_flat(x, keep_sorted)
         return _unique_slices(x, axis + x.ndim if axis < 0 else axis, keep_sorted)

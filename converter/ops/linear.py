@@ -89,7 +89,16 @@ def matmul_nd(a, b):
     broadcast = all(da == db or 1 in (da, db) for da, db in zip(reversed(a.shape[:-2]), reversed(b.shape[:-2])))
     if a.shape[-1] != b.shape[-2] or not broadcast:
         raise ValueError(f"MatMul shapes do not match: {list(a.shape)} x {list(b.shape)}")
-    y = flow.matmul(a, b)
+    if a.numel() == 0 or b.numel() == 0:
+        # OneFlow's batched matmul aborts on a zero-size operand (measured): the result is
+        # empty, or zeros when only the summed axis is empty.
+        lead_a, lead_b = list(a.shape[:-2]), list(b.shape[:-2])
+        n = max(len(lead_a), len(lead_b))
+        lead_a, lead_b = [1] * (n - len(lead_a)) + lead_a, [1] * (n - len(lead_b)) + lead_b
+        batch = [db if da == 1 else da for da, db in zip(lead_a, lead_b)]
+        y = flow.zeros(*batch, a.shape[-2], b.shape[-1], dtype=a.dtype, device=a.device)
+    else:
+        y = flow.matmul(a, b)
     if not (squeeze_a or squeeze_b):
         return y
     shape = list(y.shape[:-2]) + [y.shape[-2]] * (not squeeze_a) + [y.shape[-1]] * (not squeeze_b)

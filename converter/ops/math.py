@@ -30,17 +30,41 @@ def true_div(a, b):
     """ONNX Div: integers truncate toward zero, as OneFlow's integer floor_divide does
     (measured: -4 // 3 == -1); floats divide. Self-contained: codegen pastes it."""
     if a.dtype in (flow.int8, flow.uint8, flow.int32, flow.int64):
-        return flow.floor_divide(*flow.broadcast_tensors(a, b))   # it does not broadcast
+        return flow.floor_divide(*int_divisor_safe(a, b))
     return flow.div(a, b)
+
+
+def int_divisor_safe(a, b):
+    """Broadcast integer operands of a division so OneFlow's kernel cannot trap (SIGFPE kills
+    the process): a zero divisor raises ZeroDivisionError (ONNX leaves it undefined; ONNX
+    Runtime itself dies of SIGFPE), and x / -1 becomes -x / 1 (the same two's-complement
+    result, without the INT_MIN / -1 overflow trap; x mod -1 = -x mod 1 = 0). Under nn.Graph
+    tracing values cannot be read: a zero divisor is replaced by 1 there (an unspecified
+    result, never a trap). Self-contained: codegen pastes it."""
+    a, b = flow.broadcast_tensors(a, b)   # OneFlow's integer division does not broadcast
+    if a.numel() == 0:
+        return a, flow.ones_like(b)
+    zero = b == 0
+    if not b.is_lazy and bool(zero.any()):
+        raise ZeroDivisionError(f"integer division by zero (divisor {list(b.shape)} has zeros)")
+    if a.dtype == flow.uint8:
+        return a, flow.where(zero, flow.ones_like(b), b)
+    flip = b == -1
+    # 0 - a, not -a: OneFlow 0.9 negates integers into float32 (measured)
+    return flow.where(flip, flow.zeros_like(a) - a, a), flow.where(flip | zero, flow.ones_like(b), b)
 
 
 _BINARY = {"Add": flow.add, "Sub": flow.sub, "Mul": flow.mul, "Div": true_div}
 
 
+_INT_DIV_NOTE = ("integer division by zero raises (the spec leaves it undefined; ONNX Runtime dies of SIGFPE); "
+                 "INT_MIN / -1 wraps to INT_MIN")
+
+
 def _register_binary(op_type, fn):
     fn = fp16_via_fp32(fn)
 
-    @register(op_type, *_BINARY_VERSIONS)
+    @register(op_type, *_BINARY_VERSIONS, notes=_INT_DIV_NOTE if op_type == "Div" else "")
     def build(ctx):
         return _legacy_broadcast(ctx, fn) if ctx.version < 7 else fn
 
@@ -87,7 +111,7 @@ def pow_(ctx):
 @fp16_via_fp32
 def _floor_mod(a, b):
     """Python/numpy ``%``: the result takes the divisor's sign."""
-    a, b = flow.broadcast_tensors(a, b)
+    a, b = int_divisor_safe(a, b) if a.dtype in INT_DTYPES else flow.broadcast_tensors(a, b)
     r = flow.fmod(a, b)
     if a.dtype == flow.uint8:   # no negatives: fmod is already the floor mod (no uint8 where)
         return r
@@ -95,12 +119,15 @@ def _floor_mod(a, b):
     return flow.where(wrong_sign, r + b, r)
 
 
-@register("Mod", 10, 13)
+@register("Mod", 10, 13, notes=_INT_DIV_NOTE.replace("division", "modulo").replace(" / -1 wraps to INT_MIN",
+                                                                                   " mod -1 is 0"))
 def mod(ctx):
     return fp16_via_fp32(_fmod) if ctx.attr("fmod", 0) else _floor_mod
 
 
 def _fmod(a, b):
+    if a.dtype in INT_DTYPES:
+        return flow.fmod(*int_divisor_safe(a, b))
     return flow.fmod(*flow.broadcast_tensors(a, b))  # OneFlow's fmod does not broadcast
 
 

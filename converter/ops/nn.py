@@ -35,6 +35,8 @@ def _check_input(x, channels, begins, ends, kernel, dilation) -> None:
     if x.ndim != len(kernel) + 2 or x.shape[1] != channels:
         raise ValueError(f"input shape {tuple(x.shape)}: expected rank {len(kernel) + 2} with "
                          f"{channels} channels (weight shape and group)")
+    if 0 in x.shape[2:]:   # OneFlow's convolution aborts on it; ONNX Runtime refuses it
+        raise ValueError(f"input shape {tuple(x.shape)} has an empty spatial axis")
     check_windows(x.shape, begins, ends, kernel, dilation)
 
 

@@ -1,6 +1,8 @@
 """Normalisation layers (inference): Batch/Instance/Layer/Group norm, LRN, MVN, LpNormalization."""
 from __future__ import annotations
 
+import math
+
 import oneflow as flow
 import oneflow.nn.functional as F
 
@@ -136,7 +138,7 @@ def group_norm(ctx):
 
     def run(x, scale, bias):
         n, c = x.shape[0], x.shape[1]
-        grouped = x.reshape(n, groups, -1)
+        grouped = x.reshape(n, groups, math.prod(x.shape[1:]) // groups)   # no -1: see tensor._reshape
         mean, var = _moments(grouped, [2])
         y = ((grouped - mean) * flow.rsqrt(var + eps)).reshape(x.shape)
         if per_group_affine:

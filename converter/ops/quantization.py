@@ -12,6 +12,7 @@ import onnx
 import oneflow as flow
 
 from ..registry import register
+from .linear import matmul_nd
 from .nn import _CONV_FN
 from ._util import flow_pad_arg, require, spatial_pads
 
@@ -135,7 +136,7 @@ def matmul_integer(ctx):
     def run(a, b, a_zero=None, b_zero=None):
         if a_zero is not None and a_zero.ndim == 1 and a_zero.numel() > 1:
             a_zero = a_zero.reshape(-1, 1)   # one zero point per row of A
-        return flow.matmul(_centered(a, a_zero), _centered(b, b_zero)).to(flow.int32)
+        return matmul_nd(_centered(a, a_zero), _centered(b, b_zero)).to(flow.int32)
 
     return run
 
@@ -150,7 +151,7 @@ def qlinear_matmul(ctx):
         if a_zero.ndim == 1 and a_zero.numel() > 1:
             a_zero = a_zero.reshape(-1, 1)
             a_scale = a_scale.reshape(-1, 1)
-        acc = flow.matmul(_centered(a, a_zero), _centered(b, b_zero))
+        acc = matmul_nd(_centered(a, a_zero), _centered(b, b_zero))
         return _requantize(acc, a_scale, b_scale, y_scale, y_zero, out_dtype)
 
     return run

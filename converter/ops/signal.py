@@ -12,6 +12,7 @@ import onnx
 import oneflow as flow
 
 from ..dtypes import flow_dtype
+from ..folding import check_alloc
 from ..registry import register
 
 # cosine-sum windows: w[n] = sum_k (-1)^k a_k cos(2 pi k n / N)
@@ -48,6 +49,7 @@ for _op, _coeffs in _COEFFS.items():
 
 def _dft_tables(n_in, length, n_out, inverse, dtype, device):
     """cos/sin of 2*pi*k*m/length for input positions m < n_in and output bins k < n_out."""
+    check_alloc([4, n_in, n_out], np.float64, "DFT tables")   # a composite's own intermediates
     m = np.arange(n_in).reshape(-1, 1)
     k = np.arange(n_out).reshape(1, -1)
     angle = 2 * np.pi * ((m * k) % length) / length

@@ -186,7 +186,9 @@ def _reshape_target(shape, target, allowzero):
 def _reshape(x, target):
     if -1 in target and 0 in x.shape:   # OneFlow cannot infer -1 for empty tensors
         known = int(np.prod([d for d in target if d != -1]))
-        target = [0 if d == -1 and known else d for d in target] if known else target
+        if not known:   # any length fits; OneFlow's reshape dies of SIGFPE, ONNX Runtime refuses
+            raise ValueError(f"cannot infer the -1 in shape {list(target)}: the other dims multiply to 0")
+        target = [0 if d == -1 else d for d in target]
     return x.reshape(target)
 
 

@@ -9,6 +9,7 @@ seed shrinks like any integer).
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import onnx.defs
@@ -67,7 +68,12 @@ def dtype_of(draw, op, opset, constraint="", only=None):
     return draw(st.sampled_from(allowed))
 
 
+# PROP_ZERO_DIMS=1: every dim drawn by shapes() may be 0 (the empty-tensor survey, README.md).
+ZERO_DIMS = os.environ.get("PROP_ZERO_DIMS") == "1"
+
+
 def shapes(min_rank=0, max_rank=4, min_dim=1, max_dim=4):
+    min_dim = 0 if ZERO_DIMS else min_dim
     return st.lists(st.integers(min_dim, max_dim), min_size=min_rank, max_size=max_rank).map(tuple)
 
 
