@@ -47,8 +47,8 @@ def int_divisor_safe(a, b):
     zero = b == 0
     if not b.is_lazy and bool(zero.any()):
         raise ZeroDivisionError(f"integer division by zero (divisor {list(b.shape)} has zeros)")
-    if a.dtype == flow.uint8:
-        return a, flow.where(zero, flow.ones_like(b), b)
+    if a.dtype == flow.uint8:   # OneFlow 0.9 has no uint8 `where`: 0 -> 1 by adding the mask
+        return a, b + zero.to(flow.uint8)
     flip = b == -1
     # 0 - a, not -a: OneFlow 0.9 negates integers into float32 (measured)
     return flow.where(flip, flow.zeros_like(a) - a, a), flow.where(flip | zero, flow.ones_like(b), b)
