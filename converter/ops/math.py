@@ -48,7 +48,7 @@ def int_divisor_safe(a, b):
     if not b.is_lazy and bool(zero.any()):
         raise ZeroDivisionError(f"integer division by zero (divisor {list(b.shape)} has zeros)")
     if a.dtype == flow.uint8:
-        return a, flow.where(zero, flow.ones_like(b), b)
+        return a, b + zero.to(b.dtype)   # no uint8 where kernel; no -1 to flip
     flip = b == -1
     # 0 - a, not -a: OneFlow 0.9 negates integers into float32 (measured)
     return flow.where(flip, flow.zeros_like(a) - a, a), flow.where(flip | zero, flow.ones_like(b), b)
