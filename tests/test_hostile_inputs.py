@@ -89,6 +89,7 @@ EXPECT = {
     "prelu_empty": ("ok", None),               # guard: OneFlow's prelu on an empty tensor is a SIGFPE
     "matmul_empty_batch": ("ok", None),        # broadcast matmul CHECK: SIGABRT
     "matmul_integer_empty": ("ok", None),      # same kernel
+    "matmul_constant_weight_empty": ("ok", None),   # the Linear layer path: same kernel
     "softmax_v11_no_rows": ("ok", None),       # reshape(0, -1) divides by zero: SIGFPE
     "reshape_minus_one_beside_zero": ("NodeExecutionError|NodeBuildError", r"\(Reshape\).*cannot infer the -1"),
     "conv_empty_spatial_axis": ("NodeExecutionError", r"\(Conv\).*empty spatial axis"),
@@ -307,6 +308,8 @@ def _cases(tmp):
         "prelu_empty": lambda: run_node("PRelu", {"x": np.zeros((0, 3), np.float32), "s": np.ones(3, np.float32)}),
         "matmul_empty_batch": lambda: run_node("MatMul", {"a": np.zeros((0, 2, 3), np.float32),
                                                           "b": np.ones((3, 4), np.float32)}),
+        "matmul_constant_weight_empty": lambda: run_node("MatMul", {"a": np.zeros((4, 0, 2), np.float32)},
+                                                         inits=[arr("w", np.ones((2, 3)), np.float32)]),
         "matmul_integer_empty": lambda: run_node("MatMulInteger", {"a": np.zeros((2, 0, 2), np.uint8),
                                                                    "b": np.ones((2, 3), np.uint8)},
                                                  out_elem=T.INT32, opset=10),
@@ -347,6 +350,7 @@ def _cases(tmp):
         "prelu_empty": np.zeros((0, 3), np.float32),
         "matmul_empty_batch": np.zeros((0, 2, 4), np.float32),
         "matmul_integer_empty": np.zeros((2, 0, 3), np.int32),
+        "matmul_constant_weight_empty": np.zeros((4, 0, 3), np.float32),
         "softmax_v11_no_rows": np.zeros((0, 1), np.float32),
         "scatter_nd_empty_updates": np.zeros((2, 0), np.float32),
         "group_norm_empty_batch": np.zeros((0, 4, 2), np.float32),
