@@ -96,3 +96,31 @@ def test_cli_reports_rewrites_and_switches_them_off(exported, capsys):
     assert "rewrites: layer_norm×1, gelu×1, linear_bias×2" in capsys.readouterr().out
     assert main([path, "--check", "--no-optimize"]) == 0
     assert "rewrites: none" in capsys.readouterr().out
+
+
+def test_folds_in_later_sweeps_never_reuse_an_earlier_sweeps_initializer_names():
+    """Two Conv -> BatchNormalization pairs fold in the first sweep; only the second Conv is
+    followed by a Mul, folded in a second sweep with a fresh view. That view's names must not
+    overwrite the first Conv's folded weight (OneFlow GhostNet failed at run time: its stem Conv
+    got another Conv's 20-channel weight)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    inits = [numpy_helper.from_array(v, n) for n, v in [
+        ("wa", f32(4, 3, 3, 3)), ("wb", f32(6, 4, 1, 1)), ("c", f32(1, 6, 1, 1)),
+        *[(f"{p}{k}", np.abs(f32(ch)) + 0.5 if k in ("scale", "var") else f32(ch))
+          for p, ch in (("a_", 4), ("b_", 6)) for k in ("scale", "bias", "mean", "var")]]]
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["ca"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["ca", "a_scale", "a_bias", "a_mean", "a_var"], ["na"]),
+             helper.make_node("Conv", ["na", "wb"], ["cb"]),
+             helper.make_node("BatchNormalization", ["cb", "b_scale", "b_bias", "b_mean", "b_var"], ["nb"]),
+             helper.make_node("Mul", ["nb", "c"], ["y"])]
+    graph = helper.make_graph(nodes, "two_sweeps", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = f32(1, 3, 8, 8)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    module = converter.convert(model)
+    assert module.rewrites.get("conv_fold") == 3     # two BNs in the first sweep, the Mul in the second
+    np.testing.assert_allclose(module(flow.tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)

@@ -102,7 +102,12 @@ class GraphView:
 
     # --- writing -------------------------------------------------------------------------
     def add_initializer(self, hint: str, value: np.ndarray) -> str:
+        # Each pass and sweep has a view of its own: a name must be new to the graph as it is
+        # now, not only to this view (a second sweep reusing "conv_w__rw0" gave one Conv's
+        # folded weight to another; OneFlow GhostNet then failed at run time).
         name = f"{hint}__rw{next(self._names)}"
+        while name in self.initializers or name in self._producer or name in self._users:
+            name = f"{hint}__rw{next(self._names)}"
         self.initializers[name] = value
         return name
 
