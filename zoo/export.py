@@ -57,7 +57,8 @@ class ExporterSpec:
         files += [os.path.join(ZOO_DIR, f) for f in ("export.py", "inputs.py")]
         if builder == "zoo":
             files += glob.glob(os.path.join(ZOO_DIR, "models", framework, "**", "*.py"), recursive=True)
-            files.append(os.path.join(ZOO_DIR, "models", "registry.py"))
+            # the registry and the layouts every framework's zoo builders read
+            files += [os.path.join(ZOO_DIR, "models", f) for f in ("registry.py", "layouts.py")]
         return files
 
 
