@@ -29,7 +29,9 @@ import traceback
 
 import numpy as np
 
-from .parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
+from zoo.vocabulary import DEFAULT_ATOL, DEFAULT_RTOL, DEVICES, MODES
+
+from .parity import compare_outputs
 from .procs import emit
 
 SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle", "tf2onnx", "paddle2onnx")
@@ -266,14 +268,14 @@ def locate_divergence(model_path: str, inputs: dict, module, device: str, rtol: 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.oneflow_side")
     ap.add_argument("case_dir")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--device", default="cpu", choices=DEVICES)
     ap.add_argument("--work-dir", help="where ort.npz and oneflow_<device>.npz go (default: CASE_DIR)")
     ap.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="source vs ORT gate")
     ap.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="source vs ORT gate")
     ap.add_argument("--converter-rtol", type=float, default=DEFAULT_RTOL, help="OneFlow vs ORT gate")
     ap.add_argument("--converter-atol", type=float, default=DEFAULT_ATOL, help="OneFlow vs ORT gate")
     ap.add_argument("--batches", default="", help="comma-separated batch sizes to also run (dynamic-batch models)")
-    ap.add_argument("--mode", default="eager", choices=["eager", "graph"],
+    ap.add_argument("--mode", default="eager", choices=MODES,
                     help="run the converted model eagerly or as oneflow.nn.Graph")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")
