@@ -13,17 +13,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .parity import DEFAULT_ATOL, DEFAULT_RTOL
+from zoo.vocabulary import (  # noqa: F401 - FRAMEWORKS, DEVICES, MODES, ...: the harness's names too
+    ANY_DEVICE, CLASSIFICATION, CONVERTER_GATE, DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL, DEFAULT_SEED,
+    DEVICES, FRAMEWORKS, GRAPH_OPSETS, MATRIX_OPSETS, MODES, SOURCE_GATE,
+)
+
 from .paths import REPO_ROOT
 from .versions import framework_env
 
-
-FRAMEWORKS = ("torch", "tensorflow", "paddle", "oneflow")
-DEVICES = ("cpu", "cuda")
-DEFAULT_OPSET = 13
-MATRIX_OPSETS = (11, 13, 17)   # every cell runs at these; a cell's `extra_opsets` add to them
-GRAPH_OPSETS = (13,)           # graph mode's published slices (make matrix-graph, nightly)
-DEFAULT_SEED = 0
 
 # Cases `make test` runs without any zoo selector, so CI exercises the harness path end to
 # end: the first of these the catalogue has (small and fast: ~5 MB, seconds once cached).
@@ -106,7 +103,7 @@ def patch_notes(names) -> list:
     return [_patches().get(name, {"name": name}) for name in names or ()]
 
 
-def tolerance_for(cell_tolerance, device: str, gate: str = "source", batch=None) -> Tolerance:
+def tolerance_for(cell_tolerance, device: str, gate: str = SOURCE_GATE, batch=None) -> Tolerance:
     """Resolve a cell's tolerance of ``gate`` for ``device``: a row naming the device wins
     over a row without one; no row means the default (docs/design.md §4). Rows without a
     ``gate`` are source-gate rows: they never loosen the converter's gate. A row naming a
@@ -118,9 +115,9 @@ def tolerance_for(cell_tolerance, device: str, gate: str = "source", batch=None)
         rows = [{**v, "device": k} for k, v in rows.items()]     # {"cpu": {...}, "cuda": {...}}
     if isinstance(rows, dict):
         rows = [rows]
-    rows = [r for r in rows if r.get("gate", "source") == gate and r.get("batch") == batch]
+    rows = [r for r in rows if r.get("gate", SOURCE_GATE) == gate and r.get("batch") == batch]
     own = [r for r in rows if r.get("device") == device]
-    generic = [r for r in rows if r.get("device") in (None, "any")]
+    generic = [r for r in rows if r.get("device") in (None, ANY_DEVICE)]
     chosen = (own or generic or [None])[0]
     if chosen is None:
         return Tolerance()
@@ -142,17 +139,17 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
         framework, model = cell["framework"], cell["model"]
     except KeyError as e:
         raise CatalogueError(f"catalogue cell without {e.args[0]!r}: {cell}") from None
-    task = cell.get("task", "classification")
+    task = cell.get("task", CLASSIFICATION)
     return Case(
         framework=framework, model=model, architecture=cell.get("architecture", model),
         opset=opset, device=device, tolerance=tolerance_for(cell.get("tolerance"), device),
-        converter_tolerance=tolerance_for(cell.get("tolerance"), device, "converter"),
+        converter_tolerance=tolerance_for(cell.get("tolerance"), device, CONVERTER_GATE),
         xfail=xfail_for(cell.get("xfail"), opset), unavailable=cell.get("unavailable") or None,
         batches=tuple(cell.get("dynamic_batch") or ()),
-        batch_tolerances=tuple((b, tolerance_for(cell.get("tolerance"), device, "converter", b))
+        batch_tolerances=tuple((b, tolerance_for(cell.get("tolerance"), device, CONVERTER_GATE, b))
                                for b in cell.get("dynamic_batch") or ()
-                               if tolerance_for(cell.get("tolerance"), device, "converter", b) != Tolerance()),
-        classifier=bool(cell.get("classifier", task == "classification")),
+                               if tolerance_for(cell.get("tolerance"), device, CONVERTER_GATE, b) != Tolerance()),
+        classifier=bool(cell.get("classifier", task == CLASSIFICATION)),
         marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)),
         native=native_spec(cell))
 

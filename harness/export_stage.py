@@ -126,7 +126,7 @@ def _from_answer(cmd, child, answer: dict) -> ExportOutcome:
             out.meta = json.load(f)
         out.build_seconds = 0.0 if out.cached else out.meta.get("seconds", {}).get("build")
         return out
-    stage = answer.get("stage") if answer.get("stage") in ("build", "export") else "export"
+    stage = answer.get("stage") if answer.get("stage") in st.EXPORT_STAGES else "export"
     out.status, out.stage = st.fail(stage), stage
     out.error, out.traceback = answer.get("error"), answer.get("traceback")
     return out

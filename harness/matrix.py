@@ -17,7 +17,7 @@ from rich.table import Table
 
 from . import latency, records
 from . import status as st
-from .cases import MATRIX_OPSETS, CatalogueError, select
+from .cases import MATRIX_OPSETS, MODES, CatalogueError, select
 from .costs import cost_table, load_finals
 from .paths import DEFAULT_OUT
 from .runner import RunOptions
@@ -43,7 +43,7 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
     ap.add_argument("--shard", metavar="K/N", help="run the K-th of N cost-balanced parts (harness/shards.py)")
     ap.add_argument("--costs", action="append", default=[], metavar="RESULTS",
                     help="result files whose seconds balance --shard (default: reports/results/*.jsonl)")
-    ap.add_argument("--mode", choices=["eager", "graph"], default="eager",
+    ap.add_argument("--mode", choices=MODES, default="eager",
                     help="run the converted module eagerly or as oneflow.nn.Graph (records carry the mode)")
     ap.add_argument("--strict", action="store_true", help="an xpass (stale xfail row) fails the run")
     ap.add_argument("--no-pool", action="store_true",
@@ -65,7 +65,7 @@ def build_parser(prog="python -m harness matrix") -> argparse.ArgumentParser:
 
 
 def counts_text(counts: collections.Counter) -> str:
-    order = ["pass", "fail", "crash", "timeout", "infra", "xfail", "xpass", "skip"]
+    order = (st.PASS, *st.RED_KINDS, st.XFAIL, st.XPASS, st.SKIP)
     return "  ".join(f"[{STYLE[k]}]{k} {counts[k]}[/]" for k in order if counts[k])
 
 

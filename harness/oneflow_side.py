@@ -30,8 +30,10 @@ import traceback
 
 import numpy as np
 
+from zoo.vocabulary import DEFAULT_ATOL, DEFAULT_RTOL, DEVICES, MODES
+
 from . import latency
-from .parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
+from .parity import compare_outputs
 from .procs import emit
 
 SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle", "tf2onnx", "paddle2onnx")
@@ -346,7 +348,7 @@ def parse_batch_tolerances(items) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.oneflow_side")
     ap.add_argument("case_dir")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--device", default="cpu", choices=DEVICES)
     ap.add_argument("--work-dir", help="where ort.npz and oneflow_<device>.npz go (default: CASE_DIR)")
     ap.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="source vs ORT gate")
     ap.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="source vs ORT gate")
@@ -355,7 +357,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batches", default="", help="comma-separated batch sizes to also run (dynamic-batch models)")
     ap.add_argument("--batch-tolerance", action="append", default=[], metavar="B=RTOL,ATOL",
                     help="the converter gate's tolerance at batch size B (repeatable; default: the converter's)")
-    ap.add_argument("--mode", default="eager", choices=["eager", "graph"],
+    ap.add_argument("--mode", default="eager", choices=MODES,
                     help="run the converted model eagerly or as oneflow.nn.Graph")
     ap.add_argument("--classifier", action="store_true", help="report top-5 agreement")
     ap.add_argument("--divergence", action="store_true", help="on a parity failure, find the first divergent node")

@@ -15,9 +15,8 @@ import sys
 
 from . import bundle as bundles
 from . import status as st
-from .cases import Tolerance
+from .cases import DEFAULT_ATOL, DEFAULT_RTOL, DEVICES, Tolerance
 from .cuda_preflight import preflight
-from .parity import DEFAULT_ATOL, DEFAULT_RTOL
 from .paths import REPO_ROOT
 from .procs import run_staged
 from .runner import classify, oneflow_env, oneflow_side_command
@@ -45,7 +44,7 @@ def report_divergence(div) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness repro", description=__doc__.split("\n")[0])
     ap.add_argument("bundle")
-    ap.add_argument("--device", choices=["cpu", "cuda"],
+    ap.add_argument("--device", choices=DEVICES,
                     help="run on another device than the recorded one (then not a reproduction: said so)")
     ap.add_argument("--timeout", action="append", default=[], metavar="STAGE=SECONDS")
     args = ap.parse_args(argv)
@@ -55,7 +54,7 @@ def main(argv=None) -> int:
         print(f"harness repro: error: {e}", file=sys.stderr)
         return 2
     print(f"{meta['case']}: recorded {meta['status']} at {meta.get('stage')}: {meta.get('error')}")
-    if meta.get("stage") in ("build", "export"):
+    if meta.get("stage") in st.EXPORT_STAGES:
         return rerun_export(meta)
     device = args.device or meta["device"]
     run_mode = meta.get("mode") or "eager"     # a graph-mode failure is re-run as nn.Graph

@@ -1,47 +1,44 @@
-"""The status vocabulary of a case record (docs/design.md §3): one final status per case."""
+"""The statuses of a case record (docs/design.md §3): one final status per case, spelled
+with the catalogue's vocabulary (zoo/vocabulary.py)."""
 from __future__ import annotations
 
-STAGES = ("build", "export", "ort", "convert", "run", "latency", "parity")
-
-PASS = "pass"
-XPASS = "xpass"
-INFRA = "infra"
+from zoo.vocabulary import (  # noqa: F401 - STAGES, EXPORT_STAGES, PASS, XPASS: the harness's names
+    CRASH, EXPORT_STAGES, FAIL, INFRA, PASS, RED_KINDS, SKIP, STAGES, TIMEOUT, XFAIL, XPASS, status_kind,
+)
 
 
 def fail(stage: str) -> str:
-    return f"fail:{stage}"
+    return f"{FAIL}:{stage}"
 
 
 def xfail(stage: str) -> str:
-    return f"xfail:{stage}"
+    return f"{XFAIL}:{stage}"
 
 
 def crash(stage: str) -> str:
-    return f"crash:{stage}"
+    return f"{CRASH}:{stage}"
 
 
 def timeout(stage: str) -> str:
-    return f"timeout:{stage}"
+    return f"{TIMEOUT}:{stage}"
 
 
 def skip(reason: str) -> str:
-    return f"skip:{reason}"
+    return f"{SKIP}:{reason}"
 
 
-def kind(status: str) -> str:
-    """'fail:parity' -> 'fail'; 'pass' -> 'pass'."""
-    return status.split(":", 1)[0]
+kind = status_kind   # 'fail:parity' -> 'fail'
 
 
 def is_unexpected(status: str) -> bool:
     """Statuses that make a run red. Known failures (xfail), skips and stale xfails (xpass,
     flagged separately) do not."""
-    return kind(status) in ("fail", "crash", "timeout", INFRA)
+    return kind(status) in RED_KINDS
 
 
 def is_failure(status: str) -> bool:
     """Statuses that leave a repro bundle: every failure, expected or not."""
-    return kind(status) in ("fail", "xfail", "crash", "timeout", INFRA)
+    return kind(status) in RED_KINDS + (XFAIL,)
 
 
 def is_valid(status) -> bool:
@@ -52,6 +49,6 @@ def is_valid(status) -> bool:
     if status in (PASS, XPASS, INFRA):
         return True
     k, _, detail = status.partition(":")
-    if k in ("fail", "xfail", "crash", "timeout"):
+    if k in (FAIL, XFAIL, CRASH, TIMEOUT):
         return detail in STAGES
-    return k == "skip" and bool(detail.strip())
+    return k == SKIP and bool(detail.strip())

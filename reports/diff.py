@@ -31,12 +31,14 @@ import math
 import sys
 from dataclasses import dataclass, field
 
+from zoo.vocabulary import PASS, RED_KINDS, XFAIL, XPASS
+
 from .matrix import FRAMEWORK_ORDER, _run_info, kind
 from .records import CASE_KEYS, KEY_FIELDS, RecordError, case_key, case_label, load
 
-FINE = {"pass", "xpass", "xfail"}                  # the cell behaves as the catalogue says
-BROKEN = {"fail", "crash", "timeout", "infra"}
-PASSING = {"pass", "xpass"}
+PASSING = {PASS, XPASS}
+FINE = PASSING | {XFAIL}                  # the cell behaves as the catalogue says
+BROKEN = set(RED_KINDS)
 
 ERROR_GROWTH = 10.0
 # Max abs below float32 epsilon (1.19e-7) is rounding noise: it is raised to this floor before the

@@ -7,16 +7,16 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from converter.numerics import DEFAULT_ATOL, DEFAULT_RTOL   # numpy only (docs/design.md §1)
+from zoo.vocabulary import DEFAULT_ATOL, DEFAULT_RTOL, FRAMEWORKS, STATUS_KINDS, status_kind
 
 from .records import mode
 
-FRAMEWORK_ORDER = ("torch", "tensorflow", "paddle", "oneflow")
+FRAMEWORK_ORDER = FRAMEWORKS
 FRAMEWORK_TITLES = {"torch": "PyTorch", "tensorflow": "TensorFlow", "paddle": "PaddlePaddle",
                     "oneflow": "OneFlow (round trip)"}
 ENV_KEYS = ("python", "oneflow", "onnx", "onnxruntime", "torch", "torchvision", "timm", "tensorflow",
             "tf2onnx", "paddle", "paddle2onnx", "flowvision", "oneflow_onnx")
-KINDS = ("pass", "xpass", "fail", "crash", "timeout", "infra", "xfail", "skip")
+KINDS = STATUS_KINDS
 
 
 GRAPH_LABEL = "nn.Graph"   # how a graph-mode column is named (the converted model as oneflow.nn.Graph)
@@ -59,8 +59,7 @@ class Matrix:
         return len({(c.mode, c.opset) for c in self.columns}) > 1
 
 
-def kind(status: str) -> str:
-    return (status or "infra").split(":", 1)[0]
+kind = status_kind   # "fail:parity" -> "fail"; no status -> "infra"
 
 
 # What an exporter-bug cell (ORT disagrees with the source) says about the converter: the

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from .frameworks import patches
+from .vocabulary import (  # noqa: F401 - FRAMEWORKS, SOURCE_FRAMEWORKS, ...: the catalogue's names too
+    ANY_DEVICE, CLASSIFICATION, CONVERTER_GATE, DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL, DEVICES, FRAMEWORKS, GATES,
+    SOURCE_FRAMEWORKS, SOURCE_GATE, STAGES, TASKS,
+)
 
 CATALOGUE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "catalogue.yaml")
 
@@ -26,8 +30,6 @@ ARCHITECTURES = (
     "InceptionV3", "ShuffleNetV1", "ShuffleNetV2", "SqueezeNet", "Xception", "Xception-DeepLab",
     "DPN", "DarkNet", "GhostNet", "RepVGG", "Res2Net", "UNet", "ViT",
 )
-SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle")
-FRAMEWORKS = SOURCE_FRAMEWORKS + ("oneflow",)
 # `zoo` = our own definition in zoo/models/<framework>/, in that framework's idiom.
 BUILDERS = {
     "torch": ("torchvision", "timm", "zoo"),
@@ -35,16 +37,11 @@ BUILDERS = {
     "paddle": ("paddle.vision", "zoo"),
     "oneflow": ("flowvision", "zoo"),
 }
-TASKS = ("classification", "segmentation")
 MARKS = ("slow", "big")
-STAGES = ("build", "export", "ort", "convert", "run", "parity")
-DEVICES = ("cpu", "cuda", "any")
+ROW_DEVICES = DEVICES + (ANY_DEVICE,)   # the devices a tolerance row may name
 LAYOUTS = ("NCHW", "NHWC")
 DTYPES = ("float32",)
-DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-5  # docs/design.md §4
-GATES = ("source", "converter")
 DYNAMIC_BATCH = ("torch",)   # exporters that take a dynamic batch axis (dynamic_axes)
-DEFAULT_OPSET = 13         # the opset `make matrix` and the zoo column tests run at
 OPSETS = range(7, 22)      # opsets an xfail row may name
 MODEL_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -69,12 +66,12 @@ class InputSpec:
 class Tolerance:
     rtol: float
     atol: float
-    device: str = "any"
+    device: str = ANY_DEVICE
     reason: str = ""
     # Which comparison the row relaxes (docs/design.md §4): "source" (the exporter's gate,
     # source vs ONNX Runtime) or "converter" (OneFlow vs ONNX Runtime). A source row never
     # loosens the converter's gate.
-    gate: str = "source"
+    gate: str = SOURCE_GATE
     # A converter row of a dynamic-batch cell may apply at one of its `dynamic_batch` sizes
     # only (the others keep the default gate); None: the cell's own comparison and every batch.
     batch: Optional[int] = None
@@ -82,12 +79,12 @@ class Tolerance:
     def as_dict(self) -> dict:
         # As written in the file: no `device` key means any device, no `gate` the source gate.
         row = {"rtol": self.rtol, "atol": self.atol, "reason": self.reason}
-        row = row if self.device == "any" else {**row, "device": self.device}
+        row = row if self.device == ANY_DEVICE else {**row, "device": self.device}
         row = row if self.batch is None else {**row, "batch": self.batch}
-        return row if self.gate == "source" else {**row, "gate": self.gate}
+        return row if self.gate == SOURCE_GATE else {**row, "gate": self.gate}
 
 
-DEFAULT_TOLERANCE = Tolerance(DEFAULT_RTOL, DEFAULT_ATOL, "any", "default fp32 tolerance (docs/design.md §4)")
+DEFAULT_TOLERANCE = Tolerance(DEFAULT_RTOL, DEFAULT_ATOL, ANY_DEVICE, "default fp32 tolerance (docs/design.md §4)")
 
 
 @dataclass(frozen=True)
@@ -140,11 +137,11 @@ class Cell:
 
     @property
     def classifier(self) -> bool:
-        return self.task == "classification"
+        return self.task == CLASSIFICATION
 
-    def tolerance(self, device: str = "cpu", gate: str = "source") -> Tolerance:
+    def tolerance(self, device: str = "cpu", gate: str = SOURCE_GATE) -> Tolerance:
         """The tolerance of ``gate`` on ``device`` (the default one without override)."""
-        for wanted in (device, "any"):
+        for wanted in (device, ANY_DEVICE):
             for tol in self.tolerances:
                 if tol.device == wanted and tol.gate == gate and tol.batch is None:
                     return tol
@@ -286,10 +283,10 @@ class _Parser:
             w = f"{where}[{i}]" if isinstance(node, list) else where
             self.mapping(item, w, required=("rtol", "atol", "reason"), optional=("device", "gate", "batch"))
             tol = Tolerance(self.number(item["rtol"], f"{w}.rtol"), self.number(item["atol"], f"{w}.atol"),
-                            self.choice(item.get("device", "any"), DEVICES, f"{w}.device"),
+                            self.choice(item.get("device", ANY_DEVICE), ROW_DEVICES, f"{w}.device"),
                             self.text(item["reason"], f"{w}.reason"),
-                            self.choice(item.get("gate", "source"), GATES, f"{w}.gate"), item.get("batch"))
-            if tol.batch is not None and not (tol.gate == "converter" and isinstance(tol.batch, int)
+                            self.choice(item.get("gate", SOURCE_GATE), GATES, f"{w}.gate"), item.get("batch"))
+            if tol.batch is not None and not (tol.gate == CONVERTER_GATE and isinstance(tol.batch, int)
                                               and not isinstance(tol.batch, bool) and tol.batch in dynamic_batch):
                 self.fail(f"{w}.batch", f"a batch-scoped row is a converter row at one of the cell's dynamic_batch "
                                         f"sizes {list(dynamic_batch)}, got batch {tol.batch!r} (gate {tol.gate})")

@@ -39,8 +39,8 @@ import numpy as np
 from . import cache, catalogue
 from .frameworks import patches
 from .inputs import check_outputs, make_inputs
+from .vocabulary import DEFAULT_SEED, DEVICES, FRAMEWORKS
 
-DEFAULT_SEED = 0
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -57,7 +57,8 @@ class ExporterSpec:
         files += [os.path.join(ZOO_DIR, f) for f in ("export.py", "inputs.py")]
         if builder == "zoo":
             files += glob.glob(os.path.join(ZOO_DIR, "models", framework, "**", "*.py"), recursive=True)
-            files.append(os.path.join(ZOO_DIR, "models", "registry.py"))
+            # the registry and the layouts every framework's zoo builders read
+            files += [os.path.join(ZOO_DIR, "models", f) for f in ("registry.py", "layouts.py")]
         return files
 
 
@@ -72,7 +73,6 @@ EXPORTERS = {
                             extra_code=("oneflow_compat.py", "frameworks/patches/__init__.py",
                                         "frameworks/patches/oneflow_onnx.py")),
 }
-SOURCE_MODULES = ("torch", "tensorflow", "paddle", "oneflow")
 
 
 class StageError(Exception):
@@ -117,7 +117,7 @@ def case_key(cell, opset: int, seed: int) -> dict:
 
 
 def _tolerances(cell) -> dict:
-    return {dev: cell.tolerance(dev).as_dict() for dev in ("cpu", "cuda")}
+    return {dev: cell.tolerance(dev).as_dict() for dev in DEVICES}
 
 
 def _graph_io(onnx_path: str):
@@ -209,7 +209,7 @@ def export_case(cell, opset: int, out_dir: str, seed: int = DEFAULT_SEED, built:
         "seconds": {"build": 0.0 if reused else built.seconds, "export": round(done - t0, 3)},
         "build_reused": reused,
         # Proof of isolation (DESIGN §2): the frameworks this export process imported.
-        "frameworks_in_process": sorted(m for m in SOURCE_MODULES if m in sys.modules),
+        "frameworks_in_process": sorted(m for m in FRAMEWORKS if m in sys.modules),
         # the exporter patches that changed this graph (zoo/frameworks/patches)
         "exporter_patches": patches.fired(),
         "tolerance": _tolerances(cell),

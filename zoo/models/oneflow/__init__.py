@@ -1,9 +1,9 @@
 """Catalogue architectures that flowvision 0.2.2 lacks, written in oneflow.nn idiom (NCHW).
 
 Each module registers its factories with `@register("<variant>")`; the catalogue's
-`builder: zoo` cells name a variant here. Depths and widths follow the papers and match the
-other columns' definitions of the same model id; flowvision's blocks are reused where it has
-them (ConvBnAct, channel_shuffle).
+`builder: zoo` cells name a variant here. Depths and widths come from ../layouts.py, shared
+with the other columns' definitions of the same model id; flowvision's blocks are reused where
+it has them (ConvBnAct, channel_shuffle).
 """
 from __future__ import annotations
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 import oneflow as flow
 from oneflow import nn
 
+from .. import layouts
 from . import register
 from .layers import conv_bn_act
-
-# k_R = 128 bottleneck width, G = 32 groups; per stage: (blocks, dense increment).
-DPN68 = {"init": 10, "k_r": 128, "groups": 32, "blocks": (3, 4, 12, 3), "incs": (16, 32, 32, 64)}
 
 
 def bn_relu_conv(cin, cout, kernel, stride=1, groups=1):
@@ -39,18 +37,12 @@ class DualPathBlock(nn.Module):
 
 
 class DPN(nn.Module):
-    def __init__(self, init, k_r, groups, blocks, incs, num_classes=1000):
+    def __init__(self, init, groups, blocks, num_classes=1000):
         super().__init__()
-        # DPN-68 is the "small" DPN: 3x3 stem conv, base residual width 64 (bw_factor 1).
         self.stem = nn.Sequential(conv_bn_act(3, init, 3, 2), nn.MaxPool2d(3, 2, 1))
-        layers, cin = [], init
-        for stage, (count, inc) in enumerate(zip(blocks, incs)):
-            res_out, width = 64 * 2 ** stage, k_r * 2 ** stage
-            for i in range(count):
-                kind = ("proj" if stage == 0 else "down") if i == 0 else "normal"
-                layers.append(DualPathBlock(cin, width, res_out, inc, groups, kind))
-                cin = res_out + inc * (i + 3)
-        self.blocks = nn.ModuleList(layers)
+        self.blocks = nn.ModuleList([DualPathBlock(cin, width, res_out, inc, groups, kind)
+                                     for cin, width, res_out, inc, kind, _ in blocks])
+        cin = blocks[-1][-1]
         self.final = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
         self.classifier = nn.Conv2d(cin, num_classes, 1)   # DPN classifies with a 1x1 conv
 
@@ -63,4 +55,5 @@ class DPN(nn.Module):
 
 @register("dpn68")
 def dpn68(**kw):
-    return DPN(**DPN68, **kw)
+    layout = layouts.DPN68
+    return DPN(layout["init"], layout["groups"], layouts.dpn_blocks(layout), **kw)

@@ -21,3 +21,16 @@ class ClassifierHead(nn.Sequential):
 
     def __init__(self, channels, num_classes=1000):
         super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+
+class FeatureClassifier(nn.Module):
+    """A stack of feature layers, then the classifier head: what most models here are.
+    A subclass builds its layers and hands them over with the channels they end at."""
+
+    def __init__(self, layers, channels, num_classes=1000):
+        super().__init__()
+        self.features = nn.Sequential(*layers)
+        self.head = ClassifierHead(channels, num_classes)
+
+    def forward(self, x):
+        return self.head(self.features(x))

@@ -2,30 +2,20 @@
 separable blocks (depthwise 3x3 + BN-ReLU, pointwise 1x1 + BN-ReLU), 4.2M parameters."""
 from __future__ import annotations
 
-from oneflow import nn
-
+from .. import layouts
 from . import register
-from .layers import ClassifierHead, conv_bn_act
-
-# (pointwise output channels, depthwise stride) of the 13 separable blocks.
-BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-          (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+from .layers import FeatureClassifier, conv_bn_act
 
 
-class MobileNetV1(nn.Module):
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        layers, cin = [conv_bn_act(3, 32, 3, 2)], 32
-        for cout, stride in BLOCKS:
+class MobileNetV1(FeatureClassifier):
+    def __init__(self, stem, blocks, num_classes=1000):
+        layers, cin = [conv_bn_act(3, stem, 3, 2)], stem
+        for cout, stride in blocks:
             layers += [conv_bn_act(cin, cin, 3, stride, groups=cin), conv_bn_act(cin, cout, 1)]
             cin = cout
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(cin, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+        super().__init__(layers, cin, num_classes)
 
 
 @register("mobilenet_v1")
 def mobilenet_v1(**kw):
-    return MobileNetV1(**kw)
+    return MobileNetV1(**layouts.MOBILENET_V1, **kw)

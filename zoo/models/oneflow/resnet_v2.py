@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from oneflow import nn
 
+from .. import layouts
 from . import register
 from .layers import ClassifierHead
-
-DEPTHS_50 = (3, 4, 6, 3)
-EXPANSION = 4
 
 
 def _bn_relu_conv(cin, cout, kernel, stride=1):
@@ -17,9 +15,9 @@ def _bn_relu_conv(cin, cout, kernel, stride=1):
 
 
 class PreActBottleneck(nn.Module):
-    def __init__(self, cin, planes, stride):
+    def __init__(self, cin, planes, stride, expansion):
         super().__init__()
-        cout = planes * EXPANSION
+        cout = planes * expansion
         self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU())
         self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
         self.conv2 = _bn_relu_conv(planes, planes, 3, stride)
@@ -35,16 +33,12 @@ class PreActBottleneck(nn.Module):
 
 
 class ResNetV2(nn.Module):
-    def __init__(self, depths=DEPTHS_50, num_classes=1000):
+    def __init__(self, stem, units, expansion, num_classes=1000):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.MaxPool2d(3, 2, 1))
-        blocks, cin = [], 64
-        for stage, depth in enumerate(depths):
-            planes = 64 * 2 ** stage
-            for i in range(depth):
-                blocks.append(PreActBottleneck(cin, planes, 2 if (i == 0 and stage > 0) else 1))
-                cin = planes * EXPANSION
-        self.blocks = nn.Sequential(*blocks)
+        self.stem = nn.Sequential(nn.Conv2d(3, stem, 7, 2, 3, bias=False), nn.MaxPool2d(3, 2, 1))
+        self.blocks = nn.Sequential(*(PreActBottleneck(cin, planes, stride, expansion)
+                                      for cin, planes, stride, _ in units))
+        cin = units[-1][1] * expansion
         # The last unit leaves its output un-activated: the net ends with that BN-ReLU.
         self.final = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU())
         self.head = ClassifierHead(cin, num_classes)
@@ -55,4 +49,5 @@ class ResNetV2(nn.Module):
 
 @register("resnet50_v2")
 def resnet50_v2(**kw):
-    return ResNetV2(**kw)
+    layout = layouts.RESNET50
+    return ResNetV2(layout["stem"], layouts.resnet_units(layout), layout["expansion"], **kw)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import oneflow as flow
 from oneflow import nn
 
+from .. import layouts
 from . import register
 from .layers import conv_bn_act
-
-UNET_WIDTHS = (64, 128, 256, 512, 1024)
 
 
 def double_conv(cin, cout):
@@ -20,7 +19,7 @@ def double_conv(cin, cout):
 
 
 class UNet(nn.Module):
-    def __init__(self, widths=UNET_WIDTHS, in_channels=3, num_classes=2):
+    def __init__(self, widths, in_channels=3, num_classes=2):
         super().__init__()
         self.down = nn.ModuleList()
         cin = in_channels
@@ -48,4 +47,4 @@ class UNet(nn.Module):
 
 @register("unet")
 def unet(**kw):
-    return UNet(**kw)
+    return UNet(**layouts.UNET, **kw)

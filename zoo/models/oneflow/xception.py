@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from oneflow import nn
 
+from .. import layouts
 from . import register
-from .layers import ClassifierHead, conv_bn_act
+from .layers import FeatureClassifier, conv_bn_act
 
 
 def separable_conv(cin, cout, stride=1, deeplab=False, inner_relu=False):
@@ -52,50 +53,48 @@ def deeplab_module(cin, widths, stride):
     return _Residual(nn.Sequential(*layers), cin, c, stride)
 
 
-class Xception(nn.Module):
+def _stem(widths):
+    layers, cin = [], 3
+    for cout, stride in widths:
+        layers.append(conv_bn_act(cin, cout, 3, stride))
+        cin = cout
+    return layers, cin
+
+
+class Xception(FeatureClassifier):
     """Entry flow (3 strided blocks), middle flow (8 x 728), exit flow — 36 conv layers."""
 
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        blocks = [conv_bn_act(3, 32, 3, 2), conv_bn_act(32, 64, 3),
-                  xception_block(64, (128, 128), 2, start_with_relu=False),
-                  xception_block(128, (256, 256), 2), xception_block(256, (728, 728), 2)]
-        blocks += [xception_block(728, (728, 728, 728), 1) for _ in range(8)]
-        blocks += [xception_block(728, (728, 1024), 2),
-                   separable_conv(1024, 1536), nn.BatchNorm2d(1536), nn.ReLU(),
-                   separable_conv(1536, 2048), nn.BatchNorm2d(2048), nn.ReLU()]
-        self.features = nn.Sequential(*blocks)
-        self.head = ClassifierHead(2048, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+    def __init__(self, stem, blocks, exit_flow, num_classes=1000):
+        layers, cin = _stem(stem)
+        for i, (widths, stride) in enumerate(blocks):
+            # the first block follows the stem's ReLU
+            layers.append(xception_block(cin, widths, stride, start_with_relu=i > 0))
+            cin = widths[-1]
+        for cout in exit_flow:
+            layers += [separable_conv(cin, cout), nn.BatchNorm2d(cout), nn.ReLU()]
+            cin = cout
+        super().__init__(layers, cin, num_classes)
 
 
-class Xception65(nn.Module):
+class Xception65(FeatureClassifier):
     """Entry flow (128/256/728), middle flow 16 x 728, exit flow at output stride 32."""
 
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        blocks = [conv_bn_act(3, 32, 3, 2), conv_bn_act(32, 64, 3),
-                  deeplab_module(64, (128,) * 3, 2), deeplab_module(128, (256,) * 3, 2),
-                  deeplab_module(256, (728,) * 3, 2)]
-        blocks += [deeplab_module(728, (728,) * 3, 1) for _ in range(16)]
-        blocks += [deeplab_module(728, (728, 1024, 1024), 2),
-                   separable_conv(1024, 1536, deeplab=True, inner_relu=True),
-                   separable_conv(1536, 1536, deeplab=True, inner_relu=True),
-                   separable_conv(1536, 2048, deeplab=True, inner_relu=True)]
-        self.features = nn.Sequential(*blocks)
-        self.head = ClassifierHead(2048, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+    def __init__(self, stem, blocks, exit_flow, num_classes=1000):
+        layers, cin = _stem(stem)
+        for widths, stride in blocks:
+            layers.append(deeplab_module(cin, widths, stride))
+            cin = widths[-1]
+        for cout in exit_flow:
+            layers.append(separable_conv(cin, cout, deeplab=True, inner_relu=True))
+            cin = cout
+        super().__init__(layers, cin, num_classes)
 
 
 @register("xception")
 def xception(**kw):
-    return Xception(**kw)
+    return Xception(**layouts.XCEPTION, **kw)
 
 
 @register("xception65")
 def xception65(**kw):
-    return Xception65(**kw)
+    return Xception65(**layouts.XCEPTION65, **kw)

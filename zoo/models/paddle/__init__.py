@@ -1,7 +1,7 @@
 """Catalogue architectures that paddle.vision.models lacks, written in paddle.nn idiom.
 
 Each module registers its factories with `@register("<variant>")`; the catalogue's
-`builder: zoo` cells name a variant here. Layer counts and widths follow the papers.
+`builder: zoo` cells name a variant here. Layer counts and widths come from ../layouts.py.
 """
 from __future__ import annotations
 

@@ -48,10 +48,17 @@ class ClassifierHead(nn.Sequential):
         super().__init__(*layers)
 
 
-def make_divisible(value, divisor=8):
-    """Round channels to a multiple of divisor without losing more than 10% (MobileNet rule)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+class FeatureClassifier(nn.Layer):
+    """A stack of feature layers, then the classifier head: what most models here are.
+    A subclass builds its layers and hands them over with the channels they end at."""
+
+    def __init__(self, layers, channels, num_classes=1000, dropout=0.0):
+        super().__init__()
+        self.features = nn.Sequential(*layers)
+        self.head = ClassifierHead(channels, num_classes, dropout)
+
+    def forward(self, x):
+        return self.head(self.features(x))
 
 
 def channel_shuffle(x, groups):

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from paddle import nn
 
+from .. import layouts
 from . import register
-from .layers import ClassifierHead, ConvBNAct
-
-REGNETX_400MF = {"depths": (1, 2, 7, 12), "widths": (32, 64, 160, 384), "group_width": 16}
+from .layers import ConvBNAct, FeatureClassifier
 
 
 class XBlock(nn.Layer):
@@ -29,21 +28,14 @@ class XBlock(nn.Layer):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-class RegNet(nn.Layer):
-    def __init__(self, depths, widths, group_width, stem_width=32, num_classes=1000):
-        super().__init__()
-        layers, cin = [ConvBNAct(3, stem_width, 3, 2)], stem_width
-        for depth, width in zip(depths, widths):
-            for i in range(depth):
-                layers.append(XBlock(cin, width, 2 if i == 0 else 1, group_width))
-                cin = width
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(cin, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+class RegNet(FeatureClassifier):
+    def __init__(self, stem, blocks, group_width, num_classes=1000):
+        layers = [ConvBNAct(3, stem, 3, 2)]
+        layers += [XBlock(cin, cout, stride, group_width) for cin, cout, stride in blocks]
+        super().__init__(layers, blocks[-1][1], num_classes)
 
 
 @register("regnetx_400mf")
 def regnetx_400mf(**kw):
-    return RegNet(**REGNETX_400MF, **kw)
+    layout = layouts.REGNETX_400MF
+    return RegNet(layout["stem"], layouts.regnet_blocks(layout), layout["group_width"], **kw)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from paddle import nn
 
+from .. import layouts
 from . import register
-from .layers import ClassifierHead, ConvBNAct
-
-# A0: blocks per stage and width multipliers a=0.75 (stages 1-3), b=2.5 (last stage).
-REPVGG_A0 = {"blocks": (2, 4, 14, 1), "multipliers": (0.75, 0.75, 0.75, 2.5)}
+from .layers import ConvBNAct, FeatureClassifier
 
 
 class RepVGGBlock(nn.Layer):
@@ -29,23 +27,12 @@ class RepVGGBlock(nn.Layer):
         return self.relu(y)
 
 
-class RepVGG(nn.Layer):
-    def __init__(self, blocks, multipliers, num_classes=1000):
-        super().__init__()
-        cin = min(64, int(64 * multipliers[0]))
-        layers = [RepVGGBlock(3, cin, 2)]
-        for stage, (count, mult) in enumerate(zip(blocks, multipliers)):
-            cout = int(64 * 2 ** stage * mult)
-            for i in range(count):
-                layers.append(RepVGGBlock(cin, cout, 2 if i == 0 else 1))
-                cin = cout
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(cin, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+class RepVGG(FeatureClassifier):
+    def __init__(self, blocks, num_classes=1000):
+        super().__init__([RepVGGBlock(cin, cout, stride) for cin, cout, stride in blocks], blocks[-1][1],
+                         num_classes)
 
 
 @register("repvgg_a0")
 def repvgg_a0(**kw):
-    return RepVGG(**REPVGG_A0, **kw)
+    return RepVGG(layouts.repvgg_blocks(layouts.REPVGG_A0), **kw)

@@ -1,19 +1,19 @@
 """ResNet-50 relatives: ResNetV2 (pre-activation), SE-ResNet, SE-ResNeXt, Res2Net.
 
-All use the ResNet-50 layout: 7x7/2 stem + 3x3/2 max-pool, four stages of [3, 4, 6, 3]
+All use the ResNet-50 layout (layouts.RESNET50): 7x7/2 stem + 3x3/2 max-pool, four stages of [3, 4, 6, 3]
 bottlenecks with 64·2^i base widths and 4x expansion, stride 2 in the first block of
 stages 2–4, global pool and a 1000-way linear head.
 """
 from __future__ import annotations
 
+import functools
+
 import paddle
 from paddle import nn
 
+from .. import layouts
 from . import register
 from .layers import ClassifierHead, ConvBNAct, SqueezeExcite
-
-DEPTHS_50 = (3, 4, 6, 3)
-EXPANSION = 4
 
 
 def _projection(cin, cout, stride):
@@ -25,15 +25,15 @@ def _projection(cin, cout, stride):
 class Bottleneck(nn.Layer):
     """Post-activation bottleneck; `groups`/`base_width` give ResNeXt, `se` gives SENet."""
 
-    def __init__(self, cin, planes, stride, groups=1, base_width=64, se=False):
+    def __init__(self, cin, planes, stride, expansion, groups=1, base_width=64, se=False):
         super().__init__()
         width = int(planes * base_width / 64) * groups
-        cout = planes * EXPANSION
+        cout = planes * expansion
         self.body = nn.Sequential(
             ConvBNAct(cin, width, 1),
             ConvBNAct(width, width, 3, stride, groups=groups),
             ConvBNAct(width, cout, 1, act=None),
-            SqueezeExcite(cout, cout // 16) if se else nn.Identity(),
+            SqueezeExcite(cout, cout // layouts.SE_REDUCTION) if se else nn.Identity(),
         )
         self.shortcut = _projection(cin, cout, stride)
         self.relu = nn.ReLU()
@@ -45,9 +45,9 @@ class Bottleneck(nn.Layer):
 class PreActBottleneck(nn.Layer):
     """ResNetV2 unit (He et al. 2016, identity mappings): BN-ReLU precedes every conv."""
 
-    def __init__(self, cin, planes, stride):
+    def __init__(self, cin, planes, stride, expansion):
         super().__init__()
-        cout = planes * EXPANSION
+        cout = planes * expansion
         self.preact = nn.Sequential(nn.BatchNorm2D(cin), nn.ReLU())
         self.conv1 = nn.Conv2D(cin, planes, 1, bias_attr=False)
         self.conv2 = nn.Sequential(nn.BatchNorm2D(planes), nn.ReLU(),
@@ -66,10 +66,10 @@ class PreActBottleneck(nn.Layer):
 class Res2NetBottleneck(nn.Layer):
     """Res2Net unit (Gao et al.): the 3x3 conv is split into `scale` hierarchical groups."""
 
-    def __init__(self, cin, planes, stride, base_width=26, scale=4):
+    def __init__(self, cin, planes, stride, expansion, base_width, scale):
         super().__init__()
         width = int(planes * base_width / 64)
-        cout = planes * EXPANSION
+        cout = planes * expansion
         # The first unit of a stage cannot add the previous split (shapes change there).
         self.first_of_stage = stride != 1 or cin != cout
         self.scale, self.width = scale, width
@@ -91,18 +91,18 @@ class Res2NetBottleneck(nn.Layer):
 
 
 class ResNet50Layout(nn.Layer):
+    """``make_block(cin, planes, stride, expansion)`` makes one unit."""
+
     def __init__(self, make_block, preact=False, num_classes=1000):
         super().__init__()
-        stem_conv = (nn.Conv2D(3, 64, 7, 2, 3, bias_attr=False) if preact
-                     else ConvBNAct(3, 64, 7, 2))
+        layout = layouts.RESNET50
+        stem, units, expansion = layout["stem"], layouts.resnet_units(layout), layout["expansion"]
+        stem_conv = (nn.Conv2D(3, stem, 7, 2, 3, bias_attr=False) if preact
+                     else ConvBNAct(3, stem, 7, 2))
         self.stem = nn.Sequential(stem_conv, nn.MaxPool2D(3, 2, 1))
-        blocks, cin = [], 64
-        for stage, depth in enumerate(DEPTHS_50):
-            planes = 64 * 2 ** stage
-            for i in range(depth):
-                blocks.append(make_block(cin, planes, 2 if (i == 0 and stage > 0) else 1))
-                cin = planes * EXPANSION
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = nn.Sequential(*(make_block(cin, planes, stride, expansion)
+                                      for cin, planes, stride, _ in units))
+        cin = units[-1][1] * expansion
         # Pre-activation nets end with the BN-ReLU the last unit did not apply.
         self.final = nn.Sequential(nn.BatchNorm2D(cin), nn.ReLU()) if preact else nn.Identity()
         self.head = ClassifierHead(cin, num_classes)
@@ -118,14 +118,14 @@ def resnet50_v2(**kw):
 
 @register("se_resnet50")
 def se_resnet50(**kw):
-    return ResNet50Layout(lambda cin, p, s: Bottleneck(cin, p, s, se=True), **kw)
+    return ResNet50Layout(functools.partial(Bottleneck, se=True), **kw)
 
 
 @register("se_resnext50_32x4d")
 def se_resnext50_32x4d(**kw):
-    return ResNet50Layout(lambda cin, p, s: Bottleneck(cin, p, s, groups=32, base_width=4, se=True), **kw)
+    return ResNet50Layout(functools.partial(Bottleneck, **layouts.RESNEXT50_32X4D, se=True), **kw)
 
 
 @register("res2net50_26w_4s")
 def res2net50_26w_4s(**kw):
-    return ResNet50Layout(lambda cin, p, s: Res2NetBottleneck(cin, p, s, 26, 4), **kw)
+    return ResNet50Layout(functools.partial(Res2NetBottleneck, **layouts.RES2NET50_26W_4S), **kw)

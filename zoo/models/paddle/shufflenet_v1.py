@@ -4,11 +4,9 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
+from .. import layouts
 from . import register
-from .layers import ClassifierHead, ConvBNAct, channel_shuffle
-
-STAGE_REPEATS = (4, 8, 4)
-G3_CHANNELS = (24, 240, 480, 960)
+from .layers import ConvBNAct, FeatureClassifier, channel_shuffle
 
 
 class ShuffleUnit(nn.Layer):
@@ -32,23 +30,14 @@ class ShuffleUnit(nn.Layer):
         return self.relu(paddle.concat([self.pool(x), y], axis=1))
 
 
-class ShuffleNetV1(nn.Layer):
-    def __init__(self, groups=3, channels=G3_CHANNELS, num_classes=1000):
-        super().__init__()
-        layers = [ConvBNAct(3, channels[0], 3, 2), nn.MaxPool2D(3, 2, 1)]
-        cin = channels[0]
-        for stage, (repeats, cout) in enumerate(zip(STAGE_REPEATS, channels[1:])):
-            for i in range(repeats):
-                layers.append(ShuffleUnit(cin, cout, 2 if i == 0 else 1, groups,
-                                          first_group_conv=not (stage == 0 and i == 0)))
-                cin = cout
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(cin, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+class ShuffleNetV1(FeatureClassifier):
+    def __init__(self, groups, stem, units, num_classes=1000):
+        layers = [ConvBNAct(3, stem, 3, 2), nn.MaxPool2D(3, 2, 1)]
+        layers += [ShuffleUnit(cin, cout, stride, groups, grouped) for cin, cout, stride, grouped in units]
+        super().__init__(layers, units[-1][1], num_classes)
 
 
 @register("shufflenet_v1_g3_x1_0")
 def shufflenet_v1_g3(**kw):
-    return ShuffleNetV1(**kw)
+    layout = layouts.SHUFFLENET_V1
+    return ShuffleNetV1(3, layout["stem"], layouts.shufflenet_v1_units(layout, 3), **kw)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
+from .. import layouts
 from . import register
 from .layers import ConvBNAct
-
-UNET_WIDTHS = (64, 128, 256, 512, 1024)
 
 
 class DoubleConv(nn.Sequential):
@@ -20,7 +19,7 @@ class DoubleConv(nn.Sequential):
 
 
 class UNet(nn.Layer):
-    def __init__(self, widths=UNET_WIDTHS, in_channels=3, num_classes=2):
+    def __init__(self, widths, in_channels=3, num_classes=2):
         super().__init__()
         self.down = nn.LayerList()
         cin = in_channels
@@ -49,4 +48,4 @@ class UNet(nn.Layer):
 
 @register("unet")
 def unet(**kw):
-    return UNet(**kw)
+    return UNet(**layouts.UNET, **kw)

@@ -4,9 +4,8 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
+from .. import layouts
 from . import register
-
-VIT_B16 = {"patch": 16, "dim": 768, "depth": 12, "heads": 12, "mlp": 3072}
 
 
 class Attention(nn.Layer):
@@ -26,11 +25,11 @@ class Attention(nn.Layer):
 
 
 class EncoderLayer(nn.Layer):
-    def __init__(self, dim, heads, mlp):
+    def __init__(self, dim, heads, mlp, norm_eps):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, epsilon=1e-6)
+        self.norm1 = nn.LayerNorm(dim, epsilon=norm_eps)
         self.attn = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, epsilon=1e-6)
+        self.norm2 = nn.LayerNorm(dim, epsilon=norm_eps)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Linear(mlp, dim))
 
     def forward(self, x):
@@ -39,15 +38,15 @@ class EncoderLayer(nn.Layer):
 
 
 class VisionTransformer(nn.Layer):
-    def __init__(self, patch, dim, depth, heads, mlp, image_size=224, num_classes=1000):
+    def __init__(self, patch, dim, depth, heads, mlp, norm_eps, image_size=224, num_classes=1000):
         super().__init__()
         tokens = (image_size // patch) ** 2 + 1
         self.patch_embed = nn.Conv2D(3, dim, patch, patch)
         init = nn.initializer.TruncatedNormal(std=0.02)
         self.cls_token = self.create_parameter([1, 1, dim], default_initializer=init)
         self.pos_embed = self.create_parameter([1, tokens, dim], default_initializer=init)
-        self.encoder = nn.Sequential(*[EncoderLayer(dim, heads, mlp) for _ in range(depth)])
-        self.norm = nn.LayerNorm(dim, epsilon=1e-6)
+        self.encoder = nn.Sequential(*[EncoderLayer(dim, heads, mlp, norm_eps) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, epsilon=norm_eps)
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x):
@@ -59,4 +58,4 @@ class VisionTransformer(nn.Layer):
 
 @register("vit_b_16")
 def vit_b_16(**kw):
-    return VisionTransformer(**VIT_B16, **kw)
+    return VisionTransformer(**layouts.VIT_B16, **kw)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from paddle import nn
 
+from .. import layouts
 from . import register
-from .layers import ClassifierHead, ConvBNAct
+from .layers import ConvBNAct, FeatureClassifier
 
 
 class SeparableConv(nn.Sequential):
@@ -20,90 +21,83 @@ class SeparableConv(nn.Sequential):
                          ConvBNAct(cin, cout, 1, act=act))
 
 
-class XceptionBlock(nn.Layer):
-    """[ReLU → SepConv → BN] x len(widths), then a 3x3/2 max-pool when strided."""
+def _stem(widths):
+    layers, cin = [], 3
+    for cout, stride in widths:
+        layers.append(ConvBNAct(cin, cout, 3, stride))
+        cin = cout
+    return layers, cin
 
-    def __init__(self, cin, widths, stride, start_with_relu=True):
+
+class _Residual(nn.Layer):
+    """body(x) + skip(x); the skip is a strided 1x1 conv + BN when the shape changes."""
+
+    def __init__(self, body, cin, cout, stride):
         super().__init__()
-        layers, c = [], cin
-        for i, w in enumerate(widths):
-            if i > 0 or start_with_relu:
-                layers.append(nn.ReLU())
-            layers += [SeparableConv(c, w), nn.BatchNorm2D(w)]
-            c = w
-        if stride != 1:
-            layers.append(nn.MaxPool2D(3, stride, 1))
-        self.body = nn.Sequential(*layers)
-        self.skip = (nn.Identity() if stride == 1 and cin == c
-                     else ConvBNAct(cin, c, 1, stride, act=None))
+        self.body = body
+        self.skip = (nn.Identity() if stride == 1 and cin == cout
+                     else ConvBNAct(cin, cout, 1, stride, act=None))
 
     def forward(self, x):
         return self.body(x) + self.skip(x)
 
 
-class Xception(nn.Layer):
+def xception_block(cin, widths, stride, start_with_relu=True):
+    """[ReLU → SepConv → BN] x len(widths), then a 3x3/2 max-pool when strided."""
+    layers, c = [], cin
+    for i, w in enumerate(widths):
+        if i > 0 or start_with_relu:
+            layers.append(nn.ReLU())
+        layers += [SeparableConv(c, w), nn.BatchNorm2D(w)]
+        c = w
+    if stride != 1:
+        layers.append(nn.MaxPool2D(3, stride, 1))
+    return _Residual(nn.Sequential(*layers), cin, c, stride)
+
+
+def deeplab_module(cin, widths, stride):
+    """Three separable convs (BN after each half), the last strided instead of a max-pool."""
+    layers, c = [], cin
+    for i, w in enumerate(widths):
+        layers += [nn.ReLU(), SeparableConv(c, w, stride if i == len(widths) - 1 else 1, deeplab=True)]
+        c = w
+    return _Residual(nn.Sequential(*layers), cin, c, stride)
+
+
+class Xception(FeatureClassifier):
     """Entry flow (3 strided blocks), middle flow (8 x 728), exit flow — 36 conv layers."""
 
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        blocks = [ConvBNAct(3, 32, 3, 2), ConvBNAct(32, 64, 3),
-                  XceptionBlock(64, (128, 128), 2, start_with_relu=False),
-                  XceptionBlock(128, (256, 256), 2), XceptionBlock(256, (728, 728), 2)]
-        blocks += [XceptionBlock(728, (728, 728, 728), 1) for _ in range(8)]
-        blocks += [XceptionBlock(728, (728, 1024), 2),
-                   SeparableConv(1024, 1536), nn.BatchNorm2D(1536), nn.ReLU(),
-                   SeparableConv(1536, 2048), nn.BatchNorm2D(2048), nn.ReLU()]
-        self.features = nn.Sequential(*blocks)
-        self.head = ClassifierHead(2048, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+    def __init__(self, stem, blocks, exit_flow, num_classes=1000):
+        layers, cin = _stem(stem)
+        for i, (widths, stride) in enumerate(blocks):
+            # the first block follows the stem's ReLU
+            layers.append(xception_block(cin, widths, stride, start_with_relu=i > 0))
+            cin = widths[-1]
+        for cout in exit_flow:
+            layers += [SeparableConv(cin, cout), nn.BatchNorm2D(cout), nn.ReLU()]
+            cin = cout
+        super().__init__(layers, cin, num_classes)
 
 
-class DeepLabXceptionModule(nn.Layer):
-    """Three separable convs, the last strided (no max-pool), with a conv or identity skip."""
-
-    def __init__(self, cin, widths, stride):
-        super().__init__()
-        layers, c = [], cin
-        for i, w in enumerate(widths):
-            layers += [nn.ReLU(), SeparableConv(c, w, stride if i == len(widths) - 1 else 1,
-                                                deeplab=True)]
-            c = w
-        self.body = nn.Sequential(*layers)
-        self.skip = (nn.Identity() if stride == 1 and cin == c
-                     else ConvBNAct(cin, c, 1, stride, act=None))
-
-    def forward(self, x):
-        return self.body(x) + self.skip(x)
-
-
-class Xception65(nn.Layer):
+class Xception65(FeatureClassifier):
     """Entry flow (128/256/728), middle flow 16 x 728, exit flow at output stride 32."""
 
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        blocks = [ConvBNAct(3, 32, 3, 2), ConvBNAct(32, 64, 3),
-                  DeepLabXceptionModule(64, (128,) * 3, 2),
-                  DeepLabXceptionModule(128, (256,) * 3, 2),
-                  DeepLabXceptionModule(256, (728,) * 3, 2)]
-        blocks += [DeepLabXceptionModule(728, (728,) * 3, 1) for _ in range(16)]
-        blocks += [DeepLabXceptionModule(728, (728, 1024, 1024), 2),
-                   SeparableConv(1024, 1536, deeplab=True, inner_relu=True),
-                   SeparableConv(1536, 1536, deeplab=True, inner_relu=True),
-                   SeparableConv(1536, 2048, deeplab=True, inner_relu=True)]
-        self.features = nn.Sequential(*blocks)
-        self.head = ClassifierHead(2048, num_classes)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+    def __init__(self, stem, blocks, exit_flow, num_classes=1000):
+        layers, cin = _stem(stem)
+        for widths, stride in blocks:
+            layers.append(deeplab_module(cin, widths, stride))
+            cin = widths[-1]
+        for cout in exit_flow:
+            layers.append(SeparableConv(cin, cout, deeplab=True, inner_relu=True))
+            cin = cout
+        super().__init__(layers, cin, num_classes)
 
 
 @register("xception")
 def xception(**kw):
-    return Xception(**kw)
+    return Xception(**layouts.XCEPTION, **kw)
 
 
 @register("xception65")
 def xception65(**kw):
-    return Xception65(**kw)
+    return Xception65(**layouts.XCEPTION65, **kw)

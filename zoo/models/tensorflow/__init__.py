@@ -1,7 +1,7 @@
 """Catalogue architectures that keras.applications lacks, in Keras functional-API idiom (NHWC).
 
 Each module registers its factories with `@register("<variant>")`; the catalogue's
-`builder: zoo` cells name a variant here. Depths and widths follow the papers; every
+`builder: zoo` cells name a variant here. Depths and widths come from ../layouts.py; every
 factory takes `input_shape` (H, W, C) and returns a `keras.Model` that outputs logits
 (classifiers) or per-pixel class scores (UNet), never softmax.
 """

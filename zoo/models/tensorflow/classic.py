@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import conv_bn, image_input, max_pool, model
 
@@ -26,16 +27,6 @@ def alexnet(input_shape=(224, 224, 3), classes: int = 1000):
     return model(inputs, layers.Dense(classes)(x), "alexnet")
 
 
-# GoogLeNet inception modules (Szegedy et al., 2015, table 1):
-# (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj); None = max pool 3x3/2 before the module.
-GOOGLENET_MODULES = (
-    (64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64), None,
-    (192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64), (128, 128, 256, 24, 64, 64),
-    (112, 144, 288, 32, 64, 64), (256, 160, 320, 32, 128, 128), None,
-    (256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128),
-)
-
-
 def _inception(x, c1, r3, c3, r5, c5, pool_proj):
     b1 = conv_bn(x, c1, 1)
     b3 = conv_bn(conv_bn(x, r3, 1), c3, 3)
@@ -54,7 +45,7 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000):
     x = conv_bn(x, 64, 1)
     x = conv_bn(x, 192, 3)
     x = max_pool(x)
-    for spec in GOOGLENET_MODULES:
+    for spec in layouts.GOOGLENET_MODULES:
         x = max_pool(x) if spec is None else _inception(x, *spec)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.4)(x)

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import activation, bn, conv, conv_bn, image_input, max_pool, model, split_channels
-
-# DPN-68: 10 stem channels, k_R = 128, G = 32, blocks (3, 4, 12, 3), dense increments
-# (16, 32, 32, 64); the "small" variant keeps the bottleneck width factor at 1.
-DPN68 = dict(init_features=10, k_r=128, groups=32, depths=(3, 4, 12, 3), increments=(16, 32, 32, 64))
 
 
 def _bn_act_conv(x, filters: int, kernel: int, stride: int = 1, groups: int = 1):
@@ -32,17 +29,11 @@ def _dual_path_block(residual, dense, r: int, bw: int, inc: int, groups: int, ki
 
 @register("dpn68")
 def dpn68(input_shape=(224, 224, 3), classes: int = 1000):
-    cfg = DPN68
+    cfg = layouts.DPN68
     inputs = image_input(input_shape)
-    x = conv_bn(inputs, cfg["init_features"], 3, stride=2)
-    x = max_pool(x)
-    residual, dense = x, None
-    for stage, (depth, inc) in enumerate(zip(cfg["depths"], cfg["increments"])):
-        bw = 64 * 2 ** stage
-        r = cfg["k_r"] * bw // 64
-        for i in range(depth):
-            kind = "normal" if i else ("proj" if stage == 0 else "down")
-            residual, dense = _dual_path_block(residual, dense, r, bw, inc, cfg["groups"], kind)
+    residual, dense = max_pool(conv_bn(inputs, cfg["init"], 3, stride=2)), None
+    for _, r, bw, inc, kind, _ in layouts.dpn_blocks(cfg):
+        residual, dense = _dual_path_block(residual, dense, r, bw, inc, cfg["groups"], kind)
     x = activation(bn(layers.Concatenate()([residual, dense])), "relu")
     x = layers.GlobalAveragePooling2D(keepdims=True)(x)
     x = layers.Conv2D(classes, 1, use_bias=True)(x)       # DPN's classifier is a 1x1 conv

@@ -5,24 +5,14 @@ import math
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import activation, conv, conv_bn, depthwise_bn, image_input, model
 
-# (kernel, expansion size, output channels, SE ratio, stride) per bottleneck, table 1.
-GHOSTNET_BLOCKS = (
-    (3, 16, 16, 0, 1),
-    (3, 48, 24, 0, 2), (3, 72, 24, 0, 1),
-    (5, 72, 40, 0.25, 2), (5, 120, 40, 0.25, 1),
-    (3, 240, 80, 0, 2), (3, 200, 80, 0, 1), (3, 184, 80, 0, 1), (3, 184, 80, 0, 1),
-    (3, 480, 112, 0.25, 1), (3, 672, 112, 0.25, 1),
-    (5, 672, 160, 0.25, 2), (5, 960, 160, 0, 1), (5, 960, 160, 0.25, 1), (5, 960, 160, 0, 1),
-    (5, 960, 160, 0.25, 1),
-)
 
-
-def _make_divisible(value: float, divisor: int = 4) -> int:
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+def _make_divisible(value: float) -> int:
+    """GhostNet rounds its widths to a multiple of the layout's divisor."""
+    return layouts.make_divisible(value, layouts.GHOSTNET["divisor"])
 
 
 def _hard_sigmoid(x):
@@ -64,13 +54,14 @@ def _ghost_bottleneck(x, kernel, mid, out, se_ratio, stride):
 
 @register("ghostnet_1_0")
 def ghostnet_1_0(input_shape=(224, 224, 3), classes: int = 1000, width: float = 1.0):
+    cfg = layouts.GHOSTNET
+    blocks = layouts.ghostnet_blocks(cfg, width)
     inputs = image_input(input_shape)
-    x = conv_bn(inputs, _make_divisible(16 * width), 3, stride=2)
-    for kernel, exp, out, se_ratio, stride in GHOSTNET_BLOCKS:
-        x = _ghost_bottleneck(x, kernel, _make_divisible(exp * width), _make_divisible(out * width),
-                              se_ratio, stride)
-    x = conv_bn(x, _make_divisible(960 * width), 1)
+    x = conv_bn(inputs, blocks[0][0], 3, stride=2)
+    for _, kernel, mid, out, se_ratio, stride in blocks:
+        x = _ghost_bottleneck(x, kernel, mid, out, se_ratio, stride)
+    x = conv_bn(x, _make_divisible(cfg["last"] * width), 1)
     x = layers.GlobalAveragePooling2D(keepdims=True)(x)
-    x = activation(conv(x, 1280, 1, use_bias=True), "relu")
-    x = layers.Dropout(0.2)(layers.Flatten()(x))
+    x = activation(conv(x, cfg["head"], 1, use_bias=True), "relu")
+    x = layers.Dropout(cfg["dropout"])(layers.Flatten()(x))
     return model(inputs, layers.Dense(classes)(x), "ghostnet_1_0")

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import bn, classifier, conv, conv_bn, image_input, model
-
-# RegNetX-400MF from the paper's model zoo: depths, widths, group width 16, bottleneck ratio 1.
-X400MF = dict(depths=(1, 2, 7, 12), widths=(32, 64, 160, 384), group_width=16, stem=32)
 
 
 def _x_block(x, width: int, stride: int, group_width: int):
@@ -20,10 +18,9 @@ def _x_block(x, width: int, stride: int, group_width: int):
 
 @register("regnetx_400mf")
 def regnetx_400mf(input_shape=(224, 224, 3), classes: int = 1000):
-    cfg = X400MF
+    cfg = layouts.REGNETX_400MF
     inputs = image_input(input_shape)
     x = conv_bn(inputs, cfg["stem"], 3, stride=2)
-    for depth, width in zip(cfg["depths"], cfg["widths"]):
-        for i in range(depth):
-            x = _x_block(x, width, 2 if i == 0 else 1, cfg["group_width"])
+    for _, width, stride in layouts.regnet_blocks(cfg):
+        x = _x_block(x, width, stride, cfg["group_width"])
     return model(inputs, classifier(x, classes), "regnetx_400mf")

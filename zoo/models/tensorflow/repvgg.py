@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import bn, classifier, conv_bn, image_input, model
-
-# Blocks per stage and the A-series width multipliers (a = 0.75, b = 2.5).
-A0_BLOCKS = (1, 2, 4, 14, 1)
-A0_WIDTHS = (min(64, int(64 * 0.75)), int(64 * 0.75), int(128 * 0.75), int(256 * 0.75), int(512 * 2.5))
 
 
 def _repvgg_block(x, channels: int, stride: int):
@@ -25,9 +22,7 @@ def _repvgg_block(x, channels: int, stride: int):
 
 @register("repvgg_a0")
 def repvgg_a0(input_shape=(224, 224, 3), classes: int = 1000):
-    inputs = image_input(input_shape)
-    x = inputs
-    for blocks, channels in zip(A0_BLOCKS, A0_WIDTHS):
-        for i in range(blocks):
-            x = _repvgg_block(x, channels, 2 if i == 0 else 1)
+    inputs = x = image_input(input_shape)
+    for _, channels, stride in layouts.repvgg_blocks(layouts.REPVGG_A0):
+        x = _repvgg_block(x, channels, stride)
     return model(inputs, classifier(x, classes), "repvgg_a0")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import image_input, model
-
-WIDTHS = (64, 128, 256, 512, 1024)
 
 
 def _double_conv(x, filters: int):
@@ -23,12 +22,13 @@ def _double_conv(x, filters: int):
 
 @register("unet")
 def unet(input_shape=(256, 256, 3), classes: int = 2):
+    widths = layouts.UNET["widths"]
     inputs = image_input(input_shape)
     skips, x = [], inputs
-    for i, filters in enumerate(WIDTHS):
+    for i, filters in enumerate(widths):
         x = _double_conv(x if i == 0 else layers.MaxPooling2D(2)(x), filters)
         skips.append(x)
-    for filters, skip in zip(reversed(WIDTHS[:-1]), reversed(skips[:-1])):
+    for filters, skip in zip(reversed(widths[:-1]), reversed(skips[:-1])):
         up = layers.Conv2DTranspose(filters, 2, strides=2, kernel_initializer="he_normal")(x)
         x = _double_conv(layers.Concatenate()([skip, up]), filters)
     return model(inputs, layers.Conv2D(classes, 1)(x), "unet")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from .. import layouts
 from . import register
 from .layers import image_input, model
-
-VIT_B_16 = dict(patch=16, width=768, depth=12, heads=12, mlp=3072)
-LN_EPSILON = 1e-6
 
 
 class ClassTokenAndPosition(layers.Layer):
@@ -26,24 +24,24 @@ class ClassTokenAndPosition(layers.Layer):
         return ops.concatenate([token, x], axis=1) + self.position
 
 
-def _encoder_layer(x, width: int, heads: int, mlp: int):
-    y = layers.LayerNormalization(epsilon=LN_EPSILON)(x)
-    y = layers.MultiHeadAttention(num_heads=heads, key_dim=width // heads)(y, y)
+def _encoder_layer(x, dim: int, heads: int, mlp: int, norm_eps: float):
+    y = layers.LayerNormalization(epsilon=norm_eps)(x)
+    y = layers.MultiHeadAttention(num_heads=heads, key_dim=dim // heads)(y, y)
     x = layers.Add()([x, y])
-    y = layers.LayerNormalization(epsilon=LN_EPSILON)(x)
+    y = layers.LayerNormalization(epsilon=norm_eps)(x)
     y = layers.Dense(mlp, activation="gelu")(y)
-    y = layers.Dense(width)(y)
+    y = layers.Dense(dim)(y)
     return layers.Add()([x, y])
 
 
 @register("vit_b_16")
 def vit_b_16(input_shape=(224, 224, 3), classes: int = 1000):
-    cfg = VIT_B_16
+    cfg = layouts.VIT_B16
     inputs = image_input(input_shape)
-    x = layers.Conv2D(cfg["width"], cfg["patch"], strides=cfg["patch"])(inputs)   # patch embedding
-    x = layers.Reshape((-1, cfg["width"]))(x)
+    x = layers.Conv2D(cfg["dim"], cfg["patch"], strides=cfg["patch"])(inputs)   # patch embedding
+    x = layers.Reshape((-1, cfg["dim"]))(x)
     x = ClassTokenAndPosition()(x)
     for _ in range(cfg["depth"]):
-        x = _encoder_layer(x, cfg["width"], cfg["heads"], cfg["mlp"])
-    x = layers.LayerNormalization(epsilon=LN_EPSILON)(x)
+        x = _encoder_layer(x, cfg["dim"], cfg["heads"], cfg["mlp"], cfg["norm_eps"])
+    x = layers.LayerNormalization(epsilon=cfg["norm_eps"])(x)
     return model(inputs, layers.Dense(classes)(x[:, 0]), "vit_b_16")

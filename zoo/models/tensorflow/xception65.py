@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from keras import layers
 
+from .. import layouts
 from . import register
 from .layers import activation, bn, classifier, conv, conv_bn, depthwise, image_input, model
-
-MIDDLE_BLOCKS = 16
 
 
 def _separable(x, filters: int, stride: int = 1):
@@ -19,28 +18,27 @@ def _separable(x, filters: int, stride: int = 1):
     return bn(conv(x, filters, 1))
 
 
-def _block(x, widths, stride: int, start_with_relu: bool = True, skip: str = "conv"):
+def _block(x, widths, stride: int, start_with_relu: bool = True):
     y = x
     for i, filters in enumerate(widths):
         if start_with_relu or i > 0:
             y = activation(y, "relu")
         y = _separable(y, filters, stride if i == len(widths) - 1 else 1)
-    shortcut = x if skip == "identity" else bn(conv(x, widths[-1], 1, stride))
+    identity = stride == 1 and x.shape[-1] == widths[-1]
+    shortcut = x if identity else bn(conv(x, widths[-1], 1, stride))
     return layers.Add()([y, shortcut])
 
 
 @register("xception65")
 def xception65(input_shape=(299, 299, 3), classes: int = 1000):
+    cfg = layouts.XCEPTION65
     inputs = image_input(input_shape)
-    x = conv_bn(inputs, 32, 3, stride=2)
-    x = conv_bn(x, 64, 3)
-    x = _block(x, (128, 128, 128), 2, start_with_relu=False)
-    x = _block(x, (256, 256, 256), 2)
-    x = _block(x, (728, 728, 728), 2)
-    for _ in range(MIDDLE_BLOCKS):
-        x = _block(x, (728, 728, 728), 1, skip="identity")
-    x = _block(x, (728, 1024, 1024), 2)
+    x = inputs
+    for filters, stride in cfg["stem"]:
+        x = conv_bn(x, filters, 3, stride=stride)
+    for i, (widths, stride) in enumerate(cfg["blocks"]):
+        x = _block(x, widths, stride, start_with_relu=i > 0)   # the first follows the stem's ReLU
     x = activation(x, "relu")
-    for filters in (1536, 1536, 2048):
+    for filters in cfg["exit_flow"]:
         x = activation(_separable(x, filters), "relu")
     return model(inputs, classifier(x, classes), "xception65")

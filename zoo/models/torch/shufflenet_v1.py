@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-STAGE_REPEATS = (4, 8, 4)
-STAGE_OUT = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
-             4: (272, 544, 1088), 8: (384, 768, 1536)}
+from .. import layouts
+from . import register
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -49,25 +48,20 @@ class ShuffleUnit(nn.Module):
 
 
 class ShuffleNetV1(nn.Module):
-    def __init__(self, groups: int = 3, width: float = 1.0, num_classes: int = 1000):
+    def __init__(self, groups: int, stem: int, units: tuple, num_classes: int = 1000):
         super().__init__()
-        outs = [int(c * width) for c in STAGE_OUT[groups]]
-        stem = 24
         self.stem = nn.Sequential(conv_bn(3, stem, 3, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
-        units, cin = [], stem
-        for stage, (repeats, cout) in enumerate(zip(STAGE_REPEATS, outs)):
-            for i in range(repeats):
-                units.append(ShuffleUnit(cin, cout, 2 if i == 0 else 1, groups,
-                                         group_first_conv=not (stage == 0 and i == 0)))
-                cin = cout
-        self.stages = nn.Sequential(*units)
+        self.stages = nn.Sequential(*(ShuffleUnit(cin, cout, stride, groups, grouped)
+                                      for cin, cout, stride, grouped in units))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(cin, num_classes)
+        self.fc = nn.Linear(units[-1][1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.stages(self.stem(x)))
         return self.fc(torch.flatten(x, 1))
 
 
+@register("shufflenet_v1_g3_x1_0")
 def shufflenet_v1_g3_x1_0(num_classes: int = 1000) -> ShuffleNetV1:
-    return ShuffleNetV1(groups=3, width=1.0, num_classes=num_classes)
+    layout = layouts.SHUFFLENET_V1
+    return ShuffleNetV1(3, layout["stem"], layouts.shufflenet_v1_units(layout, 3), num_classes)

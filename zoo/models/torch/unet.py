@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-WIDTHS = (64, 128, 256, 512, 1024)
+from .. import layouts
+from . import register
 
 
 def double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -20,17 +21,17 @@ def double_conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    def __init__(self, in_channels: int = 3, num_classes: int = 2):
+    def __init__(self, widths: tuple, in_channels: int = 3, num_classes: int = 2):
         super().__init__()
         self.down = nn.ModuleList()
         cin = in_channels
-        for w in WIDTHS:
+        for w in widths:
             self.down.append(double_conv(cin, w))
             cin = w
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
-        for w in reversed(WIDTHS[:-1]):
+        for w in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(cin, w, 2, stride=2))
             self.merge.append(double_conv(2 * w, w))
             cin = w
@@ -50,5 +51,6 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+@register("unet")
 def unet(in_channels: int = 3, num_classes: int = 2) -> UNet:
-    return UNet(in_channels, num_classes)
+    return UNet(layouts.UNET["widths"], in_channels, num_classes)
