@@ -31,10 +31,11 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
 import oneflow as flow
 
 from .device_checks import collecting, in_host_check, raise_first_failure
-from .dtypes import numpy_dtype
+from .dtypes import numpy_dtype, to_tensor
 from .errors import ConverterError
 from .graph import ValueInfo
 from .module import STEP_TRACE, run_steps
@@ -121,9 +122,23 @@ def host_reads(module, *args) -> list:
     return probe(module, *args)[0]
 
 
-def breaks(module, reads) -> dict:
-    """Step name -> why it cannot be traced: build-time blockers, data-shaped ops, host reads."""
-    found = {}
+EMPTY_BREAK = ("a zero-size tensor passes through it (OneFlow 0.9's nn.Graph aborts on a zero-size "
+               "tensor entering or leaving a graph)")
+
+
+def empty_steps(module, infos: dict) -> dict:
+    """Step name -> EMPTY_BREAK for every step that reads or makes a zero-size value at run time
+    (a model input or a step's output; constants excluded): they run eagerly, so that no empty
+    tensor crosses a compiled graph's boundary."""
+    made = set(module.input_names) | {n for s in module.steps for n in s.outputs if n}
+    empty = {n for n, info in infos.items() if n in made and 0 in info.shape}
+    return {s.name: EMPTY_BREAK for s in module.steps if empty & ({n for n in s.inputs if n} | set(s.outputs))}
+
+
+def breaks(module, reads, infos: dict = None) -> dict:
+    """Step name -> why it cannot be traced: build-time blockers, data-shaped ops, host reads,
+    and (given the probe's value infos) zero-size values."""
+    found = dict(empty_steps(module, infos)) if infos else {}
     for step in module.steps:
         if getattr(step.fn, "graph_blocker", None):
             found[step.name] = step.fn.graph_blocker
@@ -171,6 +186,19 @@ class _Steps(flow.nn.Module):
 # graph_release_stress.py, docs/design.md §5). The cost is memory: a dropped ConvertedGraph or an
 # evicted shape plan keeps its compiled plan (its weights are the module's, shared).
 _KEPT_ALIVE: list = []
+
+# OneFlow 0.9 gives each compiled nn.Graph stream ids from a process-wide pool it never gives
+# back: the 4096th id aborts the process (CHECK stream_index <= kMaxStreamIndex), after 1365
+# compiles on CPU, 3 ids each, whatever the graph's size and whether it was released
+# (benchmarks/graph_compile_limit.py). Past this budget, graph mode compiles nothing more in
+# the process: new plans and segments run eagerly, with a GraphBreakWarning (strict: refused).
+COMPILE_BUDGET = 1200
+BUDGET_BREAK = (f"this process has compiled {COMPILE_BUDGET} nn.Graphs, graph mode's budget (OneFlow 0.9 "
+                "aborts the process when its stream ids run out, after ~1365 compiles on CPU)")
+
+
+def can_compile() -> bool:
+    return len(_KEPT_ALIVE) < COMPILE_BUDGET
 
 
 class _Compiled(flow.nn.Graph):
@@ -234,10 +262,12 @@ class _GraphPart:
 
     def run(self, env: dict) -> None:
         args = [env[n] for n in self.module.input_names]
-        if any(isinstance(a, flow.Tensor) and a.numel() == 0 for a in args):
-            out = self.module(*args)   # zero-size inputs run eagerly (nn.Graph is not exercised on them)
+        key = _shapes(args)
+        if any(isinstance(a, flow.Tensor) and a.numel() == 0 for a in args) \
+                or (key not in self.graphs and not can_compile()):
+            out = self.module(*args)   # zero-size inputs, or the compile budget used up: eagerly
         else:
-            out = self.graphs.get_or_make(_shapes(args), lambda: _Compiled(self.module, self.source))(*args)
+            out = self.graphs.get_or_make(key, lambda: _Compiled(self.module, self.source))(*args)
         env.update(zip(self.module.output_names, out))
 
 
@@ -338,18 +368,28 @@ class ConvertedGraph:
         return "\n".join(f"{i}: {s}" for i, s in enumerate(self.segments))
 
     def __call__(self, *args):
+        # numpy inputs become tensors here, as the eager module's own binding does: nn.Graph
+        # takes tensors only, and a plan is chosen by the input shapes.
+        if any(isinstance(a, np.ndarray) for a in args):
+            device = self.module._device()
+            args = tuple(to_tensor(a, device) if isinstance(a, np.ndarray) else a for a in args)
         self._last = self._plans.get_or_make(_shapes(args), lambda: self._plan(args))
         return self._last(*args)
 
     def _plan(self, args) -> _Plan:
         module = self.module
         reads, infos = probe(module, *args)
-        broken = breaks(module, reads)
+        broken = breaks(module, reads, infos)
         if broken and self._rebuild is not None:
             # Converted again for these input shapes: Shape arithmetic folds, shape-only Ifs resolve.
             module = self._rebuild(infos)
-            reads, _ = probe(module, *args)
-            broken = breaks(module, reads)
+            reads, infos = probe(module, *args)
+            broken = breaks(module, reads, infos)
+        if not can_compile():
+            if self.strict:
+                raise GraphModeError(f"{self.source}: cannot compile another oneflow.nn.Graph: {BUDGET_BREAK}; "
+                                     "run it eagerly, or in a new process")
+            broken = {s.name: BUDGET_BREAK for s in module.steps}
         if broken and self.strict:
             step = next(s for s in module.steps if s.name in broken)
             raise _refusal(self.source, step.name, step.op_type, broken[step.name])

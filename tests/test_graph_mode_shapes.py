@@ -129,3 +129,68 @@ def test_plans_are_cached_per_input_shape():
     for shape in shapes:
         graph(flow.tensor(_x(*shape)))
     assert list(graph._plans) == [((1, 1, 3, 2),), ((1, 1, 2, 2),)]   # the first shape was reused (LRU order)
+
+
+def _matmul_relu(batch_dim="N") -> onnx.ModelProto:
+    """x [N, 3] @ W [3, 2] -> Relu -> y [N, 2]: one compiled segment for any non-empty batch."""
+    n = helper.make_node
+    g = helper.make_graph([n("MatMul", ["x", "w"], ["m"], name="mm"), n("Relu", ["m"], ["y"], name="relu")], "mr",
+                          [helper.make_tensor_value_info("x", F, [batch_dim, 3])],
+                          [helper.make_tensor_value_info("y", F, [batch_dim, 2])],
+                          [numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(3, 2) - 2.5, "w")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_a_zero_size_input_runs_eagerly_around_the_graph_not_into_it():
+    # OneFlow 0.9's nn.Graph aborts the process (CHECK in interface_op_util: shape().At(0) > 0)
+    # when a zero-size tensor enters or leaves a compiled graph; found by the hostile corpus
+    # run under graph=True (prelu_empty, matmul_empty_batch, topk_empty_k0, ...). The steps a
+    # zero-size value passes through break the graph; a non-empty call stays one segment.
+    model = _matmul_relu()
+    g = converter.convert(model, graph=True)
+    x = np.ones((4, 3), np.float32)
+    assert np.array_equal(g(x).numpy(), converter.convert(model)(x).numpy())
+    assert [s.kind for s in g.segments] == ["graph"]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        out = g(np.zeros((0, 3), np.float32))
+    assert out.shape == (0, 2) and out.dtype == flow.float32
+    assert {s.kind for s in g.segments} == {"eager"} and "zero-size" in g.segments[0].why
+    assert any(issubclass(w.category, GraphBreakWarning) for w in seen)
+    assert [s.kind for s in (g(x), g)[1].segments] == ["graph"]     # the non-empty plan is still cached
+
+
+def test_numpy_inputs_choose_a_plan_by_their_shapes():
+    # The eager module takes numpy arrays; nn.Graph takes tensors only, and a plan is picked by the
+    # input shapes: numpy inputs are made tensors first (they failed with "nn.Graph.build()'s
+    # input/output item only support types: Tensor/None", found by the graph-mode property families).
+    model = _matmul_relu()
+    g = converter.convert(model, graph=True)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for rows in (2, 5, 2):
+        x = np.linspace(-1, 1, rows * 3, dtype=np.float32).reshape(rows, 3)
+        np.testing.assert_allclose(g(x).numpy(), sess.run(None, {"x": x})[0], rtol=1e-6, atol=1e-6)
+        assert g(x).shape == (rows, 2) and [s.kind for s in g.segments] == ["graph"]
+
+
+def test_past_the_compile_budget_graph_mode_runs_eagerly_instead_of_aborting(monkeypatch):
+    # OneFlow 0.9 aborts the process once its stream ids run out (CHECK stream_index <=
+    # kMaxStreamIndex after ~1365 compiles on CPU; found by the nightly graph-mode property run,
+    # measured by benchmarks/graph_compile_limit.py). Past graph_mode.COMPILE_BUDGET nothing more
+    # is compiled: a new plan runs eagerly with a GraphBreakWarning, strict mode refuses, typed.
+    from converter import graph_mode
+
+    model = _matmul_relu()
+    x = np.linspace(-1, 1, 9, dtype=np.float32).reshape(3, 3)
+    want = converter.convert(model)(x).numpy()
+    monkeypatch.setattr(graph_mode, "COMPILE_BUDGET", len(graph_mode._KEPT_ALIVE))
+    compiled_before = len(graph_mode._KEPT_ALIVE)
+    g = converter.convert(model, graph=True)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert np.array_equal(g(x).numpy(), want)
+    assert len(graph_mode._KEPT_ALIVE) == compiled_before
+    assert [s.kind for s in g.segments] == ["eager"] and "budget" in g.segments[0].why
+    assert any(issubclass(w.category, GraphBreakWarning) and "budget" in str(w.message) for w in seen)
+    with pytest.raises(converter.GraphModeError, match="cannot compile another oneflow.nn.Graph"):
+        converter.convert(model, graph="strict")(x)

@@ -7,6 +7,10 @@ C++ CHECKs -> SIGABRT, unbounded allocation, a read that never ends) would kill 
 pytest itself. One child runs the cases in order and prints one JSON line per case; if it
 dies, the case it was running is recorded as a crash and a new child runs the rest. A clean
 run of all cases takes ~25 s (mostly one OneFlow import).
+
+The corpus runs twice: eagerly, and with every converted model run as nn.Graph
+(``convert(..., graph=True)``), where the same typed errors are expected (checks that read
+values run on the device inside the graph and raise after the call: docs/design.md §5).
 """
 from __future__ import annotations
 
@@ -112,7 +116,7 @@ EXPECT = {
 # ====================================================================================================
 # The child: builds and runs cases (imports the converter; never imported by pytest's process).
 # ====================================================================================================
-def _cases(tmp):
+def _cases(tmp, graph: bool = False):
     import onnx
     import oneflow as flow
     from onnx import TensorProto as T, helper, numpy_helper
@@ -139,7 +143,7 @@ def _cases(tmp):
         return onnx.TensorProto(name="w", data_type=elem, dims=dims, raw_data=data)
 
     def convert(m, *inputs, **kw):
-        module = converter.convert(m, **kw)
+        module = converter.convert(m, graph=graph, **kw)
         return module(*[flow.tensor(np.asarray(v)) for v in inputs])
 
     def save(m, name):
@@ -359,11 +363,14 @@ def _cases(tmp):
         "einsum_ellipses_of_different_ranks": np.full((2, 3, 2), 2.0, np.float32)}
 
 
-def _child(tmp, names):
+MODES = ("eager", "graph")
+
+
+def _child(tmp, mode, names):
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
     import converter
 
-    cases, expected_values = _cases(tmp)
+    cases, expected_values = _cases(tmp, graph=mode == "graph")
     for name in names:
         print(json.dumps({"start": name}), flush=True)
         t0 = time.perf_counter()
@@ -392,14 +399,14 @@ def _child(tmp, names):
 # ====================================================================================================
 # The parent: pytest
 # ====================================================================================================
-def _run_corpus(tmp) -> dict:
+def _run_corpus(tmp, mode: str) -> dict:
     """Run every case in child processes; a child that dies costs only the case it was on."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     todo, results = list(EXPECT), {}
     while todo:
         try:
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), str(tmp), *todo], cwd=root,
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), str(tmp), mode, *todo], cwd=root,
                                   env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
             stdout, rc, stderr = proc.stdout, proc.returncode, proc.stderr
         except subprocess.TimeoutExpired as e:
@@ -425,9 +432,9 @@ def _run_corpus(tmp) -> dict:
     return results
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return _run_corpus(tmp_path_factory.mktemp("hostile"))
+@pytest.fixture(scope="module", params=MODES)
+def corpus(request, tmp_path_factory):
+    return _run_corpus(tmp_path_factory.mktemp(f"hostile-{request.param}"), request.param)
 
 
 @pytest.mark.parametrize("name", list(EXPECT))
@@ -448,4 +455,4 @@ def test_hostile_case_ends_typed_and_bounded(corpus, name):
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2:])
+    _child(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -36,3 +36,21 @@ def isolated_converter():
     runner = IsolatedConverter()
     yield runner
     runner.close()
+
+
+@pytest.fixture(scope="session")
+def isolated_graph_converter():
+    """The same worker, converting with graph=True: the model runs as nn.Graph (prop_oracle)."""
+    from prop_oracle import IsolatedConverter
+    runner = IsolatedConverter(mode="graph")
+    yield runner
+    runner.close()
+
+
+@pytest.fixture(scope="session")
+def isolated_graph_sizes_converter():
+    """graph=True, one converted model called with several input lists (prop_oracle)."""
+    from prop_oracle import IsolatedConverter
+    runner = IsolatedConverter(mode="graph-sizes")
+    yield runner
+    runner.close()

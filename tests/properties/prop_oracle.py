@@ -133,25 +133,66 @@ def warm_up() -> None:
 
 
 def convert_and_run(item) -> tuple:
-    """(stage, kind, payload): ("ok", "", outputs) or (stage, error class, message)."""
-    import oneflow as flow
+    """(stage, kind, payload): ("ok", "", outputs) or (stage, error class, message).
 
+    ``item`` is (model bytes, inputs, mode). Mode "graph" converts with ``graph=True`` and
+    runs the model as nn.Graph (graph breaks where data decides); its outputs must also equal
+    the eager module's within float noise (GRAPH_VS_EAGER), or the example fails as
+    "graph-differs". The outcome returned is the graph's: the policy in prop_check applies to
+    it unchanged (refuse where ORT refuses, typed; else match ORT).
+    Mode "graph-sizes" takes a list of input lists: one converted nn.Graph is called with each
+    (a plan per input-shape signature), and the payload is the list of their outputs.
+    """
+    model_bytes, inputs, mode = item
+    if mode == "eager":
+        return _convert_and_run(model_bytes, inputs, graph=False)
+    calls = inputs if mode == "graph-sizes" else [inputs]
+    eager, graph = _convert(model_bytes, graph=False), _convert(model_bytes, graph=True)
+    results = []
+    for i, call in enumerate(calls):
+        e = _run(eager, call) if eager[0] == "ok" else eager
+        g = _run(graph, call) if graph[0] == "ok" else graph
+        if e[0] == "ok" and g[0] == "ok":
+            problem = _graph_vs_eager(g[2], e[2])
+            if problem:
+                g = ("graph-differs", "graph != eager", problem)
+        if g[0] != "ok" or mode != "graph-sizes":
+            return g if len(calls) == 1 else (g[0], g[1], f"call {i} (input shapes "
+                                                       f"{[np.shape(x) for x in call]}): {g[2]}")
+        results.append(g[2])
+    return ("ok", "", results)
+
+
+def _convert_and_run(model_bytes, inputs, graph: bool) -> tuple:
+    converted = _convert(model_bytes, graph)
+    return _run(converted, inputs) if converted[0] == "ok" else converted
+
+
+def _convert(model_bytes, graph: bool) -> tuple:
+    """("ok", "", module) or (stage, error class, message)."""
     import converter
     from converter.errors import ConverterError, UnsupportedOperatorError
 
-    model_bytes, inputs = item
     try:
-        module = converter.convert(onnx.load_from_string(model_bytes))
+        return ("ok", "", converter.convert(onnx.load_from_string(model_bytes), graph=graph))
     except UnsupportedOperatorError as e:
         return ("unsupported", type(e).__name__, str(e)[:1500])
     except ConverterError as e:
         return ("convert", type(e).__name__, str(e)[:1500])
     except Exception as e:  # noqa: BLE001 - an untyped error is itself a finding
         return ("convert-untyped", type(e).__name__, str(e)[:1500])
+
+
+def _run(converted: tuple, inputs) -> tuple:
+    import oneflow as flow
+
+    from converter.errors import ConverterError
+
+    module = converted[2]
     try:
         with flow.no_grad():
             out = module(*inputs)
-        outs = list(out) if isinstance(out, tuple) else [out]
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
         return ("ok", "", [o.numpy() if isinstance(o, flow.Tensor) else np.asarray(o) for o in outs])
     except ConverterError as e:
         return ("run", type(e).__name__, str(e)[:1500])
@@ -159,12 +200,38 @@ def convert_and_run(item) -> tuple:
         return ("run-untyped", type(e).__name__, str(e)[:1500])
 
 
+# nn.Graph runs the same kernels as eager mode; OneFlow's graph passes may fuse or reorder a
+# float computation (a few ulps). Integers and bools are exact; floats within 4 ulps of float32
+# relative, 1e-6 absolute near 0 (far below prop_oracle.TOLERANCE vs ORT).
+GRAPH_VS_EAGER = {np.dtype(np.float16): (2e-3, 1e-4), np.dtype(np.float32): (5e-7, 1e-6),
+                  np.dtype(np.float64): (1e-12, 1e-12)}
+
+
+def _graph_vs_eager(graph_outs: list, eager_outs: list) -> str:
+    from converter.numerics import compare_output
+    if len(graph_outs) != len(eager_outs):
+        return f"nn.Graph gave {len(graph_outs)} outputs, eager {len(eager_outs)}"
+    for i, (g, e) in enumerate(zip(graph_outs, eager_outs)):
+        rtol, atol = GRAPH_VS_EAGER.get(np.asarray(e).dtype, (0.0, 0.0))
+        row = compare_output(f"output {i}", g, e, rtol=rtol, atol=atol, check_dtype=True)
+        if not row.passed:
+            return row.error or (f"output {i}: nn.Graph vs eager max abs {row.max_abs:.3g}, max rel {row.max_rel:.3g}"
+                                 f"\n graph {np.asarray(g)!r}\n eager {np.asarray(e)!r}"[:1500])
+    return ""
+
+
 class IsolatedConverter:
     """One persistent spawned worker running ``convert_and_run``; replaced after a crash."""
 
-    def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0):
+    def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0, mode: str = "eager"):
         from converter import _worker_pool as pool
         self._pool, self.timeout, self.startup_timeout = pool, timeout, startup_timeout
+        self.mode = mode    # "eager", "graph" or "graph-sizes" (convert_and_run)
+        # A process compiles at most graph_mode.COMPILE_BUDGET nn.Graphs (OneFlow's stream ids run
+        # out after ~1365): a graph-mode worker is replaced before it would run out, so every
+        # example of a nightly run is compiled, not run eagerly past the budget.
+        self.recycle_after = 300 if mode != "eager" else None
+        self._served = 0
         self._ctx = mp.get_context("spawn")
         self._logs = tempfile.TemporaryDirectory(prefix="prop-worker-")
         self._worker, self._spawned = None, 0
@@ -179,10 +246,14 @@ class IsolatedConverter:
         return w
 
     def __call__(self, model: onnx.ModelProto, inputs: list) -> tuple:
+        if self._worker is not None and self.recycle_after and self._served >= self.recycle_after:
+            self._worker.stop()
+            self._worker = None
         if self._worker is None:
-            self._worker = self._start()
+            self._worker, self._served = self._start(), 0
+        self._served += 1
         w = self._worker
-        w.give("example", (model.SerializeToString(), inputs))
+        w.give("example", (model.SerializeToString(), inputs, self.mode))
         while True:
             ready = wait([w.conn, w.proc.sentinel], max(0.0, w.started + self.timeout - time.monotonic()))
             outcome = self._pool._collect(w, ready, self.timeout)
