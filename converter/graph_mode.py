@@ -188,8 +188,8 @@ class _Steps(flow.nn.Module):
 _KEPT_ALIVE: list = []
 
 # OneFlow 0.9 gives each compiled nn.Graph stream ids from a process-wide pool it never gives
-# back: the 4096th id aborts the process (CHECK stream_index <= kMaxStreamIndex), after 1365
-# compiles on CPU, 3 ids each, whatever the graph's size and whether it was released
+# back: the 4096th id aborts the process (CHECK stream_index <= kMaxStreamIndex) at the 1365th
+# compile on CPU (3 ids each), whatever the graph's size and whether it was released
 # (benchmarks/graph_compile_limit.py). Past this budget, graph mode compiles nothing more in
 # the process: new plans and segments run eagerly, with a GraphBreakWarning (strict: refused).
 COMPILE_BUDGET = 1200

@@ -132,6 +132,20 @@ def test_integer_linear_matches_ort_exactly_case_f9():
     assert out[0].ravel().tolist() == [2, 3]
 
 
+def test_integer_linear_under_nn_graph_keeps_ort_float32_steps():
+    # The exact value 4 (5 + (2 - 5) / 3) is just above 4 in ORT's float32 steps and truncates to
+    # 4; nn.Graph fused the steps, landed just below and gave 3 (graph-mode property family).
+    import converter
+
+    x = np.array([[[[2, 3, 4, 5], [0, 0, 4, 5], [1, 1, 5, 2]]]], np.uint8)
+    model = node_model("Resize", {"x": x}, consts={"roi": f32(), "scales": f32(1, 1, 3, 1)}, opset=11,
+                       mode="linear", coordinate_transformation_mode="half_pixel")
+    expected = run_ort(model, {"x": x})
+    assert expected[0][0, 0, 5, 3] == 4
+    assert_outputs([converter.convert(model, graph=True)(x).numpy()], expected, rtol=0, atol=0)
+    assert_outputs(run_converted(model, {"x": x}), expected, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("coord", ["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"])
 @pytest.mark.parametrize("scales", [(1, 1, 0.6, 2.3), (1, 1, 1.7, 0.7), (1, 1, 1, 2.7)], ids=str)

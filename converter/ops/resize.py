@@ -248,17 +248,26 @@ def _integer_bilinear(x, out_shape, factor, spec):
     (h, w), (oh, ow) = x.shape[2:], out_shape[2:]
     y1, y2, dy1, dy2 = _ort_bilinear_axis(h, oh, factor[2], spec)
     x1, x2, dx1, dx2 = _ort_bilinear_axis(w, ow, factor[3], spec)
-    xf = x.to(flow.float32)
+    # Each float32 step is computed in float64 and rounded to float32 explicitly: the same
+    # values as float32 arithmetic (a product of two float32s is exact in float64), but no
+    # nn.Graph pass can fuse the multiply-adds or reorder the sum, which moved a value that
+    # lands just below an integer across it (found by the graph-mode property family).
+    xf = x.to(flow.float32).to(flow.float64)
+
+    def f32(t):
+        return t.to(flow.float32).to(flow.float64)
 
     def corner(rows, cols):
         picked = flow.index_select(xf, 2, flow.tensor(rows, device=x.device))
         return flow.index_select(picked, 3, flow.tensor(cols, device=x.device))
 
-    def coef(a, b):
-        return flow.tensor((b[:, None] * a[None, :]).astype(np.float32), device=x.device)
+    def term(a, b, rows, cols):
+        weight = flow.tensor((b[:, None] * a[None, :]).astype(np.float32).astype(np.float64), device=x.device)
+        return f32(weight * corner(rows, cols))
 
-    out = (coef(dx2, dy2) * corner(y1, x1) + coef(dx1, dy2) * corner(y1, x2)
-           + coef(dx2, dy1) * corner(y2, x1) + coef(dx1, dy1) * corner(y2, x2))
+    out = f32(term(dx2, dy2, y1, x1) + term(dx1, dy2, y1, x2))
+    out = f32(out + term(dx2, dy1, y2, x1))
+    out = f32(out + term(dx1, dy1, y2, x2))
     return flow.trunc(out).to(x.dtype)
 
 
