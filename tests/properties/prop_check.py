@@ -37,33 +37,34 @@ def check(family: str, example, runner) -> None:
     if ref.kind == "unimplemented":
         event("discarded: ORT has no kernel")
         reject()
+    mode = getattr(runner, "mode", "eager")
     stage, kind, payload = runner(model, list(example.inputs.values()))
     if ref.kind == "refused":
         if stage in ("unsupported", "convert", "run"):
-            return _record(family, example, "both-refuse", "")
-        return _fail(family, example, "ORT refuses, converter does not",
+            return _record(family, example, "both-refuse", "", mode)
+        return _fail(family, example, "ORT refuses, converter does not", mode,
                      f"ORT: {ref.detail[:400]}\nconverter: {stage} {kind} {str(payload)[:600]}")
     if stage == "unsupported":
         event("converter: declared unsupported")
-        return _record(family, example, "unsupported", payload[:300])
+        return _record(family, example, "unsupported", payload[:300], mode)
     if stage != "ok":
-        return _fail(family, example, f"converter {stage}", f"{kind}: {payload}")
+        return _fail(family, example, f"converter {stage}", mode, f"{kind}: {payload}")
     problem = mismatch(payload, ref.outputs)
     if problem:
-        return _fail(family, example, "wrong", problem)
-    _record(family, example, "pass", "")
+        return _fail(family, example, "wrong", mode, problem)
+    _record(family, example, "pass", "", mode)
 
 
-def _record(family, example, outcome, detail) -> None:
+def _record(family, example, outcome, detail, mode="eager") -> None:
     path = os.environ.get("PROP_SURVEY")
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps({"family": family, "outcome": outcome, "ops": [n.op_type for n in example.nodes],
+            f.write(json.dumps({"family": family, "mode": mode, "outcome": outcome, "ops": [n.op_type for n in example.nodes],
                                 "opset": example.opset, "example": example.describe()[:600],
                                 "detail": detail[:800]}) + "\n")
 
 
-def _fail(family, example, outcome, detail) -> None:
+def _fail(family, example, outcome, mode, detail) -> None:
     if os.environ.get("PROP_SURVEY"):
-        return _record(family, example, outcome, detail)
-    raise AssertionError(f"{outcome}: {detail}\n  model: {example.describe()}")
+        return _record(family, example, outcome, detail, mode)
+    raise AssertionError(f"{outcome} ({mode}): {detail}\n  model: {example.describe()}")

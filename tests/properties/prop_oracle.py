@@ -200,10 +200,11 @@ def _run(converted: tuple, inputs) -> tuple:
         return ("run-untyped", type(e).__name__, str(e)[:1500])
 
 
-# nn.Graph runs the same kernels as eager mode; OneFlow's graph passes may fuse or reorder a
-# float computation (a few ulps). Integers and bools are exact; floats within 4 ulps of float32
-# relative, 1e-6 absolute near 0 (far below prop_oracle.TOLERANCE vs ORT).
-GRAPH_VS_EAGER = {np.dtype(np.float16): (2e-3, 1e-4), np.dtype(np.float32): (5e-7, 1e-6),
+# nn.Graph runs the same kernels as eager mode, but OneFlow's graph passes fuse multiply-adds and
+# reorder sums: measured up to 1.5e-5 absolute (7.4e-6 relative) on float32 Resize
+# linear/cubic interpolation of values <= 5 (nightly run, 2026-12-08). Integers and bools are
+# exact; floats within 1e-5 relative + 1e-5 absolute (ORT's own rule, TOLERANCE, still applies).
+GRAPH_VS_EAGER = {np.dtype(np.float16): (2e-3, 2e-3), np.dtype(np.float32): (1e-5, 1e-5),
                   np.dtype(np.float64): (1e-12, 1e-12)}
 
 
