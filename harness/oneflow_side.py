@@ -156,9 +156,12 @@ def native_variant(spec: dict, module, inputs: dict, expected: dict, device: str
 
 
 def parity_of(actual: dict, reference: dict, rtol: float, atol: float, classifier: bool) -> list:
-    """Per-output rows (dicts); a missing or extra output is a failing row, and so is an
-    output whose dtype or shape differs from the reference's (both gates, docs/design.md §4)."""
-    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier, check_dtype=True)]
+    """Per-output rows (dicts), one per output name (expected.npz keys: the flattened order
+    of zoo/signatures.py for a signature cell); a missing or extra output is a failing row, and
+    so is an output whose dtype or shape differs from the reference's, and an integer output
+    (labels, indices, counts) that is not exactly equal (both gates, docs/design.md §4)."""
+    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier, check_dtype=True,
+                                                 exact_integers=True)]
 
 
 def summarize(rows: list) -> dict:
