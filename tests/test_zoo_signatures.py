@@ -186,3 +186,26 @@ def test_the_harness_exports_a_signature_cell_with_its_module(tmp_path):
     assert export_command(case, str(tmp_path))[1:3] == ["-m", "zoo.signature_export"]
     first = cases.case_from_cell(catalogue.load().cell("torch", "resnet50").listing(), 13, "cpu")
     assert export_command(first, str(tmp_path))[1:3] == ["-m", "zoo.export"]
+
+
+# --- one real export (PyTorch + transformers, ~20 s) -----------------------------------------
+
+@pytest.mark.torch
+def test_bert_exports_its_typed_signature_in_a_torch_only_process(zoo_cache_dir):
+    """python -m zoo.signature_export: the ONNX graph takes the catalogue's named int64 inputs
+    and gives the outputs by path; transformers brought no other framework into the process
+    (it imports TensorFlow when it finds it); ORT matches the source."""
+    import json
+
+    from zoo_export_checks import assert_matches_ort, export_cell
+
+    case_dir = export_cell("torch", "bert_tiny", zoo_cache_dir)
+    with open(os.path.join(case_dir, "meta.json")) as f:
+        meta = json.load(f)
+    assert meta["input_names"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert meta["output_names"] == ["last_hidden_state", "pooler_output"]
+    assert meta["frameworks_in_process"] == ["torch"] and meta["versions"]["transformers"]
+    inputs = np.load(os.path.join(case_dir, "inputs.npz"))
+    assert {inputs[n].dtype for n in meta["input_names"]} == {np.dtype("int64")}
+    assert inputs["attention_mask"].sum(axis=1).tolist() == [16, 11]
+    assert len(assert_matches_ort(case_dir)) == 2
