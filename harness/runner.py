@@ -165,7 +165,7 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     for key in ("max_abs", "max_rel", "top5"):
         rec[key] = done.get(key)
     # The two gates' verdicts and what the converter did (docs/design.md §4), where they exist.
-    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches", "latency"):
+    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches", "sizes", "latency"):
         if done.get(key) is not None:
             rec[key] = done[key]
     if done.get("min_atol") is not None:

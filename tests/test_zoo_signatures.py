@@ -129,6 +129,53 @@ def test_a_calibration_batch_repeats_the_padding_and_floats_keep_their_range():
     assert x.dtype == np.float32 and x.shape == (1, 3, 4, 4) and 0.0 <= x.min() and x.max() < 2.0
 
 
+# --- named dynamic dims ----------------------------------------------------------------------
+
+def _with_axes(inputs=BERT_INPUTS):
+    out = copy.deepcopy(inputs)
+    for item in out:
+        item["axes"] = ["batch", "sequence"]
+    return out
+
+
+def test_named_dims_are_dynamic_axes_and_sizes_remake_the_inputs_there():
+    cell = _cell(_with_axes(), sizes=[{"batch": 3, "sequence": 9}])
+    sig = cell.signature
+    assert sig.dims() == {"batch": 2, "sequence": 16} and sig.sizes == ({"batch": 3, "sequence": 9},)
+    assert sig.dynamic_axes()["attention_mask"] == {0: "batch", 1: "sequence"}
+    assert cell.as_dict()["input"]["sizes"] == [{"batch": 3, "sequence": 9}]
+    ids, mask, types = signatures.make_inputs(sig, seed=0, dims={"batch": 3, "sequence": 9})
+    assert ids.shape == mask.shape == types.shape == (3, 9)
+    assert mask.tolist() == [[1] * 9, [1] * 4 + [0] * 5, [1] * 9]    # padding repeats over the rows
+    assert (ids[mask == 0] == 0).all() and types.tolist()[0] == [0] * 4 + [1] * 5
+    short = signatures.make_inputs(sig, seed=0, dims={"sequence": 4})[1]
+    assert short.tolist() == [[1] * 4, [1, 0, 0, 0]]                   # never a row of padding only
+    # a signature without sizes keys exactly as before: no "sizes" entry
+    assert "sizes" not in _cell(_with_axes()).as_dict()["input"]
+
+
+@pytest.mark.parametrize("edit, sizes, fragments", [
+    (lambda i: i[0].update(axes=["batch"]), None, ("inputs[0].axes", "a dim name or null per dim")),
+    (lambda i: i[0].update(axes=[None, None]), None, ("inputs[0].axes", "at least one name")),
+    (lambda i: i[2].update(axes=["batch", "batch"]), None, ("inputs[2].axes", "dim 'batch' is 2")),
+    (lambda i: None, [{"time": 3}], ("sizes[0]", "'time'")),
+    (lambda i: None, [{"batch": 0}], ("sizes[0].batch", ">= 1")),
+    (lambda i: None, [{"batch": 2, "sequence": 16}], ("sizes[0]", "repeats a size")),
+    (lambda i: None, [], ("sizes", "non-empty list")),
+])
+def test_named_dims_and_sizes_are_checked(edit, sizes, fragments):
+    inputs = _with_axes()
+    edit(inputs)
+    _rejects(_doc(inputs, **({} if sizes is None else {"sizes": sizes})), *fragments)
+
+
+def test_sizes_need_typed_inputs():
+    with open(catalogue.CATALOGUE_PATH) as f:
+        doc = yaml.safe_load(f)
+    doc["models"]["resnet50"]["frameworks"]["torch"]["sizes"] = [{"batch": 2}]
+    _rejects(doc, "models.resnet50.frameworks.torch.sizes", "typed `inputs`")
+
+
 # --- outputs ---------------------------------------------------------------------------------
 
 def test_outputs_flatten_depth_first_and_are_named_by_their_path():
@@ -209,3 +256,13 @@ def test_bert_exports_its_typed_signature_in_a_torch_only_process(zoo_cache_dir)
     assert {inputs[n].dtype for n in meta["input_names"]} == {np.dtype("int64")}
     assert inputs["attention_mask"].sum(axis=1).tolist() == [16, 11]
     assert len(assert_matches_ort(case_dir)) == 2
+
+
+def test_a_case_and_its_bundle_name_the_same_size_files():
+    from harness.oneflow_side import size_files
+
+    files = [{"dims": {"batch": 3}, "inputs": "inputs_size1.npz", "expected": "expected_size1.npz"}]
+    assert size_files({"sizes": files}) == files                      # the case's meta.json
+    record = {"sizes": {"batch=3": {"dims": {"batch": 3}}}, "export_meta": {"sizes": files}}
+    assert size_files(record) == files                                # a bundle's meta.json: the record
+    assert size_files({}) == [] and size_files({"sizes": {"batch=3": {}}}) == []

@@ -320,12 +320,12 @@ class _Parser:
 
     def typed_input(self, node: Any, where: str) -> signatures.TypedInput:
         """One entry of a cell's `inputs:` (zoo/signatures.py names the kinds and their keys)."""
-        every_key = ("dtype",) + tuple(k for _, (req, opt) in signatures.KIND_KEYS.items() for k in req + opt)
+        every_key = ("dtype", "axes") + tuple(k for _, (req, opt) in signatures.KIND_KEYS.items() for k in req + opt)
         self.mapping(node, where, required=("name", "kind", "shape"), optional=every_key)
         kind = self.choice(node["kind"], signatures.KINDS, f"{where}.kind")
         required, optional = signatures.KIND_KEYS[kind]
         self.mapping(node, where, required=("name", "kind", "shape") + required,
-                     optional=("dtype",) + optional)
+                     optional=("dtype", "axes") + optional)
         name = self.text(node["name"], f"{where}.name")
         if not INPUT_NAME.match(name):
             self.fail(f"{where}.name", f"{name!r} is not an input name (letters, digits, '_', '.')")
@@ -333,6 +333,13 @@ class _Parser:
         fields = {"name": name, "kind": kind, "shape": shape,
                   "dtype": self.choice(node.get("dtype", signatures.DEFAULT_DTYPE[kind]), signatures.DTYPES[kind],
                                        f"{where}.dtype")}
+        if "axes" in node:
+            axes = node["axes"]
+            if not (isinstance(axes, list) and len(axes) == len(shape) and any(axes) and all(
+                    a is None or (isinstance(a, str) and INPUT_NAME.match(a)) for a in axes)):
+                self.fail(f"{where}.axes", f"expected a dim name or null per dim of {list(shape)} (at least one "
+                                           f"name), got {axes!r}")
+            fields["axes"] = tuple(axes)
         if kind in (signatures.MASK, signatures.SEGMENTS) and len(shape) != 2:
             self.fail(f"{where}.shape", f"a {kind} input is [batch, sequence], got {list(shape)}")
         if kind == signatures.FLOAT:
@@ -365,7 +372,7 @@ class _Parser:
                 self.fail(f"{where}.split", f"{fields['split']} is past the sequence length {shape[1]}")
         return signatures.TypedInput(**fields)
 
-    def signature(self, node: Any, where: str, framework: str) -> signatures.Signature:
+    def signature(self, node: Any, where: str, framework: str, sizes: Any = None) -> signatures.Signature:
         """A cell's `inputs:`: its typed inputs, in the ONNX graph's input order."""
         if framework not in SIGNATURE_FRAMEWORKS:
             self.fail(where, f"the {framework} exporter here takes no typed signature yet "
@@ -385,7 +392,28 @@ class _Parser:
                 if mask is None or mask.kind != signatures.MASK or mask.shape != item.shape:
                     self.fail(f"{where}[{i}].padded_by", f"{item.padded_by!r} is not a mask input of shape "
                                                          f"{list(item.shape)} in this signature")
-        return signatures.Signature(inputs)
+        dims: dict = {}
+        for i, item in enumerate(inputs):
+            for name, size in zip(item.axes or (), item.shape):
+                if name and dims.setdefault(name, size) != size:
+                    self.fail(f"{where}[{i}].axes", f"dim {name!r} is {dims[name]} in an earlier input, {size} here")
+        sig = signatures.Signature(inputs)
+        if sizes is None:
+            return sig
+        size_where = where.rsplit(".", 1)[0] + ".sizes"
+        if not (isinstance(sizes, list) and sizes):
+            self.fail(size_where, "expected a non-empty list of {dim name: size} bindings")
+        out = []
+        for k, binding in enumerate(sizes):
+            self.mapping(binding, f"{size_where}[{k}]", optional=tuple(dims))
+            if not binding:
+                self.fail(f"{size_where}[{k}]", f"binds none of the named dims {sorted(dims)}")
+            for name, size in binding.items():
+                self.positive_int(size, f"{size_where}[{k}].{name}")
+            if all(dims[n] == v for n, v in binding.items()) or dict(binding) in out:
+                self.fail(f"{size_where}[{k}]", f"{binding!r} repeats a size the cell already runs at")
+            out.append(dict(binding))
+        return signatures.Signature(inputs, tuple(out))
 
     def tolerances(self, node: Any, where: str, dynamic_batch: tuple = ()) -> tuple:
         items = node if isinstance(node, list) else [node]
@@ -457,14 +485,16 @@ class _Parser:
                                                   base_input["dtype"], tuple(base_input["range"])),
                         marks=entry["marks"], unavailable=self.text(node["unavailable"], f"{where}.unavailable"))
         self.mapping(node, where, required=("builder", "variant"),
-                     optional=("kwargs", "input", "inputs", "outputs", "tolerance", "xfail", "marks",
+                     optional=("kwargs", "input", "inputs", "sizes", "outputs", "tolerance", "xfail", "marks",
                                "dynamic_batch", "extra_opsets"))
         if "inputs" in node:
             if "input" in node or "dynamic_batch" in node:
                 self.fail(where, "a cell with typed `inputs` has no `input` (one float input) and no "
                                  "`dynamic_batch` (not yet for signatures)")
-            spec = self.signature(node["inputs"], f"{where}.inputs", framework)
+            spec = self.signature(node["inputs"], f"{where}.inputs", framework, node.get("sizes"))
         else:
+            if "sizes" in node:
+                self.fail(f"{where}.sizes", "sizes bind the named dims of typed `inputs`")
             if node["builder"] in SIGNATURE_ONLY_BUILDERS:
                 self.fail(f"{where}.builder", f"{node['builder']} models take typed `inputs` (zoo/signatures.py)")
             merged = self.input_spec(base_input, node.get("input", {}), f"{where}.input")

@@ -16,6 +16,11 @@ Why a module of its own: zoo/export.py and zoo/inputs.py key the export cache of
 cached exports stay valid. A signature cell's key is zoo.export's key of that cell plus this
 module, zoo/signatures.py, the framework's signature exporter and the versions of the model
 libraries it uses (``case_key``).
+
+Named dynamic dims (an input's ``axes``) are exported as symbolic dims; for each of the
+signature's further ``sizes`` the case also holds ``inputs_size<k>.npz`` and the source's
+outputs there, ``expected_size<k>.npz``, listed in meta.json's ``sizes``; process B runs the
+same exported model on them (harness/oneflow_side.py).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 
 from . import cache, catalogue, export, signatures
 from .export import Built, StageError, _stage
@@ -36,6 +42,12 @@ SIGNATURE_EXPORTERS = {
     "torch": ("zoo.frameworks.torch_signature", ("transformers",), ("frameworks/torch_signature.py",)),
 }
 CODE = ("signatures.py", "signature_export.py")
+
+
+@dataclass
+class SignatureBuilt(Built):
+    """A build and its reference, plus (dims, inputs, source outputs) at each further size."""
+    sizes: list = field(default_factory=list)
 
 
 def case_key(cell, opset: int, seed: int) -> dict:
@@ -52,7 +64,7 @@ def case_key(cell, opset: int, seed: int) -> dict:
     return key
 
 
-def build_cell(cell, seed: int = DEFAULT_SEED) -> Built:
+def build_cell(cell, seed: int = DEFAULT_SEED) -> SignatureBuilt:
     """Build ``cell`` and run it once on its typed inputs (its reference); raise StageError("build")."""
     if cell.unavailable:
         raise StageError("build", ValueError(f"{cell.id} is unavailable: {cell.unavailable}"))
@@ -67,7 +79,35 @@ def build_cell(cell, seed: int = DEFAULT_SEED) -> Built:
         check_outputs(expected, [f"output {i}" for i in range(len(expected))])
         if isinstance(cell.outputs, int) and len(expected) != cell.outputs:
             raise ValueError(f"{cell.id}: the catalogue expects {cell.outputs} outputs, the model gave {len(expected)}")
-    return Built(exporter, net, inputs, expected, round(time.perf_counter() - t0, 3))
+        # the inputs and the source's outputs at each further size of the named dims
+        sizes = []
+        for binding in cell.signature.sizes:
+            x = signatures.make_inputs(cell.signature, seed, dims=binding)
+            y = exporter.run(net, x)
+            check_outputs(y, [f"output {i} at {binding}" for i in range(len(y))])
+            sizes.append((binding, x, y))
+        prepared = exporter.prepare_export(net, inputs, cell.signature.dynamic_axes())
+    return SignatureBuilt(exporter, net, inputs, expected, round(time.perf_counter() - t0, 3), prepared=prepared,
+                          sizes=sizes)
+
+
+def export_signature_case(cell, opset: int, out_dir: str, seed: int, built: Built) -> dict:
+    """zoo.export's case (export.export_case) and, for each further size of the named dims,
+    ``inputs_size<k>.npz`` and ``expected_size<k>.npz`` (keyed by the graph's input and output
+    names), listed in meta.json's ``sizes`` as {"dims", "inputs", "expected"}."""
+    meta = export.export_case(cell, opset, out_dir, seed, built)
+    if built.sizes:
+        import numpy as np
+
+        meta["sizes"] = []
+        for k, (binding, x, y) in enumerate(built.sizes, start=1):
+            files = {"dims": dict(binding), "inputs": f"inputs_size{k}.npz", "expected": f"expected_size{k}.npz"}
+            np.savez(os.path.join(out_dir, files["inputs"]), **dict(zip(meta["input_names"], x)))
+            np.savez(os.path.join(out_dir, files["expected"]), **dict(zip(meta["output_names"], y)))
+            meta["sizes"].append(files)
+        with open(os.path.join(out_dir, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=2)
+    return meta
 
 
 def cached_export(cell, opset: int, cache_dir: str, seed: int, built: Built) -> tuple:
@@ -78,7 +118,7 @@ def cached_export(cell, opset: int, cache_dir: str, seed: int, built: Built) -> 
     if hit:
         return hit, True
     with cache.publishing(cache_dir, name) as slot:
-        export.export_case(cell, opset, slot["tmp"], seed, built)
+        export_signature_case(cell, opset, slot["tmp"], seed, built)
         with open(os.path.join(slot["tmp"], "cache_key.json"), "w") as f:
             json.dump(key, f, indent=2)
     return slot["dir"], False
@@ -125,7 +165,7 @@ def export_many(cell, opsets, seed: int = DEFAULT_SEED, cache_dir: str = None, o
                 out_dir, cached = cached_export(cell, opset, cache_dir, seed, build.get())
             else:
                 out_dir, cached = (out if len(opsets) == 1 else os.path.join(out, f"opset{opset}")), False
-                export.export_case(cell, opset, out_dir, seed, build.get())
+                export_signature_case(cell, opset, out_dir, seed, build.get())
             answer = {"ok": True, "dir": os.path.abspath(out_dir), "cached": cached}
         except StageError as e:
             print(e.trace, file=sys.stderr)

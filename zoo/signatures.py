@@ -21,6 +21,13 @@ Input kinds (the keys each takes; ``shape`` always, ``dtype`` optional):
 Each input draws from its own generator, seeded by (seed, its position), so adding an input
 at the end never changes the ones before it.
 
+Named dynamic dims: ``axes`` names an input's dims (``[batch, sequence]``; ``null`` for a
+fixed dim). A named dim is one size across the inputs and symbolic in the exported graph;
+the signature's ``sizes`` are further bindings of those names (``{batch: 1, sequence: 9}``)
+at which the same exported model runs again, its inputs made the same way at that size (a
+mask's padding repeats over the rows and stays short of the row's length; a segments split
+stays inside it).
+
 Output order (``flatten``): the source model's outputs flattened depth first — a mapping's
 values in its own order (a Hugging Face ``ModelOutput`` or torchvision's ``OrderedDict``
 keep the order the model wrote them), a tuple's or list's items in order — and ``None``
@@ -69,11 +76,11 @@ class TypedInput:
     padded_by: Optional[str] = None     # ids: the mask input whose zeros are padding
     padding: Optional[tuple] = None     # mask: trailing zeros per row
     split: Optional[int] = None         # segments
-
+    axes: Optional[tuple] = None        # a name (dynamic) or None (fixed) per dim
     def as_dict(self) -> dict:
         """As written in the catalogue, defaults filled in, unused fields left out."""
         row = {"name": self.name, "kind": self.kind, "shape": list(self.shape), "dtype": self.dtype}
-        for key in ("range", "layout", "vocab", "low", "pad_id", "padded_by", "padding", "split"):
+        for key in ("range", "layout", "vocab", "low", "pad_id", "padded_by", "padding", "split", "axes"):
             value = getattr(self, key)
             if value is not None:
                 row[key] = list(value) if isinstance(value, tuple) else value
@@ -82,8 +89,10 @@ class TypedInput:
 
 @dataclass(frozen=True)
 class Signature:
-    """A cell's typed inputs, in the ONNX graph's input order."""
+    """A cell's typed inputs, in the ONNX graph's input order, and the further sizes of their
+    named dims the exported model also runs at."""
     inputs: tuple      # of TypedInput
+    sizes: tuple = ()  # of dicts {dim name: size}
 
     @property
     def names(self) -> list:
@@ -95,19 +104,32 @@ class Signature:
         signature shares it)."""
         return self.inputs[0].shape
 
+    def dims(self) -> dict:
+        """{dim name: its size in the inputs' own shapes}."""
+        return {name: size for i in self.inputs for name, size in zip(i.axes or (), i.shape) if name}
+
+    def dynamic_axes(self) -> dict:
+        """{input name: {axis: dim name}} of the named dims (the exporter's dynamic axes)."""
+        return {i.name: {axis: name for axis, name in enumerate(i.axes) if name}
+                for i in self.inputs if i.axes and any(i.axes)}
+
     def as_dict(self) -> dict:
-        return {"inputs": [i.as_dict() for i in self.inputs]}
+        row = {"inputs": [i.as_dict() for i in self.inputs]}
+        return {**row, "sizes": [dict(s) for s in self.sizes]} if self.sizes else row
 
 
-def make_inputs(signature: Signature, seed: int, batch: Optional[int] = None) -> list:
-    """The seeded arrays of ``signature``, in its order. ``batch`` replaces every input's leading
-    dim (a calibration batch); a mask then repeats its rows' padding cyclically."""
+def make_inputs(signature: Signature, seed: int, batch: Optional[int] = None, dims: Optional[dict] = None) -> list:
+    """The seeded arrays of ``signature``, in its order. ``dims`` ({dim name: size}, one of
+    its ``sizes``) resizes the named dims; ``batch`` replaces every input's leading dim (a
+    calibration batch). A mask repeats its rows' padding cyclically, short of a full row."""
     import numpy as np
 
     arrays = {}
     for index, spec in enumerate(signature.inputs):
         rng = np.random.default_rng([seed, index])
-        shape = tuple(spec.shape) if batch is None else (batch,) + tuple(spec.shape[1:])
+        shape = tuple((dims or {}).get(name, size) if name else size
+                      for name, size in zip(spec.axes or (None,) * len(spec.shape), spec.shape))
+        shape = shape if batch is None else (batch,) + shape[1:]
         if spec.kind == FLOAT:
             low, high = spec.range or DEFAULT_RANGE
             x = rng.uniform(low, high, size=shape)
@@ -117,12 +139,12 @@ def make_inputs(signature: Signature, seed: int, batch: Optional[int] = None) ->
             x = np.ones(shape)
             length = shape[-1]
             for row in range(shape[0]):
-                pad = spec.padding[row % len(spec.padding)]
+                pad = min(spec.padding[row % len(spec.padding)], length - 1)
                 if pad:
                     x[row, length - pad:] = 0
         elif spec.kind == SEGMENTS:
             x = np.zeros(shape)
-            x[..., shape[-1] // 2 if spec.split is None else spec.split:] = 1
+            x[..., shape[-1] // 2 if spec.split is None else min(spec.split, shape[-1]):] = 1
         else:
             raise ValueError(f"input {spec.name!r}: unknown kind {spec.kind!r} (kinds: {', '.join(KINDS)})")
         arrays[spec.name] = x.astype(spec.dtype)

@@ -134,17 +134,19 @@ def run(model: SignatureModule, inputs: list) -> list:
         return [leaf.detach().numpy() for leaf in model(*_tensors(inputs))]
 
 
-def prepare_export(model: SignatureModule, inputs: list) -> dict:
-    """The ONNX graph's input names (the catalogue's) and output names (the outputs' paths)."""
+def prepare_export(model: SignatureModule, inputs: list, dynamic_axes: dict = None) -> dict:
+    """The ONNX graph's input names (the catalogue's), output names (the outputs' paths) and
+    the inputs' named dynamic dims ({input: {axis: dim name}}; torch names the outputs' own)."""
     with torch.no_grad():
         outputs = model.named_outputs(*_tensors(inputs))
-    return {"input_names": list(model.input_names), "output_names": [name for name, _ in outputs]}
+    return {"input_names": list(model.input_names), "output_names": [name for name, _ in outputs],
+            "dynamic_axes": dict(dynamic_axes or {})}
 
 
 def export(model: SignatureModule, inputs: list, path: str, opset: int, prepared: dict) -> None:
     torch.onnx.export(model, tuple(_tensors(inputs)), path, opset_version=opset, dynamo=False,
                       input_names=prepared["input_names"], output_names=prepared["output_names"],
-                      do_constant_folding=True)
+                      dynamic_axes=prepared.get("dynamic_axes") or None, do_constant_folding=True)
 
 
 def versions() -> dict:
