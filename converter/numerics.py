@@ -11,7 +11,10 @@ Rules, everywhere:
 * a shape mismatch fails; non-numeric outputs (bool, strings) must have the reference's kind
   of dtype and be equal element for element (True never equals 1.0); ``check_dtype`` (the
   harness's gates, the conformance runner) makes any dtype difference a failure;
-* a missing or an extra output is a failing row of its own (never dropped by zip()).
+* a missing or an extra output is a failing row of its own (never dropped by zip());
+* ``exact_integers`` (the harness's gates: labels, indices, counts): integer outputs on both
+  sides must be equal element for element, whatever the tolerance; a difference has no
+  passing atol (``min_atol`` inf).
 """
 from __future__ import annotations
 
@@ -45,7 +48,8 @@ def _failed(name: str, error: str, shape_ok: bool = False) -> OutputParity:
 
 
 def compare_output(name: str, actual, reference, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                   classifier: bool = False, check_dtype: bool = False) -> OutputParity:
+                   classifier: bool = False, check_dtype: bool = False,
+                   exact_integers: bool = False) -> OutputParity:
     a, r = np.asarray(actual), np.asarray(reference)
     if check_dtype and a.dtype != r.dtype:
         return _failed(name, f"{name}: dtype {a.dtype}, expected {r.dtype}", shape_ok=a.shape == r.shape)
@@ -59,6 +63,15 @@ def compare_output(name: str, actual, reference, rtol: float = DEFAULT_RTOL, ato
                             None, None if same else f"{name}: {int(np.sum(a != r))} of {r.size} elements differ")
     if r.size == 0:
         return OutputParity(name, True, 0.0, 0.0, 0.0, True)
+    if exact_integers and a.dtype.kind in "iu" and r.dtype.kind in "iu":
+        differ = int(np.count_nonzero(a != r))
+        if not differ:
+            return OutputParity(name, True, 0.0, 0.0, 0.0, True)
+        diff = np.abs(a.astype(np.float64) - r.astype(np.float64))
+        ref = np.abs(r.astype(np.float64))
+        rel = diff[ref > 0] / ref[ref > 0]
+        return OutputParity(name, True, float(diff.max()), float(rel.max()) if rel.size else INF, INF, False, None,
+                            f"{name}: {differ} of {r.size} integer elements differ (integers compare exactly)")
     a64, r64 = a.astype(np.float64), r.astype(np.float64)
     both = np.isfinite(a64) & np.isfinite(r64)
     # Non-finite values must match exactly: NaN for NaN, +inf for +inf, -inf for -inf.
@@ -88,7 +101,7 @@ Outputs = Union[Mapping[str, object], Sequence[object]]
 
 
 def compare_outputs(actual: Outputs, reference: Outputs, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                    classifier: bool = False, check_dtype: bool = False) -> list:
+                    classifier: bool = False, check_dtype: bool = False, exact_integers: bool = False) -> list:
     """One row per output of either side, reference order first. Mappings pair outputs by
     name, sequences by position; an output on one side only is a failing row."""
     act, ref = _named(actual), _named(reference)
@@ -97,7 +110,7 @@ def compare_outputs(actual: Outputs, reference: Outputs, rtol: float = DEFAULT_R
         if name not in act:
             rows.append(_failed(name, f"missing output {name!r} (has {sorted(act)})"))
         else:
-            rows.append(compare_output(name, act[name], r, rtol, atol, classifier, check_dtype))
+            rows.append(compare_output(name, act[name], r, rtol, atol, classifier, check_dtype, exact_integers))
     rows += [_failed(name, f"extra output {name!r} (the reference has {sorted(ref)})")
              for name in act if name not in ref]
     return rows

@@ -13,7 +13,7 @@ import shlex
 import shutil
 import sys
 
-from .oneflow_side import PLUGINS_ENV
+from .oneflow_side import PLUGINS_ENV, size_files
 from .paths import REPO_ROOT
 
 CASE_FILES = ("model.onnx", "inputs.npz", "expected.npz")
@@ -38,7 +38,9 @@ def _link_or_copy(src: str, dst: str) -> None:
 def write(path: str, case_dir, meta: dict) -> str:
     os.makedirs(path, exist_ok=True)
     if case_dir:
-        for name in CASE_FILES:
+        # a signature case's further sizes (inputs_size<k>.npz, expected_size<k>.npz) too
+        extra = [f[name] for f in size_files(meta) for name in ("inputs", "expected")]
+        for name in CASE_FILES + tuple(extra):
             src = os.path.join(case_dir, name)
             if os.path.exists(src) and not os.path.exists(os.path.join(path, name)):
                 _link_or_copy(src, os.path.join(path, name))

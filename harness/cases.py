@@ -62,6 +62,10 @@ class Case:
     # The OneFlow column: how its export built OneFlow's own module ({builder, variant, kwargs,
     # seed}), so process B can time that module beside the converted one (harness/latency.py).
     native: Optional[dict] = field(default=None, compare=False)
+    # The module whose command line exports the case (`python -m MODULE --framework ...`): the
+    # catalogue row's export_module, zoo.export unless the cell has a typed signature (the
+    # second tier: zoo.signature_export).
+    export_module: str = "zoo.export"
 
     @property
     def case_id(self) -> str:
@@ -151,7 +155,7 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
                                if tolerance_for(cell.get("tolerance"), device, CONVERTER_GATE, b) != Tolerance()),
         classifier=bool(cell.get("classifier", task == CLASSIFICATION)),
         marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)),
-        native=native_spec(cell))
+        native=native_spec(cell), export_module=cell.get("export_module") or "zoo.export")
 
 
 def native_spec(cell: dict) -> Optional[dict]:

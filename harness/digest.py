@@ -28,7 +28,8 @@ SUFFIXES = (".py", ".yaml")
 # Distributions whose versions change what a run produces: the converter's runtime, the
 # reference, every source framework and exporter (docs/design.md §7 pins them).
 DISTRIBUTIONS = ("oneflow", "onnx", "onnxruntime", "numpy", "protobuf", "torch", "torchvision", "timm",
-                 "tensorflow", "keras", "tf2onnx", "paddlepaddle", "paddle2onnx", "flowvision", "oneflow-onnx")
+                 "tensorflow", "keras", "tf2onnx", "paddlepaddle", "paddle2onnx", "flowvision", "oneflow-onnx",
+                 "transformers")
 
 
 def code_files(root: str = REPO_ROOT) -> list:

@@ -48,7 +48,10 @@ FRESH_PROCESS_EXPORTS = ("oneflow",)
 
 
 def export_command(case, cache_dir: str, opsets=None) -> list:
-    cmd = [sys.executable, "-m", "zoo.export", "--framework", case.framework, "--model", case.model]
+    """The export process's command line; the case's export module (zoo.export, or
+    zoo.signature_export for a cell with typed inputs) takes the same arguments."""
+    module = getattr(case, "export_module", "zoo.export")
+    cmd = [sys.executable, "-m", module, "--framework", case.framework, "--model", case.model]
     for opset in opsets or [case.opset]:
         cmd += ["--opset", str(opset)]
     return cmd + ["--seed", str(case.seed), "--cache-dir", cache_dir]

@@ -66,6 +66,14 @@ def load_case(case_dir: str):
     return meta, inputs, expected
 
 
+def size_files(meta: dict) -> list:
+    """The further sizes a signature case holds (zoo/signature_export.py): meta.json's
+    ``sizes``, [{"dims", "inputs", "expected"}]. A repro bundle's meta.json is the record,
+    whose ``sizes`` are the verdicts per size: there the export's meta is ``export_meta``."""
+    sizes = (meta.get("export_meta") or meta).get("sizes")
+    return [s for s in sizes if isinstance(s, dict) and "inputs" in s] if isinstance(sizes, list) else []
+
+
 def ort_providers(device: str) -> list:
     import onnxruntime as ort
 
@@ -156,9 +164,12 @@ def native_variant(spec: dict, module, inputs: dict, expected: dict, device: str
 
 
 def parity_of(actual: dict, reference: dict, rtol: float, atol: float, classifier: bool) -> list:
-    """Per-output rows (dicts); a missing or extra output is a failing row, and so is an
-    output whose dtype or shape differs from the reference's (both gates, docs/design.md §4)."""
-    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier, check_dtype=True)]
+    """Per-output rows (dicts), one per output name (expected.npz keys: the flattened order
+    of zoo/signatures.py for a signature cell); a missing or extra output is a failing row, and
+    so is an output whose dtype or shape differs from the reference's, and an integer output
+    (labels, indices, counts) that is not exactly equal (both gates, docs/design.md §4)."""
+    return [r.to_dict() for r in compare_outputs(actual, reference, rtol, atol, classifier, check_dtype=True,
+                                                 exact_integers=True)]
 
 
 def summarize(rows: list) -> dict:
@@ -298,6 +309,8 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
                     result["oneflow_vs_ort_outputs"], converter_rtol, converter_atol))
             for b in batches:
                 at_batch(b)
+            for size in size_files(meta):
+                at_size(size)
 
         def at_batch(b: int):
             feed = batch_inputs(inputs, b)
@@ -313,6 +326,35 @@ def check_case(case_dir: str, device: str = "cpu", work_dir: str | None = None, 
                 result["converter"] = CONVERTER_DIFFERS
                 raise StageFailed("parity", f"OneFlow disagrees with ONNX Runtime at batch {b} (converter): "
                                   + describe_failure(rows, rtol_b, atol_b))
+        def at_size(size: dict):
+            """A further size of a signature's named dims (zoo/signature_export.py): the same
+            exported model (and, in graph mode, the same ConvertedGraph, which plans the new
+            shape) on the inputs made there, through both gates."""
+            label = ",".join(f"{name}={value}" for name, value in size["dims"].items())
+            feed = dict(np.load(os.path.join(case_dir, size["inputs"])))
+            source = dict(np.load(os.path.join(case_dir, size["expected"])))
+            try:
+                reference = run_ort(model_path, feed, device, settings["threads"])
+            except Exception as e:  # noqa: BLE001 - the exported model does not run at this size
+                raise StageFailed("ort", f"ONNX Runtime fails at {label}: {type(e).__name__}: {e}",
+                                  traceback.format_exc()) from e
+            src_rows = parity_of(reference, source, rtol, atol, classifier)
+            entry = result.setdefault("sizes", {})[label] = {"dims": size["dims"],
+                                                            "ort_vs_source": gate(src_rows, rtol, atol)}
+            try:
+                actual = run_module(module, feed, device)
+            except Exception as e:  # noqa: BLE001 - the module fails at this size
+                raise StageFailed("run", f"at {label}: {type(e).__name__}: {e}", traceback.format_exc()) from e
+            rows = parity_of(actual, reference, converter_rtol, converter_atol, classifier)
+            entry["oneflow_vs_ort"] = gate(rows, converter_rtol, converter_atol)
+            if not entry["oneflow_vs_ort"]["ok"]:
+                result["converter"] = CONVERTER_DIFFERS
+            if not entry["ort_vs_source"]["ok"]:
+                raise StageFailed("ort", f"ONNX Runtime disagrees with the source framework at {label} (exporter): "
+                                  + describe_failure(src_rows, rtol, atol))
+            if not entry["oneflow_vs_ort"]["ok"]:
+                raise StageFailed("parity", f"OneFlow disagrees with ONNX Runtime at {label} (converter): "
+                                  + describe_failure(rows, converter_rtol, converter_atol))
         stages.run("parity", parity)
     except StageFailed as e:
         result.update(status=f"fail:{e.stage}", stage=e.stage, error=e.error, traceback=e.traceback or None)

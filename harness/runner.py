@@ -165,11 +165,14 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
     for key in ("max_abs", "max_rel", "top5"):
         rec[key] = done.get(key)
     # The two gates' verdicts and what the converter did (docs/design.md §4), where they exist.
-    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches", "latency"):
+    for key in ("ort_vs_source", "oneflow_vs_ort", "oneflow_vs_source", "converter", "batches", "sizes", "latency"):
         if done.get(key) is not None:
             rec[key] = done[key]
     if done.get("min_atol") is not None:
         rec["min_tolerance"] = {"rtol": case.tolerance.rtol, "atol": done["min_atol"]}
+    per_output = output_rows(done)
+    if len(per_output) > 1:   # several outputs (docs/design.md §4): each one's numbers, by name
+        rec["outputs"] = per_output
     status, stage, error, tb = classify(child)
     rec.update(stage=stage if status != st.PASS else None, error=error)
     return _finish(rec, case, status, bundle_dir=bundle_dir, opts=opts, case_dir=case_dir,
@@ -177,6 +180,17 @@ def _run(case, opts: RunOptions, exported=None) -> dict:
                           "traceback": tb, "export_meta": export_meta, "case_dir": case_dir,
                           "classifier": classifier, "parity": {k: done.get(k) for k in (
                               "ort_parity", "oneflow_parity", "oneflow_vs_ort_outputs")}})
+
+
+def output_rows(done: dict) -> dict:
+    """{output name: {gate: {max_abs, min_atol, ok}}} from process B's per-output rows: the
+    exporter's gate (ort_vs_source) and the converter's (oneflow_vs_ort), where they ran."""
+    out: dict = {}
+    for gate, key in (("ort_vs_source", "ort_parity"), ("oneflow_vs_ort", "oneflow_vs_ort_outputs")):
+        for row in done.get(key) or ():
+            out.setdefault(row["name"], {})[gate] = {"max_abs": row["max_abs"], "min_atol": row["min_atol"],
+                                                     "ok": row["passed"]}
+    return out
 
 
 def _finish(rec: dict, case, status: str, reason=None, bundle_dir=None, opts=None, case_dir=None, extra=None) -> dict:

@@ -253,13 +253,20 @@ def test_tolerance_per_device():
 # --- the real catalogue ------------------------------------------------------------------------
 
 def test_architectures_are_exactly_the_design_catalogue():
+    """The first tier is the design's 27; the second tier's names are the catalogue's (issue 22)."""
     assert len(catalogue.ARCHITECTURES) == len(set(catalogue.ARCHITECTURES)) == 27
-    assert sorted(CAT.architectures()) == sorted(catalogue.ARCHITECTURES)
+    assert not set(catalogue.ARCHITECTURES) & set(catalogue.SECOND_TIER_ARCHITECTURES)
+    first = [a for a in CAT.architectures() if a in catalogue.ARCHITECTURES]
+    assert sorted(first) == sorted(catalogue.ARCHITECTURES)
+    assert sorted(set(CAT.architectures()) - set(first)) == sorted(catalogue.SECOND_TIER_ARCHITECTURES)
 
 
 @pytest.mark.parametrize("framework", catalogue.SOURCE_FRAMEWORKS)
 def test_every_architecture_has_a_cell_per_source_framework(framework):
-    missing = [e.model for e in CAT.entries.values() if framework not in e.cells]
+    # The first tier is complete; the second tier has its PyTorch cells so far (issue 22 adds
+    # the other columns, or their `unavailable` reasons).
+    missing = [e.model for e in CAT.entries.values() if framework not in e.cells
+               and (e.architecture in catalogue.ARCHITECTURES or framework == "torch")]
     assert not missing, f"no {framework} cell (nor an `unavailable` reason) for: {', '.join(missing)}"
 
 

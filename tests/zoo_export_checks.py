@@ -51,8 +51,14 @@ def column_params(framework: str, smoke: tuple, smoke_group: str = None) -> list
 
 def run_export(framework: str, model: str, *, cache_dir=None, out=None, opset: int = 13,
                seed: int = 0, catalogue_path=None) -> dict:
-    """Run the export CLI; return its last-line JSON plus the process's stderr."""
-    args = [sys.executable, "-m", "zoo.export", "--framework", framework, "--model", model,
+    """Run the cell's export CLI (zoo.export, or zoo.signature_export for a cell with typed
+    inputs); return its last-line JSON plus the process's stderr."""
+    try:
+        cat = catalogue.load(str(catalogue_path)) if catalogue_path else None
+        module = (cat.cell(framework, model) if cat else catalogue.cell(framework, model)).export_module
+    except KeyError:
+        module = "zoo.export"   # no such cell: zoo.export says so
+    args = [sys.executable, "-m", module, "--framework", framework, "--model", model,
             "--opset", str(opset), "--seed", str(seed)]
     args += ["--cache-dir", str(cache_dir)] if cache_dir else ["--out", str(out)]
     if catalogue_path:

@@ -57,13 +57,22 @@ def main(case_dir: str) -> int:
     meta = {**meta.get("export_meta", {}), **meta}  # a bundle nests the export's meta
     cell = catalogue.load().cell("torch", meta["model"])
     seed = meta["seed"]
-    net = ex.build(cell.builder, cell.variant, seed, **cell.kwargs)
-    calib = dataclasses.replace(cell.input, shape=(2,) + tuple(cell.input.shape[1:]))
-    net = ex.calibrate(net, make_inputs(calib, seed + 1), seed)
+    if cell.signature:   # a second-tier cell: built as zoo/signature_export.py builds it
+        from zoo import signatures
+        from zoo.frameworks import torch_signature as sig_ex
+
+        net = sig_ex.build(cell.builder, cell.variant, seed, cell.signature.names, **cell.kwargs)
+        net = sig_ex.calibrate(net, signatures.make_inputs(cell.signature, seed + 1, batch=2), seed)
+    else:
+        net = ex.build(cell.builder, cell.variant, seed, **cell.kwargs)
+        calib = dataclasses.replace(cell.input, shape=(2,) + tuple(cell.input.shape[1:]))
+        net = ex.calibrate(net, make_inputs(calib, seed + 1), seed)
     x = [np.load(os.path.join(case_dir, "inputs.npz"))[n] for n in meta["input_names"]]
     expected = np.load(os.path.join(case_dir, "expected.npz"))
     with torch.no_grad():
-        y64 = net.double()(*[torch.from_numpy(a).double() for a in x])
+        # integer inputs (token ids, masks) stay integers; only floats go to float64
+        y64 = net.double()(*[torch.from_numpy(a).double() if a.dtype.kind == "f" else torch.from_numpy(a)
+                             for a in x])
     y64 = [t.numpy() for t in (y64 if isinstance(y64, (tuple, list)) else (y64,))]
     with tempfile.TemporaryDirectory() as tmp:
         bundle_of = os.path.join(case_dir, "oneflow_cpu.npz")

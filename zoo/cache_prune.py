@@ -17,8 +17,7 @@ import re
 import shutil
 import time
 
-from . import cache, catalogue
-from .export import case_key
+from . import cache, catalogue, export, signature_export
 
 # name = cache.case_name(...): <framework>-<model>-opset<N>-seed<S>-<16 hex digits>
 ENTRY = re.compile(r"^(?P<framework>[a-z]+)-(?P<model>.+)-opset(?P<opset>\d+)-seed(?P<seed>\d+)-(?P<digest>[0-9a-f]{16})$")
@@ -54,6 +53,8 @@ def _why_stale(name: str, cat, now: float, path: str):
         cell = cat.cell(m["framework"], m["model"])
     except (catalogue.CatalogueError, KeyError):
         return "cell no longer in the catalogue"
+    # a cell with a typed signature is keyed by the module that exports it
+    case_key = signature_export.case_key if cell.signature else export.case_key
     key = case_key(cell, int(m["opset"]), int(m["seed"]))
     if cache.case_name(cell.framework, cell.model, int(m["opset"]), int(m["seed"]), cache.digest(key)) != name:
         return "key changed (exporter versions, zoo code, catalogue entry or patches)"

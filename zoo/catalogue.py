@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from . import signatures
 from .frameworks import patches
 from .vocabulary import (  # noqa: F401 - FRAMEWORKS, SOURCE_FRAMEWORKS, ...: the catalogue's names too
     ANY_DEVICE, CLASSIFICATION, CONVERTER_GATE, DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL, DEVICES, FRAMEWORKS, GATES,
@@ -23,16 +24,20 @@ from .vocabulary import (  # noqa: F401 - FRAMEWORKS, SOURCE_FRAMEWORKS, ...: th
 
 CATALOGUE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "catalogue.yaml")
 
-# docs/design.md §6, in its order.
+# docs/design.md §6, in its order: the first tier (image classifiers, fixed shape, one float input).
 ARCHITECTURES = (
     "AlexNet", "VGG", "GoogLeNet", "ResNet", "ResNetV2", "ResNeXt", "SENet", "SE-ResNeXt",
     "MobileNetV1", "MobileNetV2", "MobileNetV3", "RegNet", "DenseNet", "EfficientNet",
     "InceptionV3", "ShuffleNetV1", "ShuffleNetV2", "SqueezeNet", "Xception", "Xception-DeepLab",
     "DPN", "DarkNet", "GhostNet", "RepVGG", "Res2Net", "UNet", "ViT",
 )
+# The second tier (docs/design.md §6, issue 22): the tasks people convert beyond classification,
+# with typed signatures (zoo/signatures.py). Grows as its cells are written.
+SECOND_TIER_ARCHITECTURES = ("BERT", "LLaMA", "GPT-2", "DeepLabV3")
+TIERS = {1: ARCHITECTURES, 2: SECOND_TIER_ARCHITECTURES}
 # `zoo` = our own definition in zoo/models/<framework>/, in that framework's idiom.
 BUILDERS = {
-    "torch": ("torchvision", "timm", "zoo"),
+    "torch": ("torchvision", "timm", "zoo", "transformers"),
     "tensorflow": ("keras", "zoo"),
     "paddle": ("paddle.vision", "zoo"),
     "oneflow": ("flowvision", "zoo"),
@@ -42,6 +47,13 @@ ROW_DEVICES = DEVICES + (ANY_DEVICE,)   # the devices a tolerance row may name
 LAYOUTS = ("NCHW", "NHWC")
 DTYPES = ("float32",)
 DYNAMIC_BATCH = ("torch",)   # exporters that take a dynamic batch axis (dynamic_axes)
+# Source frameworks whose exporters take a typed signature (`inputs:`), and the module that
+# exports such a cell (zoo/signature_export.py; the first tier's cells keep zoo.export).
+SIGNATURE_FRAMEWORKS = ("torch",)
+SIGNATURE_EXPORT_MODULE = "zoo.signature_export"
+# Builders that exist for signature cells only (their models take named, typed inputs).
+SIGNATURE_ONLY_BUILDERS = ("transformers",)
+INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 OPSETS = range(7, 22)      # opsets an xfail row may name
 MODEL_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -115,7 +127,10 @@ class Cell:
     model: str
     architecture: str
     task: str
-    input: InputSpec
+    # The first tier's one float input (InputSpec), or a typed signature (signatures.Signature:
+    # several named inputs, the second tier's `inputs:`). Both have as_dict() and a shape whose
+    # leading dim is the cell's batch size.
+    input: Union[InputSpec, signatures.Signature]
     builder: Optional[str] = None
     variant: Optional[str] = None
     kwargs: dict = field(default_factory=dict)
@@ -138,6 +153,20 @@ class Cell:
     @property
     def classifier(self) -> bool:
         return self.task == CLASSIFICATION
+
+    @property
+    def signature(self) -> Optional[signatures.Signature]:
+        """The typed inputs of a second-tier cell (None: the first tier's one float input)."""
+        return self.input if isinstance(self.input, signatures.Signature) else None
+
+    @property
+    def tier(self) -> int:
+        return next(t for t, archs in TIERS.items() if self.architecture in archs)
+
+    @property
+    def export_module(self) -> str:
+        """The module whose command line exports this cell (python -m MODULE --framework ...)."""
+        return SIGNATURE_EXPORT_MODULE if self.signature else "zoo.export"
 
     def tolerance(self, device: str = "cpu", gate: str = SOURCE_GATE) -> Tolerance:
         """The tolerance of ``gate`` on ``device`` (the default one without override)."""
@@ -176,8 +205,10 @@ class Cell:
     def listing(self) -> dict:
         """The row `python -m zoo list --json` prints: as_dict() and the extra opsets. They
         stay out of as_dict(), which keys the export cache (zoo/export.py): running a cell at
-        one more opset must not re-export it at the others."""
-        return {**self.as_dict(), **({"extra_opsets": list(self.extra_opsets)} if self.extra_opsets else {})}
+        one more opset must not re-export it at the others. A signature cell also names the
+        module that exports it (the harness runs that module's command line) and its tier."""
+        return {**self.as_dict(), **({"extra_opsets": list(self.extra_opsets)} if self.extra_opsets else {}),
+                **({"export_module": self.export_module, "tier": self.tier} if self.signature else {})}
 
 
 @dataclass(frozen=True)
@@ -276,6 +307,114 @@ class _Parser:
                 self.fail(f"{where}.range", f"expected [low, high] with low < high, got {rng!r}")
         return merged
 
+    def positive_int(self, value: Any, where: str, minimum: int = 1) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(where, f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    def shape(self, value: Any, where: str) -> tuple:
+        if not (isinstance(value, list) and value and all(isinstance(d, int) and not isinstance(d, bool)
+                                                          and d > 0 for d in value)):
+            self.fail(where, f"expected a list of positive ints, got {value!r}")
+        return tuple(value)
+
+    def typed_input(self, node: Any, where: str) -> signatures.TypedInput:
+        """One entry of a cell's `inputs:` (zoo/signatures.py names the kinds and their keys)."""
+        every_key = ("dtype", "axes") + tuple(k for _, (req, opt) in signatures.KIND_KEYS.items() for k in req + opt)
+        self.mapping(node, where, required=("name", "kind", "shape"), optional=every_key)
+        kind = self.choice(node["kind"], signatures.KINDS, f"{where}.kind")
+        required, optional = signatures.KIND_KEYS[kind]
+        self.mapping(node, where, required=("name", "kind", "shape") + required,
+                     optional=("dtype", "axes") + optional)
+        name = self.text(node["name"], f"{where}.name")
+        if not INPUT_NAME.match(name):
+            self.fail(f"{where}.name", f"{name!r} is not an input name (letters, digits, '_', '.')")
+        shape = self.shape(node["shape"], f"{where}.shape")
+        fields = {"name": name, "kind": kind, "shape": shape,
+                  "dtype": self.choice(node.get("dtype", signatures.DEFAULT_DTYPE[kind]), signatures.DTYPES[kind],
+                                       f"{where}.dtype")}
+        if "axes" in node:
+            axes = node["axes"]
+            if not (isinstance(axes, list) and len(axes) == len(shape) and any(axes) and all(
+                    a is None or (isinstance(a, str) and INPUT_NAME.match(a)) for a in axes)):
+                self.fail(f"{where}.axes", f"expected a dim name or null per dim of {list(shape)} (at least one "
+                                           f"name), got {axes!r}")
+            fields["axes"] = tuple(axes)
+        if kind in (signatures.MASK, signatures.SEGMENTS) and len(shape) != 2:
+            self.fail(f"{where}.shape", f"a {kind} input is [batch, sequence], got {list(shape)}")
+        if kind == signatures.FLOAT:
+            rng = node.get("range", list(signatures.DEFAULT_RANGE))
+            if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, (int, float)) for v in rng)
+                    and rng[0] < rng[1]):
+                self.fail(f"{where}.range", f"expected [low, high] with low < high, got {rng!r}")
+            fields["range"] = (float(rng[0]), float(rng[1]))
+            if "layout" in node:
+                fields["layout"] = self.choice(node["layout"], signatures.LAYOUTS, f"{where}.layout")
+        elif kind == signatures.IDS:
+            vocab = fields["vocab"] = self.positive_int(node["vocab"], f"{where}.vocab", 2)
+            for key in ("low", "pad_id"):
+                if key in node:
+                    fields[key] = self.positive_int(node[key], f"{where}.{key}", 0)
+                    if fields[key] >= vocab:
+                        self.fail(f"{where}.{key}", f"{fields[key]} is outside the vocabulary [0, {vocab})")
+            if "padded_by" in node:
+                fields["padded_by"] = self.text(node["padded_by"], f"{where}.padded_by")
+        elif kind == signatures.MASK:
+            padding = node["padding"]
+            if not (isinstance(padding, list) and len(padding) == shape[0] and all(
+                    isinstance(p, int) and not isinstance(p, bool) and 0 <= p < shape[1] for p in padding)):
+                self.fail(f"{where}.padding", f"expected one count of trailing zeros per row ({shape[0]} rows), "
+                                              f"each in [0, {shape[1]}) so no row is all padding, got {padding!r}")
+            fields["padding"] = tuple(padding)
+        elif kind == signatures.SEGMENTS and "split" in node:
+            fields["split"] = self.positive_int(node["split"], f"{where}.split", 0)
+            if fields["split"] > shape[1]:
+                self.fail(f"{where}.split", f"{fields['split']} is past the sequence length {shape[1]}")
+        return signatures.TypedInput(**fields)
+
+    def signature(self, node: Any, where: str, framework: str, sizes: Any = None) -> signatures.Signature:
+        """A cell's `inputs:`: its typed inputs, in the ONNX graph's input order."""
+        if framework not in SIGNATURE_FRAMEWORKS:
+            self.fail(where, f"the {framework} exporter here takes no typed signature yet "
+                             f"(only {', '.join(SIGNATURE_FRAMEWORKS)})")
+        if not (isinstance(node, list) and node):
+            self.fail(where, "expected a non-empty list of typed inputs")
+        inputs = tuple(self.typed_input(item, f"{where}[{i}]") for i, item in enumerate(node))
+        names = [i.name for i in inputs]
+        if len(set(names)) != len(names):
+            self.fail(where, f"input names repeat: {names}")
+        if len({i.shape[0] for i in inputs}) != 1:
+            self.fail(where, f"every input shares the batch size (leading dim), got {[list(i.shape) for i in inputs]}")
+        by_name = {i.name: i for i in inputs}
+        for i, item in enumerate(inputs):
+            if item.padded_by is not None:
+                mask = by_name.get(item.padded_by)
+                if mask is None or mask.kind != signatures.MASK or mask.shape != item.shape:
+                    self.fail(f"{where}[{i}].padded_by", f"{item.padded_by!r} is not a mask input of shape "
+                                                         f"{list(item.shape)} in this signature")
+        dims: dict = {}
+        for i, item in enumerate(inputs):
+            for name, size in zip(item.axes or (), item.shape):
+                if name and dims.setdefault(name, size) != size:
+                    self.fail(f"{where}[{i}].axes", f"dim {name!r} is {dims[name]} in an earlier input, {size} here")
+        sig = signatures.Signature(inputs)
+        if sizes is None:
+            return sig
+        size_where = where.rsplit(".", 1)[0] + ".sizes"
+        if not (isinstance(sizes, list) and sizes):
+            self.fail(size_where, "expected a non-empty list of {dim name: size} bindings")
+        out = []
+        for k, binding in enumerate(sizes):
+            self.mapping(binding, f"{size_where}[{k}]", optional=tuple(dims))
+            if not binding:
+                self.fail(f"{size_where}[{k}]", f"binds none of the named dims {sorted(dims)}")
+            for name, size in binding.items():
+                self.positive_int(size, f"{size_where}[{k}].{name}")
+            if all(dims[n] == v for n, v in binding.items()) or dict(binding) in out:
+                self.fail(f"{size_where}[{k}]", f"{binding!r} repeats a size the cell already runs at")
+            out.append(dict(binding))
+        return signatures.Signature(inputs, tuple(out))
+
     def tolerances(self, node: Any, where: str, dynamic_batch: tuple = ()) -> tuple:
         items = node if isinstance(node, list) else [node]
         out = []
@@ -346,9 +485,20 @@ class _Parser:
                                                   base_input["dtype"], tuple(base_input["range"])),
                         marks=entry["marks"], unavailable=self.text(node["unavailable"], f"{where}.unavailable"))
         self.mapping(node, where, required=("builder", "variant"),
-                     optional=("kwargs", "input", "outputs", "tolerance", "xfail", "marks", "dynamic_batch",
-                               "extra_opsets"))
-        spec = self.input_spec(base_input, node.get("input", {}), f"{where}.input")
+                     optional=("kwargs", "input", "inputs", "sizes", "outputs", "tolerance", "xfail", "marks",
+                               "dynamic_batch", "extra_opsets"))
+        if "inputs" in node:
+            if "input" in node or "dynamic_batch" in node:
+                self.fail(where, "a cell with typed `inputs` has no `input` (one float input) and no "
+                                 "`dynamic_batch` (not yet for signatures)")
+            spec = self.signature(node["inputs"], f"{where}.inputs", framework, node.get("sizes"))
+        else:
+            if "sizes" in node:
+                self.fail(f"{where}.sizes", "sizes bind the named dims of typed `inputs`")
+            if node["builder"] in SIGNATURE_ONLY_BUILDERS:
+                self.fail(f"{where}.builder", f"{node['builder']} models take typed `inputs` (zoo/signatures.py)")
+            merged = self.input_spec(base_input, node.get("input", {}), f"{where}.input")
+            spec = InputSpec(tuple(merged["shape"]), merged["layout"], merged["dtype"], tuple(merged["range"]))
         kwargs = node.get("kwargs", {})
         if not isinstance(kwargs, dict):
             self.fail(f"{where}.kwargs", "expected a mapping")
@@ -357,8 +507,7 @@ class _Parser:
             if "dynamic_batch" in node else ()
         marks = entry["marks"] + tuple(m for m in self.marks(node.get("marks", []), f"{where}.marks")
                                        if m not in entry["marks"])
-        return Cell(**common,
-                    input=InputSpec(tuple(spec["shape"]), spec["layout"], spec["dtype"], tuple(spec["range"])),
+        return Cell(**common, input=spec,
                     builder=self.choice(node["builder"], BUILDERS[framework], f"{where}.builder"),
                     variant=self.text(node["variant"], f"{where}.variant"),
                     kwargs=dict(kwargs),
@@ -383,7 +532,8 @@ class _Parser:
             if not isinstance(model, str) or not MODEL_ID.match(model):
                 self.fail(where, "model ids are lowercase letters, digits and '_' (they are pytest -k names)")
             self.mapping(node, where, required=("architecture", "task", "frameworks"), optional=("marks", "input"))
-            arch = self.choice(node["architecture"], ARCHITECTURES, f"{where}.architecture")
+            arch = self.choice(node["architecture"], ARCHITECTURES + SECOND_TIER_ARCHITECTURES,
+                               f"{where}.architecture")
             if arch in seen_arch:
                 self.fail(f"{where}.architecture", f"{arch} already has model id {seen_arch[arch]!r} "
                                                    "(one model id per architecture)")

@@ -11,9 +11,12 @@ SOURCE_FRAMEWORKS = ("torch", "tensorflow", "paddle")
 FRAMEWORKS = SOURCE_FRAMEWORKS + ("oneflow",)
 
 # What an architecture does (an entry's `task`). Classifiers are built without their softmax
-# and are also judged by top-5 agreement (docs/design.md §4).
+# and are also judged by top-5 agreement (docs/design.md §4). The second tier's tasks (issue 22):
+# semantic segmentation (per-pixel class scores at the input's size), text encoders (token ids,
+# token types and a padded attention mask in; hidden states out) and decoder-only language
+# models (token ids and a padded mask in; next-token logits out, no KV cache).
 CLASSIFICATION = "classification"
-TASKS = (CLASSIFICATION, "segmentation")
+TASKS = (CLASSIFICATION, "segmentation", "text-encoder", "language-model")
 
 # The stages of a case, in order (docs/design.md §3). The export process (zoo.export) runs
 # the first two; ORT runs the export; the converter converts; OneFlow runs and is timed
