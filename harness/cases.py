@@ -66,6 +66,10 @@ class Case:
     # catalogue row's export_module, zoo.export unless the cell has a typed signature (the
     # second tier: zoo.signature_export).
     export_module: str = "zoo.export"
+    # What the architecture does and its tier (zoo/catalogue.py): records carry both, so the
+    # reports group rows by them without reading the zoo.
+    task: str = CLASSIFICATION
+    tier: int = 1
 
     @property
     def case_id(self) -> str:
@@ -73,7 +77,7 @@ class Case:
 
     def identity(self) -> dict:
         return {"framework": self.framework, "model": self.model, "architecture": self.architecture,
-                "opset": self.opset, "device": self.device, "seed": self.seed}
+                "task": self.task, "tier": self.tier, "opset": self.opset, "device": self.device, "seed": self.seed}
 
 
 # --- reading the catalogue ---------------------------------------------------------------
@@ -155,7 +159,8 @@ def case_from_cell(cell: dict, opset: int, device: str) -> Case:
                                if tolerance_for(cell.get("tolerance"), device, CONVERTER_GATE, b) != Tolerance()),
         classifier=bool(cell.get("classifier", task == CLASSIFICATION)),
         marks=tuple(cell.get("marks") or ()), seed=int(cell.get("seed", DEFAULT_SEED)),
-        native=native_spec(cell), export_module=cell.get("export_module") or "zoo.export")
+        native=native_spec(cell), export_module=cell.get("export_module") or "zoo.export",
+        task=task, tier=int(cell.get("tier", 1)))
 
 
 def native_spec(cell: dict) -> Optional[dict]:

@@ -175,9 +175,14 @@ def speed_chart_svg(m: Matrix) -> str:
 def table(m: Matrix, table_id: str, td) -> str:
     """An HTML table with the matrix's rows and columns; td(row, column, record) -> '<td>…</td>'."""
     head = "".join(f"<th>{_e(c.title(m.with_opset))}</th>" for c in m.columns)
-    body = "".join(f"<tr><th>{_e(row)}</th>{''.join(td(row, col, m.cells.get((row, col))) for col in m.columns)}</tr>"
-                   for row in m.rows)
-    return f'<table id="{table_id}"><tr><th>Architecture</th>{head}</tr>\n{body}\n</table>'
+    body, group = [], None
+    for row in m.rows:
+        tier, task = m.groups.get(row, (1, None))
+        if tier > 1 and (tier, task) != group:   # the second tier: a heading row per task
+            body.append(f'<tr class="group"><th colspan="{len(m.columns) + 1}">Tier {tier}: {_e(task)}</th></tr>')
+        group = (tier, task) if tier > 1 else None
+        body.append(f"<tr><th>{_e(row)}</th>{''.join(td(row, col, m.cells.get((row, col))) for col in m.columns)}</tr>")
+    return f'<table id="{table_id}"><tr><th>Architecture</th>{head}</tr>\n{"".join(body)}\n</table>'
 
 
 def _matrix_td(row, col, rec) -> str:

@@ -5,7 +5,7 @@ import html
 import re
 
 from .matrix import FRAMEWORK_TITLES, GRAPH_LABEL, Matrix, converter_gate_text, converter_short, converter_verdict, \
-    kind, loosened_gates, speed_summary
+    kind, loosened_gates, sections, speed_summary
 
 START = "<!-- support-matrix:start -->"
 END = "<!-- support-matrix:end -->"
@@ -116,10 +116,20 @@ def _cell(rec, notes: _Notes, compact: bool) -> str:
         f"{model}{graph} ({status}): {why or 'no detail recorded'}")
 
 
-def render_table(m: Matrix) -> str:
+def render_tables(m: Matrix) -> str:
+    """The first tier's table, then one per second-tier task under its own heading; the notes
+    (numbered across all of them) after the last."""
+    notes, parts = _Notes(), []
+    for title, part in sections(m):
+        lines = render_table(part, notes, with_notes=False).split("\n")
+        parts.append((f"#### {title}\n\n" if title else "") + "\n".join(lines))
+    return _with_notes(["\n\n".join(parts)], notes)
+
+
+def render_table(m: Matrix, notes: "_Notes" = None, with_notes: bool = True) -> str:
+    notes = notes if notes is not None else _Notes()
     if m.compact:
-        return render_compact_table(m)
-    notes = _Notes()
+        return render_compact_table(m, notes, with_notes)
     head = ["Architecture"] + [c.title(m.with_opset) for c in m.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for arch in m.rows:
@@ -127,7 +137,7 @@ def render_table(m: Matrix) -> str:
     summary = ["| **pass / total**"] + [
         f"**{m.column_counts[c]['pass']} / {sum(m.column_counts[c].values())}**" for c in m.columns]
     lines.append(" | ".join(summary) + " |")
-    return _with_notes(lines, notes)
+    return _with_notes(lines, notes) if with_notes else "\n".join(lines)
 
 
 def _with_notes(lines: list, notes: _Notes) -> str:
@@ -160,12 +170,12 @@ def _subtitle(c) -> str:
     return str(c.opset) if c.mode == "eager" else f"{GRAPH_LABEL} {c.opset}"
 
 
-def render_compact_table(m: Matrix) -> str:
+def render_compact_table(m: Matrix, notes: "_Notes" = None, with_notes: bool = True) -> str:
     """Several opsets or modes: one column per framework and device, one mark per (opset, mode)
     in the order its header names ("✅✅⚠️✅" under "11 · 13 · 17 · nn.Graph 13"); each column
     lists its own, so one extra opset of a few cells (10) shows in their column only, as
     NOT_A_CELL in its other rows; the notes say what each mark means."""
-    notes = _Notes()
+    notes = notes if notes is not None else _Notes()
     groups = column_groups(m)
     extra = extra_subcolumns(m)
     head = ["Architecture"] + [f"{FRAMEWORK_TITLES.get(fw, fw)} {dev}<br>{' · '.join(map(_subtitle, cols))}"
@@ -178,7 +188,7 @@ def render_compact_table(m: Matrix) -> str:
     summary = ["| **pass / total**"] + [" · ".join(
         f"{m.column_counts[c]['pass']}/{sum(m.column_counts[c].values())}" for c in cols) for cols in groups.values()]
     lines.append(" | ".join(summary) + " |")
-    return _with_notes(lines, notes)
+    return _with_notes(lines, notes) if with_notes else "\n".join(lines)
 
 
 def legend(m: Matrix) -> str:
@@ -244,7 +254,7 @@ def render(m: Matrix, title: str = "Support matrix") -> str:
         render_summary(m),
         render_speed(m),
         legend(m),
-        render_table(m),
+        render_tables(m),
         "<details><summary>Environment</summary>\n\n" + render_environment(m) + "\n\n</details>",
         "  \n".join(footer),
     ])) + "\n"

@@ -7,7 +7,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from zoo.vocabulary import DEFAULT_ATOL, DEFAULT_RTOL, FRAMEWORKS, STATUS_KINDS, status_kind
+from zoo.vocabulary import CLASSIFICATION, DEFAULT_ATOL, DEFAULT_RTOL, FRAMEWORKS, STATUS_KINDS, TASKS, status_kind
 
 from .records import mode
 
@@ -52,6 +52,7 @@ class Matrix:
     environment: dict                 # package -> version(s)
     run: dict = field(default_factory=dict)   # command, commit, time of the run(s)
     unfinished: list = field(default_factory=list)
+    groups: dict = field(default_factory=dict)  # row label -> (tier, task), from its records
 
     @property
     def compact(self) -> bool:
@@ -159,13 +160,26 @@ def _row_order(finals) -> list:
     return sorted(finals, key=lambda r: (mode(r) != "eager", -size[(r["device"], int(r["opset"]), mode(r))]))
 
 
+def group_of(rec: dict) -> tuple:
+    """(tier, task) of a record; records written before they carried them are the first tier's."""
+    return int(rec.get("tier") or 1), rec.get("task") or CLASSIFICATION
+
+
+def _grouped(rows: list, groups: dict) -> list:
+    """Rows by tier; within the second tier by task (the vocabulary's order); else as they came."""
+    order = {t: i for i, t in enumerate(TASKS)}
+    return sorted(rows, key=lambda r: (groups[r][0], order.get(groups[r][1], len(order)) if groups[r][0] > 1 else 0))
+
+
 def build(runset) -> Matrix:
-    rows, models, cells, cols = [], {}, {}, set()
+    rows, models, cells, cols, groups = [], {}, {}, set(), {}
     for rec in _row_order(runset.finals):
         row = _row_for(rec, rows, models)
+        groups.setdefault(row, group_of(rec))
         col = Column(rec["framework"], rec["device"], int(rec["opset"]), mode(rec))
         cols.add(col)
         cells[(row, col)] = rec
+    rows = _grouped(rows, groups)
     fw_rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
     columns = sorted(cols, key=lambda c: (fw_rank.get(c.framework, 99), c.framework, c.device != "cpu",
                                           c.device, c.mode != "eager", c.mode, c.opset))
@@ -176,7 +190,31 @@ def build(runset) -> Matrix:
         counts[k] = counts.get(k, 0) + 1
         column_counts[col][k] = column_counts[col].get(k, 0) + 1
     return Matrix(rows, models, columns, cells, len({c.opset for c in columns}) > 1, counts,
-                  column_counts, _environment(runset.finals), _run_info(runset), list(runset.unfinished))
+                  column_counts, _environment(runset.finals), _run_info(runset), list(runset.unfinished), groups)
+
+
+def sections(m: Matrix) -> list:
+    """[(title, Matrix)]: the first tier as one table (title ""), then one per second-tier task,
+    each with only the columns its rows have records in and its own counts. One section (the
+    whole matrix) when every row is the first tier's."""
+    keys = list(dict.fromkeys((1, None) if m.groups.get(r, (1,))[0] == 1 else m.groups[r] for r in m.rows))
+    if keys == [(1, None)]:
+        return [("", m)]
+    out = []
+    for key in keys:
+        rows = [r for r in m.rows if ((1, None) if m.groups.get(r, (1,))[0] == 1 else m.groups[r]) == key]
+        cells = {(r, c): rec for (r, c), rec in m.cells.items() if r in rows}
+        columns = [c for c in m.columns if any((r, c) in cells for r in rows)]
+        column_counts = {c: {k: 0 for k in KINDS} for c in columns}
+        counts = {k: 0 for k in KINDS}
+        for (_, c), rec in cells.items():
+            counts[kind(rec.get("status"))] += 1
+            column_counts[c][kind(rec.get("status"))] += 1
+        title = "" if key == (1, None) else f"Tier {key[0]}: {key[1]}"
+        out.append((title, Matrix(rows, {r: m.models[r] for r in rows}, columns, cells,
+                                  len({c.opset for c in columns}) > 1, counts, column_counts, m.environment,
+                                  m.run, [], {r: m.groups[r] for r in rows if r in m.groups})))
+    return out
 
 
 def _row_for(rec: dict, rows: list, models: dict) -> str:
@@ -221,7 +259,8 @@ def to_json(m: Matrix) -> dict:
     return {
         "columns": [{"framework": c.framework, "device": c.device, "opset": c.opset, "mode": c.mode, "key": c.key}
                     for c in m.columns],
-        "rows": [{"architecture": a, "models": m.models[a], "cells": {
+        "rows": [{"architecture": a, "tier": m.groups.get(a, (1, CLASSIFICATION))[0],
+                  "task": m.groups.get(a, (1, CLASSIFICATION))[1], "models": m.models[a], "cells": {
             c.key: _cell_json(m.cells.get((a, c))) for c in m.columns}}
             for a in m.rows],
         "counts": m.counts,

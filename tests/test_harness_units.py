@@ -140,6 +140,16 @@ def test_tolerance_rows_per_device_and_classifier_flag():
     assert not cpu.classifier and cases.case_from_cell(CELLS[0], 13, "cpu").tolerance == cases.Tolerance()
 
 
+def test_records_name_the_cells_task_and_tier():
+    # The reports group rows by them (reports.matrix.sections) without reading the zoo.
+    bert = {"framework": "torch", "model": "bert_tiny", "architecture": "BERT", "task": "text-encoder", "tier": 2,
+            "export_module": "zoo.signature_export"}
+    ident = cases.case_from_cell(bert, 13, "cpu").identity()
+    assert (ident["task"], ident["tier"]) == ("text-encoder", 2)
+    first = cases.case_from_cell(CELLS[0], 13, "cpu").identity()
+    assert (first["task"], first["tier"]) == ("classification", 1)
+
+
 def test_xfail_mapping():
     case = cases.case_from_cell(CELLS[1], 13, "cpu")
     assert _apply_xfail(case, "fail:convert", "convert") == ("xfail:convert", "r")

@@ -211,3 +211,42 @@ def test_speed_view_per_cell_and_per_framework(tmp_path):
 def test_records_without_latency_leave_the_markdown_as_it_was(results):
     md = markdown.render(build(load([results])))
     assert "Speed" not in md
+
+
+def test_second_tier_rows_get_a_table_per_task_with_only_their_columns(tmp_path):
+    # Records carry their tier and task (harness/cases.py); reports group by them (issue 22).
+    from reports import html_page
+    from reports.matrix import sections, to_json
+
+    recs = [_rec("torch", "resnet18", "ResNet", "pass", task="classification", tier=1),
+            _rec("paddle", "resnet18", "ResNet", "pass"),                     # an older record: the first tier
+            _rec("torch", "llama_tiny", "LLaMA", "fail:parity", task="language-model", tier=2),
+            _rec("torch", "bert_tiny", "BERT", "pass", task="text-encoder", tier=2),
+            _rec("torch", "gpt2_tiny", "GPT-2", "pass", task="language-model", tier=2)]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    m = build(load([str(path)]))
+    assert m.rows == ["ResNet", "BERT", "LLaMA", "GPT-2"]       # tier 1, then tier 2 by the vocabulary's task order
+    parts = sections(m)
+    assert [t for t, _ in parts] == ["", "Tier 2: text-encoder", "Tier 2: language-model"]
+    lm = parts[2][1]
+    assert lm.rows == ["LLaMA", "GPT-2"] and [c.framework for c in lm.columns] == ["torch"]
+    assert lm.counts["pass"] == 1 and lm.counts["fail"] == 1
+    text = markdown.render(m)
+    assert text.index("| ResNet |") < text.index("#### Tier 2: text-encoder") < text.index("| BERT |") \
+        < text.index("#### Tier 2: language-model") < text.index("| LLaMA |")
+    assert text.count("| **pass / total**") == 3
+    rows = {r["architecture"]: (r["tier"], r["task"]) for r in to_json(m)["rows"]}
+    assert rows == {"ResNet": (1, "classification"), "BERT": (2, "text-encoder"), "LLaMA": (2, "language-model"),
+                    "GPT-2": (2, "language-model")}
+    page = html_page.render(m)
+    assert page.count('<tr class="group">') == 2 and "Tier 2: language-model" in page
+
+
+def test_first_tier_only_renders_one_table_as_before(tmp_path):
+    from reports.matrix import sections
+
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(_rec("torch", "resnet18", "ResNet", "pass")) + "\n")
+    m = build(load([str(path)]))
+    assert [t for t, _ in sections(m)] == [""] and "####" not in markdown.render(m)
