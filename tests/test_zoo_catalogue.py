@@ -142,7 +142,8 @@ def tolerance_rule_violations(cells, needs) -> list:
                          for k in ([b, "own"] if b == cell.input.shape[0] else [b])]
                 have = max((n for n in found if n is not None), default=None)
                 if have is not None and tol.atol > 1.5 * have * (1 + 1e-9):
-                    out.append(f"{where}: atol {tol.atol:g} is {tol.atol / have:.2f}x the committed results' "
+                    ratio = f"{tol.atol / have:.2f}x" if have > 0 else "more than 1.5x"
+                    out.append(f"{where}: atol {tol.atol:g} is {ratio} the committed results' "
                                f"need at batch {b} ({have:.3g})")
     return out
 
