@@ -57,6 +57,16 @@ else:
             super().remove_node(node)
             return crashed
 
+        def _assign_work_unit(self, node):
+            """Two workers dying together: re-queueing the first one's work reschedules onto the
+            second, whose death may not be processed yet; sending to its closed channel raises
+            OSError, which would end the run with INTERNALERROR. The unit stays assigned to the
+            dead node, and that node's remove_node re-queues it."""
+            try:
+                super()._assign_work_unit(node)
+            except OSError:
+                pass
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
