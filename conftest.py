@@ -57,6 +57,15 @@ else:
             super().remove_node(node)
             return crashed
 
+        def _reschedule(self, node):
+            """A replacement worker still collecting has no registered collection yet: stock
+            xdist 3.8 hands it work anyway when another replacement finishes collecting
+            (schedule() reschedules every node) and dies of KeyError in _assign_work_unit, an
+            INTERNALERROR that ended the planted-crash run (two fresh-clone runs, 2026-12-08).
+            It gets its work when its own collection is in (that schedules again)."""
+            if node in self.registered_collections:
+                super()._reschedule(node)
+
         def _assign_work_unit(self, node):
             """Two workers dying together: re-queueing the first one's work reschedules onto the
             second, whose death may not be processed yet; sending to its closed channel raises
